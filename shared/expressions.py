@@ -1,0 +1,90 @@
+"""Expressions in pipeline strings (``${{ … }}``), evaluated with CEL — never Python ``eval``.
+
+Available names: ``commit`` (the warehouse's commit while matching images), ``freight``,
+``stage`` (``{name}``), ``pipeline`` (``{name}``) and the functions ``commitFrom(url)``,
+``imageFrom(url)``, ``chartFrom(url[, name])`` over the freight being promoted.
+"""
+
+from __future__ import annotations
+
+import re
+from typing import Any, Callable
+
+import cel
+
+EXPRESSION = re.compile(r"\$\{\{\s*(.*?)\s*\}\}")
+
+
+class ExpressionError(ValueError):
+    pass
+
+
+def expressions_in(text: str) -> list[str]:
+    return EXPRESSION.findall(text)
+
+
+def check(text: str) -> str | None:
+    """Return why ``text`` holds an invalid expression, or None when all its expressions compile."""
+    for expression in expressions_in(text):
+        try:
+            cel.compile(expression)
+        except Exception as error:  # the binding raises plain ValueError/RuntimeError variants
+            return f"invalid expression ${{{{ {expression} }}}}: {str(error).splitlines()[0]}"
+    return None
+
+
+def render(text: str, variables: dict[str, Any],
+           functions: dict[str, Callable[..., Any]] | None = None) -> Any:
+    """Evaluate every ``${{ … }}`` in ``text``.
+
+    A string that is exactly one expression yields the expression's value; otherwise each value
+    is formatted into the string.
+    """
+    matches = list(EXPRESSION.finditer(text))
+    if not matches:
+        return text
+    context = cel.Context()
+    for name, value in variables.items():
+        context.add_variable(name, value)
+    for name, function in {**STRING_FUNCTIONS, **(functions or {})}.items():
+        context.add_function(name, function)
+
+    def evaluate(expression: str) -> Any:
+        try:
+            return cel.evaluate(expression, context)
+        except Exception as error:
+            raise ExpressionError(f"${{{{ {expression} }}}}: {str(error).splitlines()[0]}") from error
+
+    if len(matches) == 1 and matches[0].span() == (0, len(text)):
+        return evaluate(matches[0].group(1))
+    return EXPRESSION.sub(lambda m: _format(evaluate(m.group(1))), text)
+
+
+STRING_FUNCTIONS: dict[str, Callable[..., Any]] = {
+    # CEL's standard string extensions are not in every binding; these are the ones users reach for.
+    "substring": lambda text, start, end=None: str(text)[int(start):None if end is None else int(end)],
+    "short": lambda text, length=7: str(text)[:int(length)],
+}
+
+
+def _format(value: Any) -> str:
+    if isinstance(value, bool):
+        return "true" if value else "false"
+    return "" if value is None else str(value)
+
+
+def freight_functions(freight_dict: dict[str, Any]) -> dict[str, Callable[..., Any]]:
+    """``commitFrom``/``imageFrom``/``chartFrom`` over a freight's JSON form."""
+    from shared.freight import same_repo
+
+    def pick(kind: str, url: str, name: str = "") -> dict[str, Any]:
+        for item in freight_dict.get(kind) or ():
+            if same_repo(item["repoURL"], url) and (not name or item.get("name") == name):
+                return dict(item)
+        raise ExpressionError(f"freight {freight_dict.get('id', '')[:7]} has no {kind[:-1]} from {url}")
+
+    return {
+        "commitFrom": lambda url: pick("commits", url),
+        "imageFrom": lambda url: pick("images", url),
+        "chartFrom": lambda url, name="": pick("charts", url, name),
+    }

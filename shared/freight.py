@@ -1,0 +1,188 @@
+"""Freight: an immutable set of artifact versions, identified by a hash of its contents.
+
+Canonical form (the id is ``sha1`` hex of its UTF-8 bytes)::
+
+    Warehouse/<origin>:<part>|<part>|...      parts sorted, one per artifact
+
+    commit  <repoURL>:<id>            or  <repoURL>:<tag>:<id> when the commit was chosen by tag
+    image   <repoURL>:<tag>@<digest>
+    chart   <repoURL>/<name>:<version>
+
+So the same artifacts always give the same id, a moved tag or a re-tagged digest gives new freight,
+and anyone holding the artifacts can recompute and check the id.
+"""
+
+from __future__ import annotations
+
+import hashlib
+import json
+from dataclasses import dataclass, field
+from typing import Any
+
+from shared.aliases import alias_for
+
+
+@dataclass(frozen=True)
+class Commit:
+    repo_url: str
+    id: str
+    branch: str = ""
+    tag: str = ""
+    message: str = ""
+    author: str = ""
+    committed_at: str = ""
+
+    def canonical(self) -> str:
+        return f"{self.repo_url}:{self.tag}:{self.id}" if self.tag else f"{self.repo_url}:{self.id}"
+
+    def to_dict(self) -> dict[str, str]:
+        out = {"repoURL": self.repo_url, "id": self.id}
+        for key, value in (("branch", self.branch), ("tag", self.tag), ("message", self.message),
+                           ("author", self.author), ("committedAt", self.committed_at)):
+            if value:
+                out[key] = value
+        return out
+
+    @classmethod
+    def from_dict(cls, data: dict[str, Any]) -> Commit:
+        return cls(repo_url=str(data["repoURL"]), id=str(data["id"]), branch=str(data.get("branch", "")),
+                   tag=str(data.get("tag", "")), message=str(data.get("message", "")),
+                   author=str(data.get("author", "")), committed_at=str(data.get("committedAt", "")))
+
+
+@dataclass(frozen=True)
+class Image:
+    repo_url: str
+    tag: str
+    digest: str
+    created_at: str = ""
+
+    def canonical(self) -> str:
+        return f"{self.repo_url}:{self.tag}@{self.digest}"
+
+    @property
+    def reference(self) -> str:
+        """The digest-true reference a workload should run: ``repo:tag@sha256:…``."""
+        return f"{self.repo_url}:{self.tag}@{self.digest}"
+
+    def to_dict(self) -> dict[str, str]:
+        out = {"repoURL": self.repo_url, "tag": self.tag, "digest": self.digest}
+        if self.created_at:
+            out["createdAt"] = self.created_at
+        return out
+
+    @classmethod
+    def from_dict(cls, data: dict[str, Any]) -> Image:
+        return cls(repo_url=str(data["repoURL"]), tag=str(data.get("tag", "")), digest=str(data["digest"]),
+                   created_at=str(data.get("createdAt", "")))
+
+
+@dataclass(frozen=True)
+class Chart:
+    repo_url: str
+    name: str
+    version: str
+
+    def canonical(self) -> str:
+        return f"{self.repo_url}/{self.name}:{self.version}"
+
+    def to_dict(self) -> dict[str, str]:
+        return {"repoURL": self.repo_url, "name": self.name, "version": self.version}
+
+    @classmethod
+    def from_dict(cls, data: dict[str, Any]) -> Chart:
+        return cls(repo_url=str(data["repoURL"]), name=str(data["name"]), version=str(data["version"]))
+
+
+def freight_id(origin: str, commits: tuple[Commit, ...], images: tuple[Image, ...],
+               charts: tuple[Chart, ...]) -> str:
+    parts = sorted([c.canonical() for c in commits] + [i.canonical() for i in images]
+                   + [c.canonical() for c in charts])
+    return hashlib.sha1(f"Warehouse/{origin}:{'|'.join(parts)}".encode()).hexdigest()
+
+
+@dataclass(frozen=True)
+class Freight:
+    origin: str
+    commits: tuple[Commit, ...] = ()
+    images: tuple[Image, ...] = ()
+    charts: tuple[Chart, ...] = ()
+    created_at: str = ""
+    id: str = field(default="", compare=False)
+
+    def __post_init__(self) -> None:
+        computed = freight_id(self.origin, self.commits, self.images, self.charts)
+        if self.id and self.id != computed:
+            from shared.errors import FreightyardError
+
+            raise FreightyardError(
+                f"freight id {self.id} does not match its artifacts (recomputed {computed}); "
+                "the freight was altered or built by an incompatible version")
+        object.__setattr__(self, "id", computed)
+
+    @property
+    def alias(self) -> str:
+        return alias_for(self.id)
+
+    @property
+    def short_id(self) -> str:
+        return self.id[:7]
+
+    def commit_from(self, repo_url: str) -> Commit | None:
+        return next((c for c in self.commits if same_repo(c.repo_url, repo_url)), None)
+
+    def image_from(self, repo_url: str) -> Image | None:
+        return next((i for i in self.images if same_repo(i.repo_url, repo_url)), None)
+
+    def chart_from(self, repo_url: str, name: str = "") -> Chart | None:
+        return next((c for c in self.charts if same_repo(c.repo_url, repo_url) and (not name or c.name == name)),
+                    None)
+
+    def to_dict(self) -> dict[str, Any]:
+        out: dict[str, Any] = {"id": self.id, "alias": self.alias, "origin": self.origin}
+        if self.commits:
+            out["commits"] = [c.to_dict() for c in self.commits]
+        if self.images:
+            out["images"] = [i.to_dict() for i in self.images]
+        if self.charts:
+            out["charts"] = [c.to_dict() for c in self.charts]
+        if self.created_at:
+            out["createdAt"] = self.created_at
+        return out
+
+    def to_json(self) -> str:
+        """Compact, key-sorted JSON: what the generator hands the CMP in ``ARGOCD_ENV_FREIGHT``."""
+        return json.dumps(self.to_dict(), separators=(",", ":"), sort_keys=True)
+
+    @classmethod
+    def from_dict(cls, data: dict[str, Any]) -> Freight:
+        """Rebuild freight; raises FreightyardError if a given ``id`` does not match the artifacts."""
+        return cls(
+            origin=str(data["origin"]),
+            commits=tuple(Commit.from_dict(c) for c in data.get("commits") or ()),
+            images=tuple(Image.from_dict(i) for i in data.get("images") or ()),
+            charts=tuple(Chart.from_dict(c) for c in data.get("charts") or ()),
+            created_at=str(data.get("createdAt", "")),
+            id=str(data.get("id", "")),
+        )
+
+    @classmethod
+    def from_json(cls, text: str) -> Freight:
+        data = json.loads(text)
+        if not isinstance(data, dict):
+            raise ValueError("freight JSON must be an object")
+        return cls.from_dict(data)
+
+
+def normalize_repo(url: str) -> str:
+    """Compare repo URLs the way users think of them: no scheme, no trailing slash or ``.git``."""
+    url = url.strip().rstrip("/")
+    for prefix in ("https://", "http://", "oci://", "ssh://", "git://"):
+        if url.startswith(prefix):
+            url = url[len(prefix):]
+            break
+    return url.removesuffix(".git").lower()
+
+
+def same_repo(a: str, b: str) -> bool:
+    return normalize_repo(a) == normalize_repo(b)

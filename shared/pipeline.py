@@ -1,0 +1,502 @@
+"""Parse and validate Pipeline documents, reporting every problem as ``file:line: path: what (fix)``.
+
+Pure: takes text, returns model objects or raises ``ConfigError`` listing all problems at once.
+Reading files and checking app paths on disk is ``shared.pipeline_files``.
+"""
+
+from __future__ import annotations
+
+import difflib
+import re
+from dataclasses import dataclass, field
+import yaml
+
+from shared import expressions
+from shared.errors import ConfigError
+from shared.model import (
+    COMMIT_STRATEGIES,
+    IMAGE_STRATEGIES,
+    App,
+    ChartSubscription,
+    Destination,
+    GitSubscription,
+    HelmImageValue,
+    ImageSubscription,
+    Pipeline,
+    Promotion,
+    RequestedFreight,
+    Sources,
+    Stage,
+    StateRef,
+    Subscription,
+    Verification,
+    Warehouse,
+)
+from shared.semverc import ConstraintError, parse_constraint
+
+API_VERSION = "freightyard.io/v1alpha1"
+KIND = "Pipeline"
+NAME = re.compile(r"^[a-z0-9]([-a-z0-9]{0,61}[a-z0-9])?$")
+DURATION = re.compile(r"^(?:(\d+)h)?(?:(\d+)m)?(?:(\d+)s)?$")
+KNOWN_MECHANISMS = ("pin", "none", "render-branch", "copy-branch", "update-images", "update-app")
+
+
+@dataclass
+class _Reader:
+    """Walks YAML nodes, collecting problems with their line instead of stopping at the first."""
+
+    filename: str
+    problems: list[str] = field(default_factory=list)
+    lines: dict[str, int] = field(default_factory=dict)
+
+    def problem(self, node: yaml.Node | None, path: str, message: str) -> None:
+        line = node.start_mark.line + 1 if node is not None else self.lines.get(path, 0)
+        where = f"{self.filename}:{line}" if line else self.filename
+        self.problems.append(f"{where}: {path}: {message}" if path else f"{where}: {message}")
+
+    def mapping(self, node: yaml.Node, path: str, allowed: tuple[str, ...],
+                required: tuple[str, ...] = ()) -> dict[str, yaml.Node]:
+        self.lines[path] = node.start_mark.line + 1
+        if not isinstance(node, yaml.MappingNode):
+            self.problem(node, path, f"must be a mapping with keys {', '.join(allowed)}")
+            return {}
+        out: dict[str, yaml.Node] = {}
+        for key_node, value_node in node.value:
+            key = str(key_node.value)
+            child = f"{path}.{key}" if path else key
+            if key not in allowed:
+                close = difflib.get_close_matches(key, allowed, n=1)
+                hint = f'did you mean "{close[0]}"?' if close else f"allowed: {', '.join(allowed)}"
+                self.problem(key_node, child, f'unknown field "{key}" ({hint})')
+                continue
+            if key in out:
+                self.problem(key_node, child, "given twice (keep one)")
+            out[key] = value_node
+            self.lines[child] = value_node.start_mark.line + 1
+        for key in required:
+            if key not in out:
+                self.problem(node, f"{path}.{key}" if path else key, "is required")
+        return out
+
+    def sequence(self, node: yaml.Node | None, path: str) -> list[yaml.Node]:
+        if node is None or _is_null(node):
+            return []
+        if not isinstance(node, yaml.SequenceNode):
+            self.problem(node, path, "must be a list")
+            return []
+        for index, item in enumerate(node.value):
+            self.lines[f"{path}[{index}]"] = item.start_mark.line + 1
+        return list(node.value)
+
+    def string(self, node: yaml.Node | None, path: str, default: str = "") -> str:
+        if node is None or _is_null(node):
+            return default
+        if not isinstance(node, yaml.ScalarNode):
+            self.problem(node, path, "must be a string")
+            return default
+        return str(node.value)
+
+    def strings(self, node: yaml.Node | None, path: str) -> tuple[str, ...]:
+        return tuple(self.string(item, f"{path}[{i}]") for i, item in enumerate(self.sequence(node, path)))
+
+    def boolean(self, node: yaml.Node | None, path: str, default: bool = False) -> bool:
+        if node is None or _is_null(node):
+            return default
+        value = str(node.value).lower() if isinstance(node, yaml.ScalarNode) else None
+        if value in ("true", "yes", "on"):
+            return True
+        if value in ("false", "no", "off"):
+            return False
+        self.problem(node, path, "must be true or false")
+        return default
+
+    def integer(self, node: yaml.Node | None, path: str, default: int, minimum: int = 0) -> int:
+        if node is None or _is_null(node):
+            return default
+        try:
+            value = int(str(node.value)) if isinstance(node, yaml.ScalarNode) else None
+        except ValueError:
+            value = None
+        if value is None or value < minimum:
+            self.problem(node, path, f"must be a whole number >= {minimum}")
+            return default
+        return value
+
+    def duration(self, node: yaml.Node | None, path: str, default: int = 0) -> int:
+        text = self.string(node, path)
+        if not text:
+            return default
+        match = DURATION.match(text)
+        if not match or not any(match.groups()):
+            self.problem(node, path, f'invalid duration "{text}" (use e.g. 30s, 5m, 1h30m)')
+            return default
+        hours, minutes, seconds = (int(g or 0) for g in match.groups())
+        return hours * 3600 + minutes * 60 + seconds
+
+    def choice(self, node: yaml.Node | None, path: str, options: tuple[str, ...], default: str) -> str:
+        value = self.string(node, path, default)
+        if value not in options:
+            self.problem(node, path, f'"{value}" is not one of {", ".join(options)}')
+            return default
+        return value
+
+    def regex(self, node: yaml.Node | None, path: str) -> str:
+        value = self.string(node, path)
+        if value:
+            try:
+                re.compile(value)
+            except re.error as error:
+                self.problem(node, path, f"invalid regular expression {value!r}: {error}")
+        return value
+
+    def regexes(self, node: yaml.Node | None, path: str) -> tuple[str, ...]:
+        return tuple(self.regex(item, f"{path}[{i}]") for i, item in enumerate(self.sequence(node, path)))
+
+    def constraint(self, node: yaml.Node | None, path: str) -> str:
+        value = self.string(node, path)
+        if value:
+            try:
+                parse_constraint(value)
+            except ConstraintError as error:
+                self.problem(node, path, f"invalid semver constraint {value!r}: {error}")
+        return value
+
+    def expression(self, node: yaml.Node | None, path: str) -> str:
+        value = self.string(node, path)
+        if value:
+            why = expressions.check(value)
+            if why:
+                self.problem(node, path, why)
+        return value
+
+    def name(self, node: yaml.Node | None, path: str) -> str:
+        value = self.string(node, path)
+        if value and not NAME.match(value):
+            self.problem(node, path, f'invalid name "{value}" (lower-case letters, digits and "-", '
+                                     "at most 63 characters)")
+        return value
+
+    def path_list(self, node: yaml.Node | None, path: str) -> tuple[str, ...]:
+        values = []
+        for i, item in enumerate(self.sequence(node, path)):
+            value = self.string(item, f"{path}[{i}]")
+            if value.startswith("regex:"):
+                self.regex_text(item, f"{path}[{i}]", value[len("regex:"):])
+            values.append(value)
+        return tuple(values)
+
+    def regex_text(self, node: yaml.Node, path: str, value: str) -> None:
+        try:
+            re.compile(value)
+        except re.error as error:
+            self.problem(node, path, f"invalid regular expression {value!r}: {error}")
+
+
+def _is_null(node: yaml.Node) -> bool:
+    return isinstance(node, yaml.ScalarNode) and node.tag == "tag:yaml.org,2002:null"
+
+
+def parse_pipelines(text: str, filename: str = "<pipeline>") -> list[Pipeline]:
+    """Parse every ``Pipeline`` document in ``text`` (other kinds are skipped)."""
+    reader = _Reader(filename)
+    try:
+        documents = list(yaml.compose_all(text))
+    except yaml.YAMLError as error:
+        mark = getattr(error, "problem_mark", None)
+        line = f":{mark.line + 1}" if mark is not None else ""
+        problem = getattr(error, "problem", None) or str(error).splitlines()[0]
+        raise ConfigError([f"{filename}{line}: not valid YAML: {problem}"]) from error
+    pipelines = []
+    for document in documents:
+        if document is None or not isinstance(document, yaml.MappingNode):
+            continue
+        kind = next((v.value for k, v in document.value if k.value == "kind"), None)
+        if kind != KIND:
+            continue
+        reader.lines = {}
+        pipeline = _pipeline(reader, document)
+        if pipeline is not None:
+            pipelines.append(pipeline)
+    names = [p.name for p in pipelines]
+    for duplicate in sorted({n for n in names if names.count(n) > 1}):
+        reader.problem(None, "metadata.name", f'pipeline "{duplicate}" is defined twice (rename one)')
+    if reader.problems:
+        raise ConfigError(reader.problems)
+    return pipelines
+
+
+def _pipeline(r: _Reader, node: yaml.Node) -> Pipeline | None:
+    top = r.mapping(node, "", ("apiVersion", "kind", "metadata", "spec"), ("apiVersion", "metadata", "spec"))
+    if "apiVersion" in top and r.string(top["apiVersion"], "apiVersion") != API_VERSION:
+        r.problem(top["apiVersion"], "apiVersion", f'must be "{API_VERSION}"')
+    meta = r.mapping(top["metadata"], "metadata", ("name", "namespace", "labels", "annotations"),
+                     ("name",)) if "metadata" in top else {}
+    name = r.name(meta.get("name"), "metadata.name")
+    if "spec" not in top:
+        return None
+    spec = r.mapping(top["spec"], "spec", ("state", "warehouses", "stages"), ("warehouses", "stages"))
+    state = _state(r, spec.get("state"), name)
+    warehouses = tuple(_warehouse(r, item, f"spec.warehouses[{i}]")
+                       for i, item in enumerate(r.sequence(spec.get("warehouses"), "spec.warehouses")))
+    stages = tuple(_stage(r, item, f"spec.stages[{i}]")
+                   for i, item in enumerate(r.sequence(spec.get("stages"), "spec.stages")))
+    pipeline = Pipeline(name=name, warehouses=warehouses, stages=stages, state=state,
+                        source_file=r.filename, lines=dict(r.lines))
+    _check_references(r, pipeline)
+    return pipeline
+
+
+def _state(r: _Reader, node: yaml.Node | None, pipeline_name: str) -> StateRef:
+    default = StateRef(name=f"freightyard-{pipeline_name}")
+    if node is None:
+        return default
+    state = r.mapping(node, "spec.state", ("configMap",))
+    if "configMap" not in state:
+        return default
+    cm = r.mapping(state["configMap"], "spec.state.configMap", ("name", "namespace"))
+    return StateRef(name=r.name(cm.get("name"), "spec.state.configMap.name") or default.name,
+                    namespace=r.name(cm.get("namespace"), "spec.state.configMap.namespace") or "argocd")
+
+
+def _warehouse(r: _Reader, node: yaml.Node, path: str) -> Warehouse:
+    w = r.mapping(node, path, ("name", "interval", "subscriptions"), ("name", "subscriptions"))
+    subs: list[Subscription] = []
+    for i, item in enumerate(r.sequence(w.get("subscriptions"), f"{path}.subscriptions")):
+        sub = _subscription(r, item, f"{path}.subscriptions[{i}]")
+        if sub is not None:
+            subs.append(sub)
+    if "subscriptions" in w and not subs and not r.problems:
+        r.problem(w["subscriptions"], f"{path}.subscriptions", "needs at least one git, image or chart subscription")
+    return Warehouse(name=r.name(w.get("name"), f"{path}.name"), subscriptions=tuple(subs),
+                     interval_seconds=r.duration(w.get("interval"), f"{path}.interval", 300))
+
+
+def _subscription(r: _Reader, node: yaml.Node, path: str) -> Subscription | None:
+    kinds = r.mapping(node, path, ("git", "image", "chart"))
+    if len(kinds) != 1:
+        if kinds:
+            r.problem(node, path, "must have exactly one of git, image or chart")
+        elif isinstance(node, yaml.MappingNode) and not node.value:
+            r.problem(node, path, "must have exactly one of git, image or chart")
+        return None
+    kind, body = next(iter(kinds.items()))
+    p = f"{path}.{kind}"
+    if kind == "git":
+        g = r.mapping(body, p, ("repoURL", "branch", "commitSelectionStrategy", "semverConstraint", "allowTags",
+                                "ignoreTags", "includePaths", "excludePaths", "discoveryLimit",
+                                "insecureSkipTLSVerify", "credentials"), ("repoURL",))
+        return GitSubscription(
+            repo_url=r.string(g.get("repoURL"), f"{p}.repoURL"), branch=r.string(g.get("branch"), f"{p}.branch"),
+            strategy=r.choice(g.get("commitSelectionStrategy"), f"{p}.commitSelectionStrategy", COMMIT_STRATEGIES,
+                              "NewestFromBranch"),
+            semver_constraint=r.constraint(g.get("semverConstraint"), f"{p}.semverConstraint"),
+            allow_tags=r.regex(g.get("allowTags"), f"{p}.allowTags"),
+            ignore_tags=r.strings(g.get("ignoreTags"), f"{p}.ignoreTags"),
+            include_paths=r.path_list(g.get("includePaths"), f"{p}.includePaths"),
+            exclude_paths=r.path_list(g.get("excludePaths"), f"{p}.excludePaths"),
+            discovery_limit=r.integer(g.get("discoveryLimit"), f"{p}.discoveryLimit", 20, 1),
+            insecure_skip_tls_verify=r.boolean(g.get("insecureSkipTLSVerify"), f"{p}.insecureSkipTLSVerify"),
+            credentials_secret=r.string(g.get("credentials"), f"{p}.credentials"))
+    if kind == "image":
+        m = r.mapping(body, p, ("repoURL", "imageSelectionStrategy", "constraint", "semverConstraint", "allowTags",
+                                "ignoreTags", "platform", "tagFrom", "lookBack", "discoveryLimit", "insecure",
+                                "credentials"), ("repoURL",))
+        strategy = r.choice(m.get("imageSelectionStrategy"), f"{p}.imageSelectionStrategy", IMAGE_STRATEGIES, "SemVer")
+        constraint_key = "constraint" if "constraint" in m else "semverConstraint"
+        constraint = (r.constraint(m.get(constraint_key), f"{p}.{constraint_key}") if strategy == "SemVer"
+                      else r.string(m.get(constraint_key), f"{p}.{constraint_key}"))
+        return ImageSubscription(
+            repo_url=r.string(m.get("repoURL"), f"{p}.repoURL"), strategy=strategy, constraint=constraint,
+            allow_tags=r.regex(m.get("allowTags"), f"{p}.allowTags"),
+            ignore_tags=r.strings(m.get("ignoreTags"), f"{p}.ignoreTags"),
+            platform=r.string(m.get("platform"), f"{p}.platform"),
+            tag_from=r.expression(m.get("tagFrom"), f"{p}.tagFrom"),
+            look_back=r.integer(m.get("lookBack"), f"{p}.lookBack", 20, 1),
+            discovery_limit=r.integer(m.get("discoveryLimit"), f"{p}.discoveryLimit", 20, 1),
+            insecure=r.boolean(m.get("insecure"), f"{p}.insecure"),
+            credentials_secret=r.string(m.get("credentials"), f"{p}.credentials"))
+    c = r.mapping(body, p, ("repoURL", "name", "semverConstraint", "discoveryLimit", "insecure", "credentials"),
+                  ("repoURL",))
+    repo_url = r.string(c.get("repoURL"), f"{p}.repoURL")
+    name = r.string(c.get("name"), f"{p}.name")
+    if repo_url.startswith(("http://", "https://")) and not name:
+        r.problem(body, f"{p}.name", "is required for an HTTP chart repository")
+    return ChartSubscription(repo_url=repo_url, name=name or repo_url.rstrip("/").rsplit("/", 1)[-1],
+                             semver_constraint=r.constraint(c.get("semverConstraint"), f"{p}.semverConstraint"),
+                             discovery_limit=r.integer(c.get("discoveryLimit"), f"{p}.discoveryLimit", 20, 1),
+                             insecure=r.boolean(c.get("insecure"), f"{p}.insecure"),
+                             credentials_secret=r.string(c.get("credentials"), f"{p}.credentials"))
+
+
+def _stage(r: _Reader, node: yaml.Node, path: str) -> Stage:
+    s = r.mapping(node, path, ("name", "requestedFreight", "autoPromotion", "promotion", "verification", "apps"),
+                  ("name", "requestedFreight"))
+    requested = []
+    for i, item in enumerate(r.sequence(s.get("requestedFreight"), f"{path}.requestedFreight")):
+        p = f"{path}.requestedFreight[{i}]"
+        rf = r.mapping(item, p, ("origin", "sources"), ("origin", "sources"))
+        src = r.mapping(rf["sources"], f"{p}.sources", ("direct", "stages", "availability", "requiredSoakTime")) \
+            if "sources" in rf else {}
+        sources = Sources(direct=r.boolean(src.get("direct"), f"{p}.sources.direct"),
+                          stages=r.strings(src.get("stages"), f"{p}.sources.stages"),
+                          availability=r.choice(src.get("availability"), f"{p}.sources.availability",
+                                                ("OneOf", "All"), "OneOf"),
+                          required_soak_seconds=r.duration(src.get("requiredSoakTime"),
+                                                           f"{p}.sources.requiredSoakTime"))
+        if "sources" in rf and not sources.direct and not sources.stages:
+            r.problem(rf["sources"], f"{p}.sources", "needs direct: true and/or stages: [...]")
+        requested.append(RequestedFreight(origin=r.string(rf.get("origin"), f"{p}.origin"), sources=sources))
+    apps = tuple(_app(r, item, f"{path}.apps[{i}]")
+                 for i, item in enumerate(r.sequence(s.get("apps"), f"{path}.apps")))
+    return Stage(name=r.name(s.get("name"), f"{path}.name"), requested_freight=tuple(requested),
+                 auto_promotion=r.boolean(s.get("autoPromotion"), f"{path}.autoPromotion"),
+                 promotion=_promotion(r, s.get("promotion"), f"{path}.promotion"),
+                 verification=_verification(r, s.get("verification"), f"{path}.verification"), apps=apps)
+
+
+def _promotion(r: _Reader, node: yaml.Node | None, path: str) -> Promotion:
+    if node is None or _is_null(node):
+        return Promotion()
+    if not isinstance(node, yaml.MappingNode):
+        r.problem(node, path, "must be a mapping with a mechanism")
+        return Promotion()
+    raw = yaml.safe_load(yaml.serialize(node)) or {}
+    mechanism = str(raw.pop("mechanism", "pin"))
+    if mechanism not in KNOWN_MECHANISMS:
+        r.problem(node, f"{path}.mechanism", f'unknown mechanism "{mechanism}" (known: {", ".join(KNOWN_MECHANISMS)})')
+    for key, value in raw.items():
+        if isinstance(value, str):
+            why = expressions.check(value)
+            if why:
+                r.problem(node, f"{path}.{key}", why)
+    return Promotion(mechanism=mechanism, options=raw)
+
+
+def _verification(r: _Reader, node: yaml.Node | None, path: str) -> Verification | None:
+    if node is None or _is_null(node):
+        return None
+    v = r.mapping(node, path, ("argocd", "commands", "http", "skipWhenUnchanged", "timeout"))
+    argocd = r.mapping(v["argocd"], f"{path}.argocd", ("healthy",)) if "argocd" in v else {}
+    commands = []
+    for i, item in enumerate(r.sequence(v.get("commands"), f"{path}.commands")):
+        c = r.mapping(item, f"{path}.commands[{i}]", ("name", "command", "timeout", "env"), ("command",))
+        argv = r.strings(c.get("command"), f"{path}.commands[{i}].command")
+        if "command" in c and not argv:
+            r.problem(c["command"], f"{path}.commands[{i}].command", "must be a non-empty list (argv, no shell)")
+        commands.append({"name": r.string(c.get("name"), f"{path}.commands[{i}].name"), "command": list(argv),
+                         "timeout": r.duration(c.get("timeout"), f"{path}.commands[{i}].timeout", 60)})
+    checks = []
+    for i, item in enumerate(r.sequence(v.get("http"), f"{path}.http")):
+        h = r.mapping(item, f"{path}.http[{i}]", ("name", "url", "method", "expectedStatus", "bodyContains",
+                                                  "timeout"), ("url",))
+        checks.append({"name": r.string(h.get("name"), f"{path}.http[{i}].name"),
+                       "url": r.expression(h.get("url"), f"{path}.http[{i}].url"),
+                       "method": r.choice(h.get("method"), f"{path}.http[{i}].method", ("GET", "HEAD", "POST"), "GET"),
+                       "expectedStatus": r.integer(h.get("expectedStatus"), f"{path}.http[{i}].expectedStatus", 200),
+                       "bodyContains": r.string(h.get("bodyContains"), f"{path}.http[{i}].bodyContains"),
+                       "timeout": r.duration(h.get("timeout"), f"{path}.http[{i}].timeout", 10)})
+    return Verification(argocd_healthy=r.boolean(argocd.get("healthy"), f"{path}.argocd.healthy"),
+                        commands=tuple(commands), http=tuple(checks),
+                        skip_when_unchanged=r.boolean(v.get("skipWhenUnchanged"), f"{path}.skipWhenUnchanged", True),
+                        timeout_seconds=r.duration(v.get("timeout"), f"{path}.timeout", 300))
+
+
+def _app(r: _Reader, node: yaml.Node, path: str) -> App:
+    a = r.mapping(node, path, ("name", "path", "repoURL", "targetRevision", "project", "destination", "helm"),
+                  ("name", "path"))
+    d = r.mapping(a["destination"], f"{path}.destination", ("server", "name", "namespace")) \
+        if "destination" in a else {}
+    h = r.mapping(a["helm"], f"{path}.helm", ("releaseName", "valuesFiles", "images")) if "helm" in a else {}
+    images = []
+    for i, item in enumerate(r.sequence(h.get("images"), f"{path}.helm.images")):
+        m = r.mapping(item, f"{path}.helm.images[{i}]", ("key", "value"), ("key", "value"))
+        images.append(HelmImageValue(key=r.string(m.get("key"), f"{path}.helm.images[{i}].key"),
+                                     value=r.expression(m.get("value"), f"{path}.helm.images[{i}].value")))
+    app_path = r.string(a.get("path"), f"{path}.path")
+    if app_path.startswith("/") or ".." in app_path.split("/"):
+        r.problem(a.get("path"), f"{path}.path", f'"{app_path}" must be relative to the repo root, without ".."')
+    server = r.string(d.get("server"), f"{path}.destination.server")
+    dest_name = r.string(d.get("name"), f"{path}.destination.name")
+    return App(name=r.name(a.get("name"), f"{path}.name"), path=app_path.strip("/") or ".",
+               repo_url=r.string(a.get("repoURL"), f"{path}.repoURL"),
+               target_revision=r.string(a.get("targetRevision"), f"{path}.targetRevision"),
+               project=r.string(a.get("project"), f"{path}.project", "default"),
+               destination=Destination(server=server or ("" if dest_name else "https://kubernetes.default.svc"),
+                                       name=dest_name,
+                                       namespace=r.string(d.get("namespace"), f"{path}.destination.namespace")),
+               helm_values=tuple(images), helm_values_files=r.strings(h.get("valuesFiles"), f"{path}.helm.valuesFiles"),
+               release_name=r.string(h.get("releaseName"), f"{path}.helm.releaseName"))
+
+
+def _check_references(r: _Reader, p: Pipeline) -> None:
+    warehouse_names = [w.name for w in p.warehouses]
+    stage_names = [s.name for s in p.stages]
+    for label, names, base in (("warehouse", warehouse_names, "spec.warehouses"),
+                               ("stage", stage_names, "spec.stages")):
+        seen: set[str] = set()
+        for i, name in enumerate(names):
+            if name in seen:
+                r.problem(None, f"{base}[{i}].name", f'duplicate {label} name "{name}" (names must be unique)')
+            seen.add(name)
+    for si, stage in enumerate(p.stages):
+        apps_seen: set[str] = set()
+        for ai, app in enumerate(stage.apps):
+            if app.name in apps_seen:
+                r.problem(None, f"spec.stages[{si}].apps[{ai}].name", f'duplicate app name "{app.name}" in stage')
+            apps_seen.add(app.name)
+        for ri, request in enumerate(stage.requested_freight):
+            path = f"spec.stages[{si}].requestedFreight[{ri}]"
+            if request.origin and request.origin not in warehouse_names:
+                r.problem(None, f"{path}.origin", f'unknown warehouse "{request.origin}"{_known(request.origin, warehouse_names)}')
+            for ui, upstream in enumerate(request.sources.stages):
+                if upstream not in stage_names:
+                    r.problem(None, f"{path}.sources.stages[{ui}]",
+                              f'unknown stage "{upstream}"{_known(upstream, stage_names)}')
+                elif upstream == stage.name:
+                    r.problem(None, f"{path}.sources.stages[{ui}]", "a stage cannot take freight from itself")
+                else:
+                    upstream_stage = next(s for s in p.stages if s.name == upstream)
+                    if request.origin and upstream_stage.request_for(request.origin) is None:
+                        r.problem(None, f"{path}.sources.stages[{ui}]",
+                                  f'stage "{upstream}" does not request freight from "{request.origin}"')
+        if not stage.requested_freight and f"spec.stages[{si}].requestedFreight" in p.lines:
+            r.problem(None, f"spec.stages[{si}].requestedFreight", "needs at least one origin")
+    cycle = _find_cycle(p)
+    if cycle:
+        index = stage_names.index(cycle[0])
+        r.problem(None, f"spec.stages[{index}].requestedFreight",
+                  f"stages form a cycle: {' -> '.join(cycle)} (a stage cannot be upstream of itself)")
+
+
+def _known(name: str, names: list[str]) -> str:
+    close = difflib.get_close_matches(name, names, n=1)
+    known = f"known: {', '.join(names)}" if names else "none defined"
+    return f" ({'did you mean ' + repr(close[0]) + '? ' if close else ''}{known})"
+
+
+def _find_cycle(p: Pipeline) -> list[str]:
+    upstream = {s.name: [u for r in s.requested_freight for u in r.sources.stages if u != s.name] for s in p.stages}
+    state: dict[str, int] = {}
+    trail: list[str] = []
+
+    def visit(name: str) -> list[str]:
+        state[name] = 1
+        trail.append(name)
+        for parent in upstream.get(name, []):
+            if state.get(parent) == 1:
+                return trail[trail.index(parent):] + [parent]
+            if parent in upstream and parent not in state:
+                found = visit(parent)
+                if found:
+                    return found
+        state[name] = 2
+        trail.pop()
+        return []
+
+    for name in upstream:
+        if name not in state:
+            found = visit(name)
+            if found:
+                return list(reversed(found))
+    return []
+
