@@ -1,0 +1,1 @@
+"""The ``freightyard`` CLI and the promotion controller."""

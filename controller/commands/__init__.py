@@ -1,0 +1,5 @@
+"""One module per ``freightyard`` subcommand; each has ``register(subparsers)`` and ``run(args) -> int``."""
+
+COMMANDS = (
+    "validate", "discover", "freight", "promote", "approve", "verify", "status", "render", "demo", "controller",
+)

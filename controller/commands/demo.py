@@ -1,0 +1,19 @@
+"""``freightyard demo``: run the hotfix-lane pipeline end to end, locally, in a few seconds."""
+
+from __future__ import annotations
+
+import argparse
+
+
+def register(sub: argparse._SubParsersAction) -> None:  # type: ignore[type-arg]
+    parser = sub.add_parser("demo", help="run a complete local pipeline (no cluster needed)")
+    parser.add_argument("--dir", default=None, help="work in this (new or empty) directory and keep it")
+    parser.set_defaults(run=run)
+
+
+def run(args: argparse.Namespace) -> int:
+    from controller.cli import main
+    from controller.demo.scenario import run_demo
+
+    run_demo(args.dir, lambda argv: main(argv), lambda line: print(line, flush=True))
+    return 0

@@ -1,0 +1,66 @@
+"""``freightyard discover``: ask each warehouse's sources for new artifacts and add the freight."""
+
+from __future__ import annotations
+
+import argparse
+from pathlib import Path
+
+from controller.options import add_common, load_context
+from controller.output import emit
+from shared.discovery import discover
+from shared.errors import SourceError
+from shared.promotion import Engine
+from shared.sources.factory import DefaultSources
+from shared.sources.git import default_cache_dir
+
+
+def register(sub: argparse._SubParsersAction) -> None:  # type: ignore[type-arg]
+    parser = sub.add_parser("discover", help="discover new artifacts and make freight")
+    add_common(parser)
+    parser.add_argument("--pipeline", "-p", help="only this pipeline")
+    parser.add_argument("--warehouse", "-w", help="only this warehouse")
+    parser.add_argument("--oci-layout", action="append", default=[], metavar="HOST=DIR",
+                        help="serve images of HOST from OCI layouts under DIR (repeatable)")
+    parser.set_defaults(run=run)
+
+
+def sources_from(args: argparse.Namespace) -> DefaultSources:
+    roots = {}
+    for item in args.oci_layout:
+        host, sep, directory = item.partition("=")
+        if not sep:
+            from shared.errors import ConfigError
+
+            raise ConfigError([f"--oci-layout {item!r}: expected HOST=DIR"])
+        roots[host] = Path(directory)
+    return DefaultSources(cache_dir=default_cache_dir(), layout_roots=roots)
+
+
+def run(args: argparse.Namespace) -> int:
+    context = load_context(args)
+    sources = sources_from(args)
+    rows, data, failed = [], [], 0
+    pipelines = [context.pipeline(args.pipeline)] if args.pipeline else context.pipelines
+    for pipeline in pipelines:
+        engine = Engine(pipeline, context.store(pipeline), cache_dir=default_cache_dir())
+        for warehouse in pipeline.warehouses:
+            if args.warehouse and warehouse.name != args.warehouse:
+                continue
+            try:
+                found = discover(warehouse, sources)
+            except SourceError as error:
+                failed += 1
+                rows.append([pipeline.name, warehouse.name, "-", "-", f"error: {error.message}"])
+                data.append({"pipeline": pipeline.name, "warehouse": warehouse.name, "error": error.message})
+                continue
+            if found.freight is None:
+                rows.append([pipeline.name, warehouse.name, "-", "-", found.reason])
+                data.append({"pipeline": pipeline.name, "warehouse": warehouse.name, "reason": found.reason})
+                continue
+            new = engine.add_freight(found.freight)
+            rows.append([pipeline.name, warehouse.name, found.freight.short_id, found.freight.alias,
+                         "new freight" if new else "no change"])
+            data.append({"pipeline": pipeline.name, "warehouse": warehouse.name, "new": new,
+                         "freight": found.freight.to_dict()})
+    emit(data, args.output, rows, ["PIPELINE", "WAREHOUSE", "FREIGHT", "ALIAS", "RESULT"])
+    return 1 if failed else 0

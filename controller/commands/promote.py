@@ -1,0 +1,36 @@
+"""``freightyard promote FREIGHT STAGE``: put freight into a stage, if it is eligible."""
+
+from __future__ import annotations
+
+import argparse
+import getpass
+
+from controller.options import add_common, load_context
+from controller.output import emit
+from shared.promotion import Engine
+from shared.sources.git import default_cache_dir
+
+
+def register(sub: argparse._SubParsersAction) -> None:  # type: ignore[type-arg]
+    parser = sub.add_parser("promote", help="promote freight into a stage")
+    add_common(parser)
+    parser.add_argument("--pipeline", "-p")
+    parser.add_argument("freight", help="id, id prefix or alias")
+    parser.add_argument("stage")
+    parser.add_argument("--by", default=None, help="who promotes (default: the current user)")
+    parser.set_defaults(run=run)
+
+
+def actor(args: argparse.Namespace) -> str:
+    return str(args.by or f"user:{getpass.getuser()}")
+
+
+def run(args: argparse.Namespace) -> int:
+    context = load_context(args)
+    pipeline = context.pipeline(args.pipeline)
+    engine = Engine(pipeline, context.store(pipeline), cache_dir=default_cache_dir())
+    record = engine.promote(args.freight, args.stage, actor(args), hold=True)
+    freight = engine.state().freight[record.freight]
+    emit(record.to_dict(), args.output, [[args.stage, freight.alias, freight.short_id, record.phase, record.message]],
+         ["STAGE", "FREIGHT", "ID", "PHASE", "MESSAGE"])
+    return 0

@@ -1,0 +1,59 @@
+"""The mechanism interface and the registry that finds one by its pipeline name."""
+
+from __future__ import annotations
+
+import importlib
+from dataclasses import dataclass, field
+from pathlib import Path
+from typing import Any, Protocol
+
+from shared.errors import ConfigError
+from shared.freight import Freight
+from shared.model import Pipeline, Stage
+
+
+@dataclass(frozen=True)
+class PromotionContext:
+    pipeline: Pipeline
+    stage: Stage
+    freight: Freight
+    current: Freight | None  # what the stage holds now
+    actor: str
+    cache_dir: Path
+    settings: dict[str, Any] = field(default_factory=dict)  # process-wide knobs (git author, API factory, …)
+
+
+@dataclass(frozen=True)
+class MechanismResult:
+    phase: str  # Succeeded | Noop
+    message: str = ""
+    revision: str = ""  # what the stage's Applications should now point at; empty: derive from the freight
+    render_hash: str = ""
+
+
+class Mechanism(Protocol):
+    def promote(self, context: PromotionContext) -> MechanismResult: ...
+
+
+# name -> "module:Class"; modules load only when a pipeline uses them.
+REGISTRY: dict[str, str] = {
+    "pin": "shared.mechanisms.pin:Pin",
+    "none": "shared.mechanisms.pin:RecordOnly",
+    "render-branch": "shared.mechanisms.render_branch:RenderBranch",
+    "copy-branch": "shared.mechanisms.copy_branch:CopyBranch",
+    "update-images": "shared.mechanisms.update_images:UpdateImages",
+    "update-app": "shared.mechanisms.update_app:UpdateApp",
+}
+
+
+def mechanism_for(name: str) -> Mechanism:
+    target = REGISTRY.get(name)
+    if target is None:
+        raise ConfigError([f'unknown promotion mechanism "{name}" (known: {", ".join(REGISTRY)})'])
+    module_name, _, class_name = target.partition(":")
+    try:
+        module = importlib.import_module(module_name)
+    except ModuleNotFoundError as error:
+        raise ConfigError([f'promotion mechanism "{name}" is not available in this build']) from error
+    mechanism: Mechanism = getattr(module, class_name)()
+    return mechanism
