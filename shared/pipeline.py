@@ -456,7 +456,9 @@ def _check_references(r: _Reader, p: Pipeline) -> None:
                     r.problem(None, f"{path}.sources.stages[{ui}]", "a stage cannot take freight from itself")
                 else:
                     upstream_stage = next(s for s in p.stages if s.name == upstream)
-                    if request.origin and upstream_stage.request_for(request.origin) is None:
+                    upstream_valid = all(r.origin in warehouse_names for r in upstream_stage.requested_freight)
+                    if request.origin in warehouse_names and upstream_valid \
+                            and upstream_stage.request_for(request.origin) is None:
                         r.problem(None, f"{path}.sources.stages[{ui}]",
                                   f'stage "{upstream}" does not request freight from "{request.origin}"')
         if not stage.requested_freight and f"spec.stages[{si}].requestedFreight" in p.lines:

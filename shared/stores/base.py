@@ -49,7 +49,7 @@ def update_document(
     store: DocumentStore,
     mutate: Callable[[Document | None], tuple[Document, T]],
     *,
-    attempts: int = 8,
+    attempts: int = 30,
     sleep: Callable[[float], None] = time.sleep,
 ) -> T:
     """Apply ``mutate`` to the freshest document and write it, retrying on conflicts.
@@ -65,7 +65,7 @@ def update_document(
         except StoreConflict:
             if attempt == attempts - 1:
                 raise
-            sleep(random.uniform(0.005, 0.05) * (attempt + 1))
+            sleep(random.uniform(0, min(0.5, 0.01 * 2 ** attempt)))  # jittered exponential backoff
             continue
         return result
     raise AssertionError("unreachable")  # pragma: no cover

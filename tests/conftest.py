@@ -1,0 +1,26 @@
+"""Test-wide guards and the real-server fixtures."""
+
+from __future__ import annotations
+
+import os
+from collections.abc import Iterator
+
+import pytest
+
+pytest_plugins = ["tests.servers.fixtures"]
+
+
+@pytest.fixture(autouse=True)
+def _environment_is_not_leaked() -> Iterator[None]:
+    """Fail a test that changes os.environ and does not put it back (tox's habit)."""
+    before = {k: v for k, v in os.environ.items() if k != "PYTEST_CURRENT_TEST"}
+    yield
+    after = {k: v for k, v in os.environ.items() if k != "PYTEST_CURRENT_TEST"}
+    if after != before:
+        changed = sorted(set(before.items()) ^ set(after.items()))
+        pytest.fail(f"test leaked environment changes: {[k for k, _ in changed]}")
+
+
+@pytest.fixture(autouse=True)
+def _isolated_cache(tmp_path_factory: pytest.TempPathFactory, monkeypatch: pytest.MonkeyPatch) -> None:
+    monkeypatch.setenv("FREIGHTYARD_CACHE", str(tmp_path_factory.mktemp("cache")))
