@@ -28,7 +28,8 @@ class RedactingFormatter(logging.Formatter):
 
 def configure_logging(level: str, fmt: str = "text") -> None:
     handler = logging.StreamHandler(sys.stderr)
-    handler.setFormatter(JsonFormatter() if fmt == "json" else RedactingFormatter("%(levelname)s %(name)s: %(message)s"))
+    text = RedactingFormatter("%(levelname)s %(name)s: %(message)s")
+    handler.setFormatter(JsonFormatter() if fmt == "json" else text)
     root = logging.getLogger()
     root.handlers[:] = [handler]
     root.setLevel(level.upper())

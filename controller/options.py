@@ -19,7 +19,8 @@ def add_common(parser: argparse.ArgumentParser, *, output: bool = True) -> None:
                         help="pipeline file or directory of them (default: ., env FREIGHTYARD_PIPELINES)")
     parser.add_argument("--state", default=os.environ.get("FREIGHTYARD_STATE", DEFAULT_STATE),
                         help="file:PATH (file or directory) or configmap:NS/NAME, or plain 'configmap' for the "
-                             "pipeline's spec.state (default: file:.freightyard/freightyard-{pipeline}.yaml, env FREIGHTYARD_STATE)")
+                             "pipeline's spec.state (default: file:.freightyard/freightyard-{pipeline}.yaml, "
+                             "env FREIGHTYARD_STATE)")
     if output:
         parser.add_argument("-o", "--output", choices=("table", "json", "yaml"), default="table")
 

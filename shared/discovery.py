@@ -1,17 +1,22 @@
 """Turning what a warehouse's sources offer into freight: one artifact per subscription.
 
-Commit-matched images (``tagFrom``) are resolved per commit, newest first, looking back through
-recent commits for the newest one whose images all exist, so one slow build never blocks the lane.
+Commit-matched images (``tagFrom``) are tied to the warehouse's first git subscription: its recent
+commits are tried newest first, looking back for the newest one whose images all exist, so one slow
+build never blocks the lane. Freight ids are content hashes, so passing the ids already known
+marks a rediscovery of the same artifacts as not new instead of making duplicate freight.
 """
 
 from __future__ import annotations
 
+from collections.abc import Collection
 from dataclasses import dataclass
 
 from shared import expressions
 from shared.errors import SourceError
 from shared.freight import Chart, Commit, Freight, Image
-from shared.model import ImageSubscription, Warehouse
+from shared.model import ChartSubscription, GitSubscription, ImageSubscription, Warehouse
+from shared.redact import redact
+from shared.selection import SelectionError
 from shared.sources.base import SourceFactory
 from shared.state import format_time, now_utc
 
@@ -21,43 +26,78 @@ class Discovery:
     warehouse: str
     freight: Freight | None
     reason: str = ""  # why no freight was made
+    new: bool = True  # False when the freight's id was already known (same artifacts as before)
 
 
-def discover(warehouse: Warehouse, sources: SourceFactory) -> Discovery:
+def discover(warehouse: Warehouse, sources: SourceFactory, known: Collection[str] = ()) -> Discovery:
+    try:
+        return _discover(warehouse, sources, known)
+    except SelectionError as error:
+        raise SourceError(f"warehouse {warehouse.name}: {error}") from error
+
+
+def _discover(warehouse: Warehouse, sources: SourceFactory, known: Collection[str]) -> Discovery:
     matched = [s for s in warehouse.images() if s.tag_from]
-    look_back = max((s.look_back for s in matched), default=1)
+    gits = warehouse.git()
+    if matched and not gits:
+        return Discovery(warehouse.name, None, "tagFrom needs a git subscription in the same warehouse "
+                                               f"({', '.join(s.repo_url for s in matched)})")
     commits: list[Commit] = []
-    for sub in warehouse.git():
-        found = sources.git(sub).commits(sub, max(look_back if matched else 1, 1))
-        if not found:
-            return Discovery(warehouse.name, None, f"no commit in {sub.repo_url} matches the subscription")
-        commits.append(found[0]) if not matched else commits.extend(found)
     images: list[Image] = []
-    picked_commits: list[Commit] = commits[:1] if matched else commits
-    if matched:
-        pair = _commit_with_images(commits, matched, sources)
+    for index, sub in enumerate(gits):
+        tied = bool(matched) and index == 0
+        found = sources.git(sub).commits(sub, max(*(s.look_back for s in matched), 1) if tied else 1)
+        if not found:
+            return Discovery(warehouse.name, None, _no_commit(sub))
+        if not tied:
+            commits.append(found[0])
+            continue
+        pair = _commit_with_images(found, matched, sources)
         if pair is None:
             return Discovery(warehouse.name, None,
-                             f"none of the last {len(commits)} commits has all of its images yet "
-                             f"({', '.join(s.repo_url for s in matched)})")
-        picked_commits, images = [pair[0]], list(pair[1])
-    for sub in warehouse.images():
-        if sub.tag_from:
+                             f"none of the last {len(found)} commits of {redact(sub.repo_url)} has all of its "
+                             f"images yet ({', '.join(s.repo_url for s in matched)}); waiting for the build")
+        commits.append(pair[0])
+        images.extend(pair[1])
+    for image_sub in warehouse.images():
+        if image_sub.tag_from:
             continue
-        found_images = sources.image(sub).images(sub, 1)
+        found_images = sources.image(image_sub).images(image_sub, 1)
         if not found_images:
-            return Discovery(warehouse.name, None, f"no tag in {sub.repo_url} matches the subscription")
+            return Discovery(warehouse.name, None, _no_image(image_sub))
         images.append(found_images[0])
     charts: list[Chart] = []
     for chart_sub in warehouse.charts():
         found_charts = sources.chart(chart_sub).charts(chart_sub, 1)
         if not found_charts:
-            return Discovery(warehouse.name, None,
-                             f"no version of chart {chart_sub.name} in {chart_sub.repo_url} matches the subscription")
+            return Discovery(warehouse.name, None, _no_chart(chart_sub))
         charts.append(found_charts[0])
-    freight = Freight(origin=warehouse.name, commits=tuple(picked_commits), images=tuple(images),
+    freight = Freight(origin=warehouse.name, commits=tuple(commits), images=tuple(images),
                       charts=tuple(charts), created_at=format_time(now_utc()))
-    return Discovery(warehouse.name, freight)
+    return Discovery(warehouse.name, freight, new=freight.id not in known)
+
+
+def _no_commit(sub: GitSubscription) -> str:
+    url = redact(sub.repo_url)
+    if sub.strategy == "NewestFromBranch":
+        paths = f" touching {', '.join(sub.include_paths)}" if sub.include_paths else ""
+        return f"no commit on {sub.branch or 'the default branch'} of {url}{paths}; check branch and includePaths"
+    what = f" matching {sub.semver_constraint!r}" if sub.semver_constraint else ""
+    return f"no tag of {url}{what} ({sub.strategy}); check semverConstraint, allowTags and ignoreTags"
+
+
+def _no_image(sub: ImageSubscription) -> str:
+    url = redact(sub.repo_url)
+    if sub.strategy == "Digest":
+        return f"image {url} has no tag {sub.constraint or 'latest'!r}; check constraint (the tag to follow)"
+    what = f" matching {sub.strategy} constraint {sub.constraint!r}" if sub.constraint else f" usable by {sub.strategy}"
+    platform = f" for platform {sub.platform}" if sub.platform else ""
+    return f"no tag of {url}{what}{platform}; check constraint, allowTags and ignoreTags"
+
+
+def _no_chart(sub: ChartSubscription) -> str:
+    what = f" matching {sub.semver_constraint!r}" if sub.semver_constraint else ""
+    return f"no version of chart {sub.name} in {redact(sub.repo_url)}{what}; check semverConstraint"
 
 
 def _commit_with_images(commits: list[Commit], subs: list[ImageSubscription],

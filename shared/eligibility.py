@@ -36,7 +36,8 @@ def check(pipeline: Pipeline, state: State, freight: Freight, stage_name: str, n
     if approval and freight.id in approval.approvals:
         mark = approval.approvals[freight.id]
         return Verdict(True, f"approved for {stage_name} by {mark.by or 'someone'} at {mark.at}", "approval")
-    passed, failures = [], []
+    passed: list[str] = []
+    failures: list[str] = []
     for upstream in sources.stages:
         problem = _upstream_problem(state, freight, upstream, sources.required_soak_seconds, now)
         (failures if problem else passed).append(problem or upstream)

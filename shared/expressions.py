@@ -8,7 +8,8 @@ Available names: ``commit`` (the warehouse's commit while matching images), ``fr
 from __future__ import annotations
 
 import re
-from typing import Any, Callable
+from collections.abc import Callable
+from typing import Any
 
 import cel
 

@@ -98,7 +98,7 @@ def freight_id(origin: str, commits: tuple[Commit, ...], images: tuple[Image, ..
                charts: tuple[Chart, ...]) -> str:
     parts = sorted([c.canonical() for c in commits] + [i.canonical() for i in images]
                    + [c.canonical() for c in charts])
-    return hashlib.sha1(f"Warehouse/{origin}:{'|'.join(parts)}".encode()).hexdigest()
+    return hashlib.sha1(f"Warehouse/{origin}:{'|'.join(parts)}".encode(), usedforsecurity=False).hexdigest()
 
 
 @dataclass(frozen=True)

@@ -9,6 +9,7 @@ from __future__ import annotations
 import difflib
 import re
 from dataclasses import dataclass, field
+
 import yaml
 
 from shared import expressions
@@ -274,9 +275,7 @@ def _warehouse(r: _Reader, node: yaml.Node, path: str) -> Warehouse:
 def _subscription(r: _Reader, node: yaml.Node, path: str) -> Subscription | None:
     kinds = r.mapping(node, path, ("git", "image", "chart"))
     if len(kinds) != 1:
-        if kinds:
-            r.problem(node, path, "must have exactly one of git, image or chart")
-        elif isinstance(node, yaml.MappingNode) and not node.value:
+        if kinds or (isinstance(node, yaml.MappingNode) and not node.value):
             r.problem(node, path, "must have exactly one of git, image or chart")
         return None
     kind, body = next(iter(kinds.items()))
@@ -447,7 +446,8 @@ def _check_references(r: _Reader, p: Pipeline) -> None:
         for ri, request in enumerate(stage.requested_freight):
             path = f"spec.stages[{si}].requestedFreight[{ri}]"
             if request.origin and request.origin not in warehouse_names:
-                r.problem(None, f"{path}.origin", f'unknown warehouse "{request.origin}"{_known(request.origin, warehouse_names)}')
+                known = _known(request.origin, warehouse_names)
+                r.problem(None, f"{path}.origin", f'unknown warehouse "{request.origin}"{known}')
             for ui, upstream in enumerate(request.sources.stages):
                 if upstream not in stage_names:
                     r.problem(None, f"{path}.sources.stages[{ui}]",
@@ -486,7 +486,7 @@ def _find_cycle(p: Pipeline) -> list[str]:
         trail.append(name)
         for parent in upstream.get(name, []):
             if state.get(parent) == 1:
-                return trail[trail.index(parent):] + [parent]
+                return [*trail[trail.index(parent):], parent]
             if parent in upstream and parent not in state:
                 found = visit(parent)
                 if found:

@@ -49,8 +49,8 @@ def load_pipelines(path: str | Path, *, repo_root: Path | None = None, check_pat
             problems.extend(error.problems)
             continue
         root = repo_root or find_repo_root(file.parent)
-        for pipeline in found:
-            pipeline = dataclasses.replace(pipeline, repo_root=str(root))
+        for parsed in found:
+            pipeline = dataclasses.replace(parsed, repo_root=str(root))
             if check_paths:
                 problems.extend(missing_app_paths(pipeline, root))
             pipelines.append(pipeline)
@@ -61,7 +61,8 @@ def load_pipelines(path: str | Path, *, repo_root: Path | None = None, check_pat
     if problems:
         raise ConfigError(problems)
     if not pipelines and not target.is_dir():
-        raise ConfigError([f"{target}: no Pipeline document found (kind: Pipeline, apiVersion: freightyard.io/v1alpha1)"])
+        raise ConfigError([f"{target}: no Pipeline document found "
+                           "(kind: Pipeline, apiVersion: freightyard.io/v1alpha1)"])
     return pipelines
 
 

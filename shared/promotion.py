@@ -148,5 +148,6 @@ def find_freight(state: State, ref: str) -> Freight:
     if len(matches) == 1:
         return matches[0]
     if matches:
-        raise NotFoundError(f"freight {ref!r} is ambiguous ({', '.join(f.short_id for f in matches)}): give more of the id")
+        candidates = ", ".join(f.short_id for f in matches)
+        raise NotFoundError(f"freight {ref!r} is ambiguous ({candidates}): give more of the id")
     raise NotFoundError(f"no freight {ref!r} in the catalog (see: freightyard freight list)")

@@ -8,8 +8,8 @@ pre-releases only match a comparator that itself names a pre-release.
 from __future__ import annotations
 
 import re
+from collections.abc import Callable
 from dataclasses import dataclass
-from typing import Callable
 
 import semver
 
@@ -46,8 +46,8 @@ Constraint = list[list[_Comparator]]
 
 def parse_constraint(text: str) -> Constraint:
     groups: Constraint = []
-    for alternative in text.split("||"):
-        alternative = re.sub(r"\s*-\s+", " - ", alternative.strip())
+    for raw in text.split("||"):
+        alternative = re.sub(r"\s*-\s+", " - ", raw.strip())
         if " - " in alternative:
             low, high = (part.strip() for part in alternative.split(" - ", 1))
             groups.append(_comparators(f">={low}") + _hyphen_upper(high))
@@ -119,17 +119,17 @@ def _comparators(term: str) -> list[_Comparator]:
         else:
             upper = semver.Version(0, 0, nums[2] + 1, "0")
         return [cmp(lambda v: v >= base), below(upper)]
+    next_minor = semver.Version(nums[0] + 1, 0, 0, "0") if len(given) == 1 \
+        else semver.Version(nums[0], nums[1] + 1, 0, "0")
     if op in ("~", "~>"):
-        upper = semver.Version(nums[0] + 1, 0, 0, "0") if len(given) == 1 else semver.Version(nums[0], nums[1] + 1, 0, "0")
-        return [cmp(lambda v: v >= base), below(upper)]
+        return [cmp(lambda v: v >= base), below(next_minor)]
     if len(given) < 3 and op in ("=", "!="):
-        upper = semver.Version(nums[0] + 1, 0, 0, "0") if len(given) == 1 else semver.Version(nums[0], nums[1] + 1, 0, "0")
+        upper = next_minor
         if op == "=":
             return [cmp(lambda v: v >= base), below(upper)]
         return [cmp(lambda v: v < base or v >= upper)]
     if len(given) < 3 and op in (">", "<="):
-        upper = semver.Version(nums[0] + 1, 0, 0, "0") if len(given) == 1 else semver.Version(nums[0], nums[1] + 1, 0, "0")
-        return [cmp(lambda v: v >= upper)] if op == ">" else [below(upper)]
+        return [cmp(lambda v: v >= next_minor)] if op == ">" else [below(next_minor)]
     tests: dict[str, Callable[[semver.Version], bool]] = {
         "=": lambda v: v.compare(base) == 0, "!=": lambda v: v.compare(base) != 0,
         ">": lambda v: v > base, ">=": lambda v: v >= base, "<": lambda v: v < base, "<=": lambda v: v <= base,

@@ -11,7 +11,7 @@ from shared.model import Pipeline
 from shared.pipeline import parse_pipelines
 from shared.state import Mark, State, format_time
 
-NOW = dt.datetime(2026, 6, 1, 12, 0, tzinfo=dt.timezone.utc)
+NOW = dt.datetime(2026, 6, 1, 12, 0, tzinfo=dt.UTC)
 FREIGHT = Freight("main", images=(Image("reg.example.com/app", "1.0.0", "sha256:" + "a" * 64),))
 OTHER = Freight("tools", images=(Image("reg.example.com/tool", "1.0.0", "sha256:" + "b" * 64),))
 

@@ -22,7 +22,7 @@ def test_id_is_sha1_of_the_documented_canonical_form() -> None:
         "registry.example.com/org/guestbook:1.4.2@sha256:" + "ab" * 32,
         "oci://registry.example.com/charts/guestbook:2.1.0",
     ])
-    expected = hashlib.sha1(("Warehouse/main:" + "|".join(parts)).encode()).hexdigest()
+    expected = hashlib.sha1(("Warehouse/main:" + "|".join(parts)).encode(), usedforsecurity=False).hexdigest()
     assert freight.id == expected
 
 

@@ -58,7 +58,8 @@ def test_the_design_example_is_valid() -> None:
 
 
 def test_unknown_warehouse_names_file_line_field_and_known_values() -> None:
-    (problem,) = problems(GOOD.replace("origin: main, sources: {stages: [dev]}", "origin: mian, sources: {stages: [dev]}"))
+    typo = GOOD.replace("origin: main, sources: {stages: [dev]}", "origin: mian, sources: {stages: [dev]}")
+    (problem,) = problems(typo)
     assert problem == ('pipelines/guestbook.yaml:19: spec.stages[1].requestedFreight[0].origin: unknown warehouse '
                        '"mian" (did you mean \'main\'? known: main)')
 
@@ -144,9 +145,9 @@ def test_app_path_may_not_escape() -> None:
 
 
 def test_duplicate_pipelines_across_files(tmp_path: Path) -> None:
-    text = GOOD.replace("    apps: [{name: guestbook, path: apps/guestbook/overlays/dev,\n"
-                        "            destination: {server: https://kubernetes.default.svc, namespace: guestbook-dev}}]\n",
-                        "")
+    apps = ("    apps: [{name: guestbook, path: apps/guestbook/overlays/dev,\n"
+            "            destination: {server: https://kubernetes.default.svc, namespace: guestbook-dev}}]\n")
+    text = GOOD.replace(apps, "")
     (tmp_path / "a.yaml").write_text(text)
     (tmp_path / "b.yaml").write_text(text)
     with pytest.raises(ConfigError, match='pipeline "guestbook" is defined more than once'):

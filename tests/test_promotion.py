@@ -116,6 +116,7 @@ def test_racing_promotions_from_several_processes_lose_nothing(tmp_path: Path) -
     state = engine(tmp_path).state()
     history = state.stages["dev"].history
     # 18 promotions (history keeps 20): every one of them is there, from every worker.
-    assert sorted(h.freight for h in history) == sorted(make_freight(w * 100 + n).id for w in range(6) for n in range(3))
+    expected = sorted(make_freight(w * 100 + n).id for w in range(6) for n in range(3))
+    assert sorted(h.freight for h in history) == expected
     assert {h.by for h in history} == {f"worker-{w}" for w in range(6)}
     assert len(state.freight) == 18

@@ -15,5 +15,5 @@ def run(args: argparse.Namespace) -> int:
     from controller.cli import main
     from controller.demo.scenario import run_demo
 
-    run_demo(args.dir, lambda argv: main(argv), lambda line: print(line, flush=True))
+    run_demo(args.dir, main, lambda line: print(line, flush=True))
     return 0

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import argparse
+from typing import Any
 from pathlib import Path
 
 from controller.options import add_common, load_context
@@ -39,7 +40,9 @@ def sources_from(args: argparse.Namespace) -> DefaultSources:
 def run(args: argparse.Namespace) -> int:
     context = load_context(args)
     sources = sources_from(args)
-    rows, data, failed = [], [], 0
+    rows: list[list[str]] = []
+    data: list[dict[str, Any]] = []
+    failed = 0
     pipelines = [context.pipeline(args.pipeline)] if args.pipeline else context.pipelines
     for pipeline in pipelines:
         engine = Engine(pipeline, context.store(pipeline), cache_dir=default_cache_dir())

@@ -50,7 +50,8 @@ def add_image(layout: Path, tag: str, content: str, created: str) -> str:
     manifest_bytes = json.dumps(manifest, sort_keys=True).encode()
     digest = _put_blob(layout, manifest_bytes)
     index_path = layout / "index.json"
-    index = json.loads(index_path.read_text()) if index_path.exists() else {"schemaVersion": 2, "manifests": []}
+    index: dict[str, Any] = (json.loads(index_path.read_text()) if index_path.exists()
+                             else {"schemaVersion": 2, "manifests": []})
     index["manifests"] = [m for m in index["manifests"] if m.get("annotations", {}).get(REF_NAME) != tag]
     index["manifests"].append({"mediaType": manifest["mediaType"], "digest": digest, "size": len(manifest_bytes),
                                "annotations": {REF_NAME: tag}})

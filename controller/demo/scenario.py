@@ -125,7 +125,8 @@ class Demo:
         self.layout = workdir / "oci" / "guestbook"
         self.cli = cli
         self.say = say
-        self.common = ["--pipelines", str(self.repo / "pipelines"), "--state", f"file:{workdir / 'state' / 'freightyard-{pipeline}.yaml'}"]
+        state = workdir / "state" / "freightyard-{pipeline}.yaml"
+        self.common = ["--pipelines", str(self.repo / "pipelines"), "--state", f"file:{state}"]
 
     def run(self, *args: str, expect_failure: bool = False) -> int:
         argv = [*args[:1], *self.common, *args[1:]] if args[0] != "freight" else \
