@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import contextlib
 import os
 import signal
 import socket
@@ -54,9 +55,7 @@ class ManagedProcess:
         self.name = name
         self.env = dict(env) if env is not None else None
         self.cwd = cwd
-        fd, log_path = tempfile.mkstemp(
-            prefix=f"{name}-", suffix=".log", dir=str(log_dir) if log_dir else None
-        )
+        fd, log_path = tempfile.mkstemp(prefix=f"{name}-", suffix=".log", dir=str(log_dir) if log_dir else None)
         os.close(fd)
         self.log_path = Path(log_path)
         self.proc: subprocess.Popen[bytes] | None = None
@@ -86,9 +85,7 @@ class ManagedProcess:
             return ""
         return "\n".join(text.splitlines()[-lines:])
 
-    def wait_ready(
-        self, check: Callable[[], bool], *, timeout: float = 20.0, interval: float = 0.05
-    ) -> None:
+    def wait_ready(self, check: Callable[[], bool], *, timeout: float = 20.0, interval: float = 0.05) -> None:
         """Poll `check` until true; raise ServerStartError with the log tail on exit/timeout."""
         deadline = time.monotonic() + timeout
         while True:
@@ -99,14 +96,14 @@ class ManagedProcess:
                     f" argv={self.argv}\n--- log tail ---\n{self.tail()}"
                 )
             try:
-                if check():
-                    return
-            except Exception:  # readiness probes may raise while starting
-                pass
+                ready = check()
+            except Exception:  # readiness probes may raise while the server starts
+                ready = False
+            if ready:
+                return
             if time.monotonic() >= deadline:
                 raise ServerStartError(
-                    f"{self.name} not ready after {timeout:.0f}s; argv={self.argv}"
-                    f"\n--- log tail ---\n{self.tail()}"
+                    f"{self.name} not ready after {timeout:.0f}s; argv={self.argv}\n--- log tail ---\n{self.tail()}"
                 )
             time.sleep(interval)
 
@@ -116,23 +113,15 @@ class ManagedProcess:
         if proc is None:
             return
         if proc.poll() is None:
-            try:
+            with contextlib.suppress(ProcessLookupError):
                 os.killpg(proc.pid, signal.SIGTERM)
-            except ProcessLookupError:
-                pass
-            try:
+            with contextlib.suppress(subprocess.TimeoutExpired):
                 proc.wait(timeout=grace)
-            except subprocess.TimeoutExpired:
-                pass
         # Always reap stragglers in the group (e.g. git daemon's per-connection children).
-        try:
+        with contextlib.suppress(ProcessLookupError, PermissionError):
             os.killpg(proc.pid, signal.SIGKILL)
-        except (ProcessLookupError, PermissionError):
-            pass
-        try:
+        with contextlib.suppress(subprocess.TimeoutExpired):
             proc.wait(timeout=grace)
-        except subprocess.TimeoutExpired:
-            pass
 
     def __enter__(self) -> ManagedProcess:
         self.start()
@@ -205,3 +194,27 @@ def run_checked(
             f"--- stderr ---\n{result.stderr.decode(errors='replace')[-4000:]}"
         )
     return result
+
+
+def read_request_body(handler: BaseHTTPRequestHandler, max_bytes: int = 512 * 1024 * 1024) -> bytes:
+    """Read a request body (Content-Length or chunked Transfer-Encoding), bounded by max_bytes."""
+    if handler.headers.get("Transfer-Encoding", "").lower() == "chunked":
+        chunks: list[bytes] = []
+        total = 0
+        while True:
+            size_line = handler.rfile.readline(1024)
+            size = int(size_line.split(b";", 1)[0].strip() or b"0", 16)
+            if size == 0:
+                while handler.rfile.readline(1024) not in (b"\r\n", b"\n", b""):
+                    pass  # trailers
+                break
+            total += size
+            if total > max_bytes:
+                raise ValueError("request body too large")
+            chunks.append(handler.rfile.read(size))
+            handler.rfile.readline(16)  # CRLF after each chunk
+        return b"".join(chunks)
+    length = int(handler.headers.get("Content-Length") or 0)
+    if length > max_bytes:
+        raise ValueError("request body too large")
+    return handler.rfile.read(length) if length else b""

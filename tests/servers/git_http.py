@@ -13,7 +13,7 @@ from pathlib import Path
 from types import TracebackType
 from urllib.parse import quote, urlsplit
 
-from tests.servers._proc import LOOPBACK, InProcessHTTPServer, run_checked
+from tests.servers._proc import LOOPBACK, InProcessHTTPServer, read_request_body, run_checked
 from tests.servers.tools import git_path
 
 _MAX_BODY = 512 * 1024 * 1024  # bound on a single request body (pushes of test repos are tiny)
@@ -79,9 +79,11 @@ def commit_files(
         git("init", "--quiet", f"--initial-branch={branch}", str(work))
         has_branch = (
             subprocess.run(
-                [git_path(), "--git-dir", str(bare), "rev-parse", "--verify", "--quiet",
-                 f"refs/heads/{branch}"],
-                env=git_env(), capture_output=True, check=False, timeout=60,
+                [git_path(), "--git-dir", str(bare), "rev-parse", "--verify", "--quiet", f"refs/heads/{branch}"],
+                env=git_env(),
+                capture_output=True,
+                check=False,
+                timeout=60,
             ).returncode
             == 0
         )
@@ -118,7 +120,7 @@ class _GitCGIHandler(BaseHTTPRequestHandler):
     anonymous_read: bool = False
     git_binary: str = "git"
 
-    def log_message(self, format: str, *args: object) -> None:  # noqa: A002 - stdlib signature
+    def log_message(self, format: str, *args: object) -> None:
         return  # keep test output quiet
 
     def do_GET(self) -> None:
@@ -137,9 +139,7 @@ class _GitCGIHandler(BaseHTTPRequestHandler):
                 user, _, pw = base64.b64decode(header[6:]).decode().partition(":")
             except (ValueError, UnicodeDecodeError):
                 return None
-            if hmac.compare_digest(user, self.username) and hmac.compare_digest(
-                pw, self.password or ""
-            ):
+            if hmac.compare_digest(user, self.username) and hmac.compare_digest(pw, self.password or ""):
                 return user
             return None
         is_push = "git-receive-pack" in self.path
@@ -148,27 +148,7 @@ class _GitCGIHandler(BaseHTTPRequestHandler):
         return None
 
     def _read_body(self) -> bytes:
-        if self.headers.get("Transfer-Encoding", "").lower() == "chunked":
-            chunks: list[bytes] = []
-            total = 0
-            while True:
-                size_line = self.rfile.readline(1024)
-                size = int(size_line.split(b";", 1)[0].strip() or b"0", 16)
-                if size == 0:
-                    # Consume trailers up to the blank line.
-                    while self.rfile.readline(1024) not in (b"\r\n", b"\n", b""):
-                        pass
-                    break
-                total += size
-                if total > _MAX_BODY:
-                    raise ValueError("request body too large")
-                chunks.append(self.rfile.read(size))
-                self.rfile.readline(16)  # CRLF after each chunk
-            return b"".join(chunks)
-        length = int(self.headers.get("Content-Length") or 0)
-        if length > _MAX_BODY:
-            raise ValueError("request body too large")
-        return self.rfile.read(length) if length else b""
+        return read_request_body(self, _MAX_BODY)
 
     def _send_simple(self, code: int, text: str, headers: Mapping[str, str] | None = None) -> None:
         body = text.encode()
@@ -189,8 +169,7 @@ class _GitCGIHandler(BaseHTTPRequestHandler):
             return
         user = self._authorized()
         if user is None:
-            self._send_simple(401, "authentication required",
-                              {"WWW-Authenticate": 'Basic realm="freightyard-git"'})
+            self._send_simple(401, "authentication required", {"WWW-Authenticate": 'Basic realm="freightyard-git"'})
             return
         parts = urlsplit(self.path)
         env = {
@@ -219,12 +198,15 @@ class _GitCGIHandler(BaseHTTPRequestHandler):
         }
         for key, value in self.headers.items():
             cgi_key = "HTTP_" + key.upper().replace("-", "_")
-            if cgi_key not in ("HTTP_AUTHORIZATION", "HTTP_CONTENT_LENGTH",
-                               "HTTP_TRANSFER_ENCODING"):
+            if cgi_key not in ("HTTP_AUTHORIZATION", "HTTP_CONTENT_LENGTH", "HTTP_TRANSFER_ENCODING"):
                 env[cgi_key] = value
         proc = subprocess.run(
             [self.git_binary, "http-backend"],
-            input=body, env=env, capture_output=True, timeout=300, check=False,
+            input=body,
+            env=env,
+            capture_output=True,
+            timeout=300,
+            check=False,
         )
         out = proc.stdout
         sep = out.find(b"\r\n\r\n")
@@ -234,7 +216,7 @@ class _GitCGIHandler(BaseHTTPRequestHandler):
         if sep < 0:
             self._send_simple(500, "bad CGI response: " + proc.stderr.decode(errors="replace"))
             return
-        raw_headers, payload = out[:sep].decode("latin-1"), out[sep + sep_len:]
+        raw_headers, payload = out[:sep].decode("latin-1"), out[sep + sep_len :]
         status = 200
         reason = "OK"
         headers: list[tuple[str, str]] = []
@@ -307,9 +289,7 @@ class GitHttpServer:
         creds = f"{quote(self.username, safe='')}:{quote(self.password or '', safe='')}"
         return f"http://{creds}@{LOOPBACK}:{self.port}/{name.lstrip('/')}"
 
-    def create_repo(
-        self, name: str, files: Mapping[str, str | bytes] | None = None, *, branch: str = "main"
-    ) -> Path:
+    def create_repo(self, name: str, files: Mapping[str, str | bytes] | None = None, *, branch: str = "main") -> Path:
         """Create a bare repo `name` under root (optionally with an initial commit)."""
         return init_bare_repo(self.root, name, files, branch=branch)
 

@@ -17,9 +17,7 @@ class ToolNotFoundError(RuntimeError):
     """A required external binary is not installed (tests should skip, or fail under CI)."""
 
     def __init__(self, name: str) -> None:
-        super().__init__(
-            f"required tool {name!r} not found in {TOOLS_BIN} or on PATH ({_INSTALL_HINT})"
-        )
+        super().__init__(f"required tool {name!r} not found in {TOOLS_BIN} or on PATH ({_INSTALL_HINT})")
         self.name = name
 
 
