@@ -1,0 +1,108 @@
+"""Compare ``freightyard-cmp generate`` (as Argo CD runs it) with a bare ``kustomize build`` of the
+same overlay, for a small overlay and a ~200-resource one. Targets: ratio <= 1.5 small, <= 1.2 large.
+
+    python bench/bench_cmp.py [--iterations 30]
+"""
+
+from __future__ import annotations
+
+import argparse
+import os
+import shutil
+import statistics
+import subprocess
+import sys
+import tempfile
+import time
+from pathlib import Path
+
+REPO = Path(__file__).resolve().parents[1]
+sys.path.insert(0, str(REPO))
+
+from shared.freight import Freight, Image  # noqa: E402
+from shared.render.env import find_tools  # noqa: E402
+
+IMAGE = "registry.example.com/org/web"
+PIPELINE = """\
+apiVersion: freightyard.io/v1alpha1
+kind: Pipeline
+metadata: {name: bench}
+spec:
+  warehouses: [{name: main, subscriptions: [{image: {repoURL: registry.example.com/org/web}}]}]
+  stages:
+  - name: dev
+    requestedFreight: [{origin: main, sources: {direct: true}}]
+    apps: [{name: small, path: small/overlay}, {name: large, path: large/overlay}]
+"""
+
+
+def deployment(i: int) -> str:
+    return (f"apiVersion: apps/v1\nkind: Deployment\nmetadata: {{name: web-{i}}}\nspec:\n"
+            f"  selector: {{matchLabels: {{app: web-{i}}}}}\n  template:\n    metadata: {{labels: {{app: web-{i}}}}}\n"
+            f"    spec:\n      containers: [{{name: web, image: '{IMAGE}:1.0'}}]\n---\n"
+            f"apiVersion: v1\nkind: Service\nmetadata: {{name: web-{i}}}\nspec: {{ports: [{{port: 80}}]}}\n---\n")
+
+
+def make_repo(root: Path) -> None:
+    root.mkdir(parents=True, exist_ok=True)
+    (root / "pipeline.yaml").write_text(PIPELINE)
+    for name, count in (("small", 1), ("large", 100)):
+        (root / name / "base").mkdir(parents=True)
+        (root / name / "overlay").mkdir()
+        (root / name / "base/all.yaml").write_text("".join(deployment(i) for i in range(count)))
+        (root / name / "base/kustomization.yaml").write_text("resources: [all.yaml]\n")
+        (root / name / "overlay/kustomization.yaml").write_text(
+            f"resources: [../base]\nnamePrefix: dev-\nimages: [{{name: {IMAGE}, newTag: '1.1'}}]\n")
+
+
+def timed(argv: list[str], cwd: Path, env: dict[str, str], iterations: int) -> float:
+    samples = []
+    for _ in range(iterations):
+        started = time.perf_counter()
+        done = subprocess.run(argv, cwd=cwd, env=env, capture_output=True, check=False)
+        samples.append(time.perf_counter() - started)
+        if done.returncode != 0:
+            raise SystemExit(f"{argv[0]} failed: {done.stderr.decode()[:500]}")
+    return statistics.median(samples)
+
+
+def main() -> int:
+    parser = argparse.ArgumentParser()
+    parser.add_argument("--iterations", type=int, default=30)
+    args = parser.parse_args()
+    environ = {**os.environ, "FREIGHTYARD_TOOLS_DIR": os.environ.get("FREIGHTYARD_TOOLS_DIR", str(REPO / ".tools"))}
+    kustomize, _ = find_tools(environ)
+    if not kustomize:
+        raise SystemExit("no kustomize/kubectl found")
+    freight = Freight(origin="main", images=(Image(IMAGE, "1.4.0", "sha256:" + "a" * 64),))
+    with tempfile.TemporaryDirectory() as tmp:
+        bin_dir = Path(tmp) / "bin"
+        bin_dir.mkdir()
+        shim = bin_dir / "freightyard-cmp"
+        shim.write_text(f"#!{sys.executable}\nimport sys\nsys.path.insert(0, {str(REPO)!r})\n"
+                        "from cmp.main import main\nsys.exit(main())\n")
+        shim.chmod(0o755)
+        repo = Path(tmp) / "repo"
+        make_repo(repo)
+        bare = [*kustomize, "build"] if len(kustomize) == 1 else list(kustomize)
+        print(f"kustomize: {' '.join(kustomize)}; {args.iterations} iterations, median wall time")
+        worst = {}
+        for name, target in (("small", 1.5), ("large", 1.2)):
+            app = repo / name / "overlay"
+            env = {**environ, "PATH": f"{bin_dir}{os.pathsep}{environ['PATH']}",
+                   "ARGOCD_APP_SOURCE_PATH": f"{name}/overlay", "ARGOCD_ENV_PIPELINE": "bench",
+                   "ARGOCD_ENV_STAGE": "dev", "ARGOCD_ENV_FREIGHT": freight.to_json(),
+                   "ARGOCD_ENV_FREIGHT_ID": freight.id, "ARGOCD_ENV_APP": name}
+            timed(["freightyard-cmp", "generate"], app, env, 2)  # warm the page cache and .pyc files
+            plain = timed([*bare, str(app)], app, env, args.iterations)
+            plugin = timed(["freightyard-cmp", "generate"], app, env, args.iterations)
+            ratio = plugin / plain
+            worst[name] = ratio
+            print(f"{name:5}  kustomize {plain * 1000:7.1f} ms   freightyard-cmp {plugin * 1000:7.1f} ms   "
+                  f"ratio {ratio:4.2f} (target <= {target})")
+        shutil.rmtree(repo, ignore_errors=True)
+    return 0
+
+
+if __name__ == "__main__":
+    sys.exit(main())

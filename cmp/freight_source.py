@@ -1,0 +1,65 @@
+"""Which freight the CMP renders: the generator's ``ARGOCD_ENV_FREIGHT`` (checked against
+``ARGOCD_ENV_FREIGHT_ID``; needs nothing else), else the stage's pin in the state store."""
+
+from __future__ import annotations
+
+from collections.abc import Callable
+from typing import TYPE_CHECKING
+
+from shared.errors import ConfigError, FreightyardError, NotFoundError
+from shared.freight import Freight
+
+if TYPE_CHECKING:
+    from shared.state import State
+
+
+def freight_from_env(freight_json: str, freight_id: str) -> Freight:
+    """Parse the generator's compact JSON and insist its recomputed id is ``freight_id``."""
+    if not freight_id:
+        raise ConfigError(["ARGOCD_ENV_FREIGHT is set without ARGOCD_ENV_FREIGHT_ID; the generator sets both "
+                           "(a hand-written App should name only the pipeline and stage)"])
+    try:
+        freight = Freight.from_json(freight_json)
+    except FreightyardError:
+        raise
+    except (ValueError, KeyError, TypeError) as error:
+        raise ConfigError([f"ARGOCD_ENV_FREIGHT is not valid freight JSON ({type(error).__name__})"]) from error
+    if freight.id != freight_id.strip():
+        raise FreightyardError(f"ARGOCD_ENV_FREIGHT_ID {freight_id.strip()[:12]} does not match the freight's "
+                               f"recomputed id {freight.id[:12]}; the freight was altered or is stale")
+    return freight
+
+
+def freight_from_state(state: State, stage: str, freight_id: str = "") -> Freight:
+    """``freight_id`` (full id, unique prefix or alias) from the catalog, else the stage's current pin."""
+    if freight_id:
+        return find_freight(state, freight_id)
+    freight = state.current_freight(stage)
+    if freight is None:
+        record = state.stages.get(stage)
+        if record is not None and record.current is not None:
+            raise NotFoundError(f"stage {stage!r} is pinned to freight {record.current.freight[:12]}, "
+                                "which is not in the state's catalog")
+        raise NotFoundError(f"stage {stage!r} has no freight yet: promote some first")
+    return freight
+
+
+def find_freight(state: State, wanted: str) -> Freight:
+    wanted = wanted.strip()
+    if wanted in state.freight:
+        return state.freight[wanted]
+    matches = [f for f in state.freight.values() if f.alias == wanted or (len(wanted) >= 4 and f.id.startswith(wanted))]
+    if len(matches) == 1:
+        return matches[0]
+    if matches:
+        raise ConfigError([f"freight {wanted!r} is ambiguous ({len(matches)} match); give more of the id"])
+    raise NotFoundError(f"no freight {wanted!r} in the state's catalog")
+
+
+def resolve(freight_json: str, freight_id: str, stage: str, state_loader: Callable[[], State] | None) -> Freight:
+    if freight_json:
+        return freight_from_env(freight_json, freight_id)
+    if state_loader is None:
+        raise ConfigError(["no freight: the Application sets neither ARGOCD_ENV_FREIGHT (the generator does) "
+                           "nor does the sidecar have FREIGHTYARD_STATE to read the stage's pin from"])
+    return freight_from_state(state_loader(), stage, freight_id)

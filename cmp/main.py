@@ -1,0 +1,167 @@
+"""``freightyard-cmp``: the commands argocd-cmp-server runs (``generate``, ``parameters``).
+
+Contract (DESIGN §5): manifests and nothing else on stdout; on any failure exit non-zero with one
+line on stderr (it reaches the Argo CD UI: no secrets, no tracebacks) and an empty stdout.
+Imports are lazy: ``generate`` loads only what rendering needs.
+"""
+
+from __future__ import annotations
+
+import os
+import sys
+from collections.abc import Callable, Mapping, Sequence
+from pathlib import Path
+from typing import TYPE_CHECKING
+
+if TYPE_CHECKING:
+    from shared.state import State
+
+USAGE = "usage: freightyard-cmp generate | parameters"
+MAX_ERROR = 1000
+
+
+def main(argv: Sequence[str] | None = None) -> int:
+    args = list(sys.argv[1:] if argv is None else argv)
+    command = args[0] if args else ""
+    if command == "generate":
+        return _guarded(lambda: _write(generate(os.environ, Path.cwd())))
+    if command == "parameters":
+        return _guarded(lambda: _write(parameters(os.environ)))
+    print(USAGE, file=sys.stderr)
+    return 2
+
+
+def generate(environ: Mapping[str, str], cwd: Path) -> bytes:
+    """Render the app Argo CD asked for; returns the YAML stream (raises FreightyardError)."""
+    _skip_cel_cli()
+    from cmp.env import from_environ
+    from cmp.freight_source import resolve
+    from cmp.locate import find_pipeline, pick_app, repo_root
+    from shared.errors import ConfigError
+    from shared.render import RenderEnv, render_app
+    from shared.render.env import find_tools
+
+    argo = from_environ(environ)
+    root = repo_root(cwd, argo.source_path) if argo.source_path else _git_root(cwd)
+    pipeline = find_pipeline(root, argo.setting("PIPELINE"),
+                             argo.setting("PIPELINE_FILE") or environ.get("FREIGHTYARD_PIPELINE_FILE", ""))
+    stage_name = argo.setting("STAGE")
+    if not stage_name:
+        raise ConfigError([f"set ARGOCD_ENV_STAGE to one of the stages of pipeline {pipeline.name!r} "
+                           f"({', '.join(s.name for s in pipeline.stages)})"])
+    stage = pipeline.stage(stage_name)
+    app = pick_app(stage, argo.setting("APP"), argo.source_path)
+    spec = environ.get("FREIGHTYARD_STATE", "")
+
+    def state_loader() -> State:
+        from cmp.state_source import load_state
+
+        return load_state(spec, pipeline)
+
+    freight = resolve(argo.setting("FREIGHT"), argo.setting("FREIGHT_ID"), stage_name,
+                      state_loader if spec else None)
+    kustomize, helm = find_tools(environ)
+    env = RenderEnv(kustomize=kustomize, helm=helm, kube_version=argo.kube_version,
+                    api_versions=argo.kube_api_versions, namespace=argo.app_namespace,
+                    annotate=argo.flag("ANNOTATE", True), allow_empty=argo.flag("ALLOW_EMPTY", False),
+                    allow_remote_bases=_true(environ.get("FREIGHTYARD_ALLOW_REMOTE_BASES", "")),
+                    timeout=_seconds(environ.get("FREIGHTYARD_TIMEOUT", ""), 45.0))
+    return render_app(pipeline, stage_name, app, freight, root, env).manifests
+
+
+def parameters(environ: Mapping[str, str]) -> bytes:
+    """The dynamic parameter announcement: what the UI shows for this App (never fails on bad input)."""
+    import json
+
+    from cmp.env import from_environ
+
+    argo = from_environ(environ)
+    announced: list[dict[str, object]] = [
+        {"name": "pipeline", "title": "Pipeline", "tooltip": "Freightyard pipeline (env PIPELINE)",
+         "required": True, "string": argo.setting("PIPELINE")},
+        {"name": "stage", "title": "Stage", "tooltip": "stage of the pipeline (env STAGE)", "required": True,
+         "string": argo.setting("STAGE")},
+        {"name": "app", "title": "App", "tooltip": "app of the stage (env APP; optional with one app)",
+         "string": argo.setting("APP")},
+    ]
+    try:
+        data = json.loads(argo.setting("FREIGHT") or "null")
+    except ValueError:
+        data = None
+    if isinstance(data, dict):
+        announced.append({"name": "freight", "title": "Freight", "tooltip": "set by the generator",
+                          "string": f"{data.get('alias', '')} ({str(data.get('id', ''))[:12]})"})
+        images = {str(i.get("repoURL")): f"{i.get('repoURL')}:{i.get('tag')}@{i.get('digest')}"
+                  for i in data.get("images") or () if isinstance(i, dict)}
+        if images:
+            announced.append({"name": "images", "title": "Images (pinned by digest)", "collectionType": "map",
+                              "map": images})
+    return json.dumps(announced, sort_keys=True).encode()
+
+
+def _guarded(action: Callable[[], None]) -> int:
+    from shared.errors import ConfigError, FreightyardError
+
+    try:
+        action()
+    except ConfigError as error:
+        return _fail("; ".join(error.problems))
+    except FreightyardError as error:
+        return _fail(error.message)
+    except BrokenPipeError:
+        return 1
+    except Exception as error:  # the one line Argo CD shows; a traceback only when debugging
+        if os.environ.get("FREIGHTYARD_DEBUG"):
+            import traceback
+
+            traceback.print_exc()
+        return _fail(f"internal error ({type(error).__name__}): {error}")
+    return 0
+
+
+def _fail(message: str) -> int:
+    from shared.redact import redact
+
+    line = " ".join(redact(message).split())[:MAX_ERROR]
+    sys.stderr.write(f"freightyard-cmp: {line}\n")
+    sys.stderr.flush()
+    return 1
+
+
+def _write(data: bytes) -> None:
+    sys.stdout.buffer.write(data)
+    if data and not data.endswith(b"\n"):
+        sys.stdout.buffer.write(b"\n")
+    sys.stdout.buffer.flush()
+
+
+def _skip_cel_cli() -> None:
+    """``import cel`` loads its interactive CLI (prompt_toolkit, ~150 ms) that rendering never uses."""
+    if "cel" not in sys.modules:
+        import types
+
+        sys.modules.setdefault("cel.cli", types.ModuleType("cel.cli"))
+
+
+def _git_root(cwd: Path) -> Path:
+    """Outside Argo CD (no ARGOCD_APP_SOURCE_PATH): the nearest directory holding ``.git``."""
+    for candidate in (cwd, *cwd.parents):
+        if (candidate / ".git").exists():
+            return candidate
+    return cwd
+
+
+def _true(text: str) -> bool:
+    return text.strip().lower() in ("1", "true", "yes", "on")
+
+
+def _seconds(text: str, default: float) -> float:
+    try:
+        value = float(text)
+    except ValueError:
+        return default
+    return value if 1 <= value <= 3600 else default
+
+
+if __name__ == "__main__":  # pragma: no cover
+    sys.exit(main())

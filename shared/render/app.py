@@ -1,0 +1,105 @@
+"""``render_app``: pick the tool for an app directory, run it safely, return manifests and hash.
+
+Detection, in Argo CD's order: a kustomization file ⇒ kustomize; ``Chart.yaml`` ⇒ ``helm template``
+of that chart; otherwise, when the freight carries a chart ⇒ ``helm template`` of that chart with
+the directory's ``values.yaml`` (if any) and ``helm.valuesFiles``; otherwise a plain YAML directory.
+"""
+
+from __future__ import annotations
+
+from pathlib import Path
+
+from shared.errors import RenderError
+from shared.freight import Chart, Freight
+from shared.model import App, Pipeline
+from shared.render import kustomize
+from shared.render.env import ANNOTATION_FREIGHT, ANNOTATION_PIPELINE, ANNOTATION_STAGE, Rendered, RenderEnv
+from shared.render.hashing import render_hash
+from shared.render.objects import annotate, dump_objects, load_objects, pin_images
+from shared.render.paths import KUSTOMIZATION_NAMES, app_dir, check_kustomization, check_tree, safe_join
+
+
+def detect_tool(directory: Path, freight: Freight) -> str:
+    """``kustomize``, ``helm`` (chart in the directory), ``helm-chart`` (the freight's chart) or ``plain``."""
+    if any((directory / name).is_file() for name in KUSTOMIZATION_NAMES):
+        return "kustomize"
+    if (directory / "Chart.yaml").is_file():
+        return "helm"
+    if freight.charts:
+        return "helm-chart"
+    return "plain"
+
+
+def render_app(pipeline: Pipeline, stage_name: str, app: App, freight: Freight, repo_root: Path,  # noqa: PLR0917
+               env: RenderEnv) -> Rendered:
+    """Render ``app`` of ``stage_name`` with ``freight``, reading only inside ``repo_root``.
+
+    Raises ``RenderError`` (one line, safe to show) for anything wrong with the app, the freight or
+    the tools; ``NotFoundError`` for an unknown stage.
+    """
+    stage = pipeline.stage(stage_name)
+    if stage.request_for(freight.origin) is None:
+        raise RenderError(f"freight {freight.short_id} comes from warehouse {freight.origin!r}, "
+                          f"which stage {stage_name!r} does not request")
+    root = repo_root.resolve()
+    directory = app_dir(root, app.path)
+    deadline = env.deadline()
+    annotations = {ANNOTATION_PIPELINE: pipeline.name, ANNOTATION_STAGE: stage_name,
+                   ANNOTATION_FREIGHT: freight.id} if env.annotate else {}
+    tool = detect_tool(directory, freight)
+    shown = app.path
+    if tool == "kustomize":
+        check_kustomization(root, directory, allow_remote=env.allow_remote_bases)
+        manifests = kustomize.build(directory, freight.images, annotations, env=env, deadline=deadline,
+                                    shown_path=shown)
+        empty = not manifests.strip() or manifests.strip() == b"{}"
+    else:
+        if tool == "plain":
+            from shared.render.plain import read_directory
+
+            check_tree(root, directory)
+            objects = read_directory(root, directory, shown)
+        else:
+            objects = load_objects(_helm(root, directory, tool, stage_name=stage_name, pipeline=pipeline, app=app,
+                                         freight=freight, env=env, deadline=deadline),
+                                   f"helm template {shown}")
+        annotate(objects, annotations)
+        pin_images(objects, freight.images)
+        manifests = dump_objects(objects)
+        empty = not objects
+    if empty and not env.allow_empty:
+        raise RenderError(f"{shown} rendered no objects; refusing (empty output makes Argo CD prune everything)")
+    return Rendered(manifests=manifests, render_hash=render_hash(manifests), tool=tool.split("-")[0])
+
+
+def _helm(root: Path, directory: Path, tool: str, *, stage_name: str, pipeline: Pipeline, app: App,
+          freight: Freight, env: RenderEnv, deadline: float) -> bytes:
+    from shared.render import helm
+
+    check_tree(root, directory)
+    values_files = [safe_join(root, directory, name, f"app {app.name!r} helm.valuesFiles")
+                    for name in app.helm_values_files]
+    chart: Chart | None = None
+    if tool == "helm-chart":
+        chart = _pick_chart(freight, app)
+        default_values = directory / "values.yaml"
+        if default_values.is_file() and default_values not in values_files:
+            values_files.insert(0, safe_join(root, directory, "values.yaml", f"app {app.name!r}"))
+    for path in values_files:
+        if not path.is_file():
+            raise RenderError(f"app {app.name!r}: values file {path.relative_to(root)} does not exist")
+    return helm.template(chart_dir=directory if chart is None else None, chart=chart, app=app,
+                         values_files=values_files,
+                         values=helm.image_values(app, freight, stage_name, pipeline.name),
+                         namespace=env.namespace or app.destination.namespace, env=env, deadline=deadline,
+                         shown_path=app.path)
+
+
+def _pick_chart(freight: Freight, app: App) -> Chart:
+    if len(freight.charts) == 1:
+        return freight.charts[0]
+    named = [c for c in freight.charts if c.name == app.name]
+    if len(named) == 1:
+        return named[0]
+    raise RenderError(f"freight {freight.short_id} carries several charts "
+                      f"({', '.join(c.name for c in freight.charts)}); name the app after one of them")
