@@ -33,7 +33,6 @@ def main(argv: Sequence[str] | None = None) -> int:
 
 def generate(environ: Mapping[str, str], cwd: Path) -> bytes:
     """Render the app Argo CD asked for; returns the YAML stream (raises FreightyardError)."""
-    _skip_cel_cli()
     from cmp.env import from_environ
     from cmp.freight_source import resolve
     from cmp.locate import find_pipeline, pick_app, repo_root
@@ -133,14 +132,6 @@ def _write(data: bytes) -> None:
     if data and not data.endswith(b"\n"):
         sys.stdout.buffer.write(b"\n")
     sys.stdout.buffer.flush()
-
-
-def _skip_cel_cli() -> None:
-    """``import cel`` loads its interactive CLI (prompt_toolkit, ~150 ms) that rendering never uses."""
-    if "cel" not in sys.modules:
-        import types
-
-        sys.modules.setdefault("cel.cli", types.ModuleType("cel.cli"))
 
 
 def _git_root(cwd: Path) -> Path:

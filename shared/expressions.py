@@ -8,10 +8,10 @@ Available names: ``commit`` (the warehouse's commit while matching images), ``fr
 from __future__ import annotations
 
 import re
+import sys
+import types
 from collections.abc import Callable
 from typing import Any
-
-import cel
 
 EXPRESSION = re.compile(r"\$\{\{\s*(.*?)\s*\}\}")
 
@@ -20,13 +20,28 @@ class ExpressionError(ValueError):
     pass
 
 
+def _cel() -> Any:
+    """Import CEL on first use. Its package ``__init__`` also loads an interactive CLI
+    (prompt_toolkit, ~150 ms) that evaluation never touches; an empty stand-in keeps that off
+    every hot path (the CMP renders once per Argo CD refresh)."""
+    if "cel" not in sys.modules:
+        sys.modules.setdefault("cel.cli", types.ModuleType("cel.cli"))
+    import cel
+
+    return cel
+
+
 def expressions_in(text: str) -> list[str]:
     return EXPRESSION.findall(text)
 
 
 def check(text: str) -> str | None:
     """Return why ``text`` holds an invalid expression, or None when all its expressions compile."""
-    for expression in expressions_in(text):
+    expressions = expressions_in(text)
+    if not expressions:
+        return None
+    cel = _cel()
+    for expression in expressions:
         try:
             cel.compile(expression)
         except Exception as error:  # the binding raises plain ValueError/RuntimeError variants
@@ -44,6 +59,7 @@ def render(text: str, variables: dict[str, Any],
     matches = list(EXPRESSION.finditer(text))
     if not matches:
         return text
+    cel = _cel()
     context = cel.Context()
     for name, value in variables.items():
         context.add_variable(name, value)

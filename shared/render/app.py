@@ -50,8 +50,8 @@ def render_app(pipeline: Pipeline, stage_name: str, app: App, freight: Freight, 
     shown = app.path
     if tool == "kustomize":
         check_kustomization(root, directory, allow_remote=env.allow_remote_bases)
-        manifests = kustomize.build(directory, freight.images, annotations, env=env, deadline=deadline,
-                                    shown_path=shown)
+        manifests = kustomize.build(directory, freight.images, {}, env=env, deadline=deadline, shown_path=shown)
+        manifests = _annotate_kustomized(manifests, annotations, shown)
         empty = not manifests.strip() or manifests.strip() == b"{}"
     else:
         if tool == "plain":
@@ -70,6 +70,17 @@ def render_app(pipeline: Pipeline, stage_name: str, app: App, freight: Freight, 
     if empty and not env.allow_empty:
         raise RenderError(f"{shown} rendered no objects; refusing (empty output makes Argo CD prune everything)")
     return Rendered(manifests=manifests, render_hash=render_hash(manifests), tool=tool.split("-")[0])
+
+
+def _annotate_kustomized(manifests: bytes, annotations: dict[str, str], shown: str) -> bytes:
+    from shared.render.textual import annotate_stream
+
+    annotated = annotate_stream(manifests, annotations)
+    if annotated is not None:
+        return annotated
+    objects = load_objects(manifests, f"kustomize build {shown}")
+    annotate(objects, annotations)
+    return dump_objects(objects)
 
 
 def _helm(root: Path, directory: Path, tool: str, *, stage_name: str, pipeline: Pipeline, app: App,
