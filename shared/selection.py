@@ -5,25 +5,90 @@ Pure, shared by every image and chart source so a registry and a local OCI layou
 
 from __future__ import annotations
 
+import heapq
 import re
+from collections.abc import Iterator
 
-from shared.semverc import parse_constraint, parse_version, satisfies
+from shared.semverc import ConstraintError, parse_constraint, parse_version, satisfies
+
+
+class SelectionError(ValueError):
+    """A filter or constraint cannot be used (bad regex, bad constraint); the message says which."""
+
+
+def _compile(pattern: str, what: str) -> re.Pattern[str]:
+    try:
+        return re.compile(pattern)
+    except re.error as error:
+        raise SelectionError(f"{what} {pattern!r} is not a valid regular expression: {error}") from error
 
 
 def filter_tags(tags: list[str], allow: str = "", ignore: tuple[str, ...] = ()) -> list[str]:
-    allow_re = re.compile(allow) if allow else None
+    """Tags matching ``allow`` (a regex, searched) and no ``ignore`` entry (exact, or a full regex match)."""
+    if not allow and not ignore:
+        return list(tags)
+    allow_re = _compile(allow, "allowTags") if allow else None
+    ignored = frozenset(ignore)
+    ignore_res = [_compile(i, "ignoreTags") for i in ignore]
     return [t for t in tags
-            if (allow_re is None or allow_re.search(t)) and not any(t == i or re.fullmatch(i, t) for i in ignore)]
+            if (allow_re is None or allow_re.search(t)) and t not in ignored
+            and not any(r.fullmatch(t) for r in ignore_res)]
+
+
+def iter_semver(tags: list[str], constraint: str = "") -> Iterator[str]:
+    """Tags that are versions and satisfy ``constraint``, highest first (SemVer 2.0 precedence), lazily.
+
+    Tags get a cheap precedence key first (plain ``1.2.3`` tags through C-level string functions);
+    the best candidates are taken in growing batches, and only those are parsed into ``semver``
+    versions and tested against the constraint, so picking the best of 5,000 tags stays cheap.
+    """
+    try:
+        parsed = parse_constraint(constraint) if constraint else None
+    except ConstraintError as error:
+        raise SelectionError(f"constraint {constraint!r}: {error}") from error
+    keyed = _keyed(tags)
+    taken, batch = 0, 8
+    while taken < len(keyed):
+        # Equal versions ("1.2" and "v1.2.0"): prefer the longer, fully spelled tag, deterministically.
+        best = heapq.nlargest(taken + batch, keyed) if taken + batch < len(keyed) else sorted(keyed, reverse=True)
+        for _, _, tag in best[taken:]:
+            version = parse_version(tag)
+            if version is not None and (parsed is None or satisfies(version, parsed)):
+                yield tag
+        taken, batch = len(best), batch * 8
 
 
 def semver_order(tags: list[str], constraint: str = "") -> list[str]:
-    """Tags that are versions and satisfy ``constraint``, highest first (SemVer 2.0 precedence)."""
-    parsed = parse_constraint(constraint) if constraint else None
-    versioned = [(v, t) for t in tags if (v := parse_version(t)) is not None
-                 and (parsed is None or satisfies(v, parsed))]
-    # Equal versions ("1.2" and "v1.2.0"): prefer the longer, fully spelled tag, deterministically.
-    versioned.sort(key=lambda vt: (vt[0], len(vt[1]), vt[1]), reverse=True)
-    return [t for _, t in versioned]
+    """Every tag that is a version and satisfies ``constraint``, highest first."""
+    return list(iter_semver(tags, constraint))
+
+
+_PLAIN = re.compile(r"^v?\d+\.\d+\.\d+$", re.MULTILINE)
+_QUICK = re.compile(r"^v?(\d+)(?:\.(\d+))?(?:\.(\d+))?(?:-([0-9A-Za-z.-]+))?(?:\+[0-9A-Za-z.-]+)?$")
+
+
+def _keyed(tags: list[str]) -> list[tuple[tuple[object, ...], int, str]]:
+    """(precedence key, length, tag) for every tag that looks like a version."""
+    plain = _PLAIN.findall("\n".join(t for t in tags if "\n" not in t))
+    keyed: list[tuple[tuple[object, ...], int, str]] = [
+        ((*map(int, t.lstrip("v").split(".")), 1), len(t), t) for t in plain]
+    plain_set = set(plain)
+    for tag in tags:
+        if tag not in plain_set and (key := _quick_key(tag)) is not None:
+            keyed.append((key, len(tag), tag))
+    return keyed
+
+
+def _quick_key(tag: str) -> tuple[object, ...] | None:
+    """The SemVer precedence of a tag without building a ``semver.Version`` (None: not a version)."""
+    match = _QUICK.match(tag.strip())
+    if match is None:
+        return None
+    major, minor, patch, pre = match.groups()
+    base = (int(major), int(minor or 0), int(patch or 0))
+    if not pre:
+        return (*base, 1)
+    return (*base, 0, tuple((0, int(p), "") if p.isdigit() else (1, 0, p) for p in pre.split(".")))
 
 
 def lexical_order(tags: list[str]) -> list[str]:
@@ -33,10 +98,19 @@ def lexical_order(tags: list[str]) -> list[str]:
 def order_tags(tags: list[str], strategy: str, constraint: str = "", allow: str = "",
                ignore: tuple[str, ...] = ()) -> list[str]:
     """Order by ``SemVer`` or ``Lexical``; other strategies need more than names (returned filtered)."""
+    return list(iter_tags(tags, strategy, constraint, allow, ignore))
+
+
+def iter_tags(tags: list[str], strategy: str, constraint: str = "", allow: str = "",
+              ignore: tuple[str, ...] = ()) -> Iterator[str]:
+    """``order_tags`` lazily: consume only as many candidates as you need."""
     kept = filter_tags(tags, allow, ignore)
     if strategy == "SemVer":
-        return semver_order(kept, constraint)
+        yield from iter_semver(kept, constraint)
+        return
     if strategy == "Lexical":
-        kept = [t for t in kept if not constraint or re.search(constraint, t)]
-        return lexical_order(kept)
-    return kept
+        pattern = _compile(constraint, "constraint") if constraint else None
+        kept = [t for t in kept if pattern is None or pattern.search(t)]
+        yield from lexical_order(kept)
+        return
+    yield from kept

@@ -1,26 +1,49 @@
-"""Picks the source adapter for a subscription from its URL."""
+"""Picks the source adapter for a subscription from its URL, and keeps adapters warm between runs.
+
+Adapters are cached per (host, credentials name) so bearer tokens, HTTP keep-alive connections,
+memoised git answers and created-time caches survive from one discovery interval to the next.
+"""
 
 from __future__ import annotations
 
 from dataclasses import dataclass, field
 from pathlib import Path
 
-from shared.errors import SourceError
 from shared.model import ChartSubscription, GitSubscription, ImageSubscription
 from shared.sources.base import ChartSource, GitSource, ImageSource
+from shared.sources.challenge import parse_image_ref
+from shared.sources.credentials import CredentialLookup, EnvFileCredentials
 from shared.sources.git import GitCliSource, GitMirrors, default_cache_dir
+from shared.sources.helm import HelmHttpSource, HelmOciSource
+from shared.sources.http import HttpClient
+from shared.sources.images import RegistryImageSource
 from shared.sources.ocilayout import OciLayoutSource
+from shared.sources.registry import RegistryClient
 
 
 @dataclass
 class DefaultSources:
-    """Git via the CLI; images from OCI layouts (``oci-layout://DIR`` or a host mapped to a root dir)."""
+    """Git via the CLI; images from registries or OCI layouts; charts from HTTP or OCI repositories.
+
+    ``layout_roots`` maps a registry host to a directory of OCI layouts (local, registry-free mode);
+    ``insecure_hosts`` are registries spoken to over plain HTTP (test registries), as if every
+    subscription on them said ``insecure: true``; ``credentials`` finds secrets by name or host.
+    """
 
     cache_dir: Path = field(default_factory=default_cache_dir)
     layout_roots: dict[str, Path] = field(default_factory=dict)  # registry host -> directory of layouts
+    credentials: CredentialLookup = field(default_factory=EnvFileCredentials.from_env)
+    insecure_hosts: frozenset[str] = frozenset()
+    http: HttpClient = field(default_factory=HttpClient)
+    _git: GitCliSource | None = field(default=None, repr=False)
+    _images: dict[tuple[str, str, str], RegistryImageSource] = field(default_factory=dict, repr=False)
+    _charts: dict[tuple[str, str], HelmHttpSource] = field(default_factory=dict, repr=False)
+    _clients: dict[tuple[str, str], RegistryClient] = field(default_factory=dict, repr=False)
 
     def git(self, sub: GitSubscription) -> GitSource:
-        return GitCliSource(GitMirrors(self.cache_dir))
+        if self._git is None:
+            self._git = GitCliSource(GitMirrors(self.cache_dir, credentials=self.credentials))
+        return self._git
 
     def image(self, sub: ImageSubscription) -> ImageSource:
         url = sub.repo_url
@@ -29,8 +52,26 @@ class DefaultSources:
         host, _, repo = url.partition("/")
         if host in self.layout_roots:
             return OciLayoutSource(self.layout_roots[host] / repo)
-        raise SourceError(f"image {url}: registry discovery is not available in this build "
-                          "(use an OCI layout: oci-layout:///DIR or --oci-layout HOST=DIR)")
+        ref = parse_image_ref(url, sub.insecure, self.insecure_hosts)
+        key = (ref.base, ref.repository, sub.credentials_secret)
+        if key not in self._images:
+            self._images[key] = RegistryImageSource(self._client(ref.host, sub.credentials_secret), ref)
+        return self._images[key]
 
     def chart(self, sub: ChartSubscription) -> ChartSource:
-        raise SourceError(f"chart {sub.name} from {sub.repo_url}: chart discovery is not available in this build")
+        url = sub.repo_url
+        if url.startswith("oci://"):
+            host = url[len("oci://"):].split("/", 1)[0]
+            return HelmOciSource(self._client(host, sub.credentials_secret), sub.insecure, self.insecure_hosts)
+        host = url.split("://", 1)[-1].split("/", 1)[0]
+        key = (url, sub.credentials_secret)
+        if key not in self._charts:
+            self._charts[key] = HelmHttpSource(self.http, self.credentials(sub.credentials_secret, host),
+                                               verify=not (sub.insecure or host in self.insecure_hosts))
+        return self._charts[key]
+
+    def _client(self, host: str, credentials_name: str) -> RegistryClient:
+        key = (host, credentials_name)
+        if key not in self._clients:
+            self._clients[key] = RegistryClient(self.http, self.credentials(credentials_name, host))
+        return self._clients[key]

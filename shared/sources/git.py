@@ -1,16 +1,18 @@
 """Git discovery through the ``git`` CLI, from a local bare mirror of each remote.
 
-The mirror lives under the cache directory and is fetched incrementally; commits are listed
-with ``git log`` (paths filtered by git itself when they are plain prefixes).
+Each sync starts with ``git ls-remote``; the ref map it returns is stored beside the mirror, so an
+unchanged remote costs that one round trip and nothing else. A changed remote is fetched
+incrementally and its commit-graph (with changed-path Bloom filters) rewritten, which keeps
+``git log -- PATH`` fast in large monorepos. Answers are memoised per ref state: asking again
+about an unchanged repository runs no ``git log`` at all.
 """
 
 from __future__ import annotations
 
-import fnmatch
 import hashlib
+import json
 import os
-import re
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 from pathlib import Path
 
 from shared.errors import SourceError
@@ -18,49 +20,131 @@ from shared.freight import Commit
 from shared.model import GitSubscription
 from shared.process import ProcessError, Request, run
 from shared.redact import redact
-from shared.semverc import parse_constraint, parse_version, satisfies
+from shared.selection import filter_tags, semver_order
+from shared.semverc import ConstraintError
+from shared.sources.credentials import CredentialLookup, Credentials, no_credentials
+from shared.sources.gitauth import askpass_env, split_credentials
+from shared.sources.gitpaths import is_simple, paths_match, pathspecs
 
 FIELD = "\x1f"
 RECORD = "\x1e"
-MAX_SCAN = 2000  # commits read when paths need filtering in Python (glob/regex/excludes)
+MAX_SCAN = 2000  # commits read when paths need filtering in Python (glob/regex)
+LOG_FORMAT = f"--format={RECORD}%H{FIELD}%an{FIELD}%cI{FIELD}%s"
+MEMO_SIZE = 256
+
+
+@dataclass(frozen=True)
+class RemoteRefs:
+    """What ``ls-remote`` said: ref -> sha (peeled tags under ``ref^{}``) and the default branch."""
+
+    refs: dict[str, str]
+    head: str = ""  # "main"
+
+    def to_json(self) -> str:
+        return json.dumps({"head": self.head, "refs": self.refs}, sort_keys=True)
+
+
+def parse_ls_remote(text: str) -> RemoteRefs:
+    refs: dict[str, str] = {}
+    head = ""
+    for line in text.splitlines():
+        left, _, name = line.partition("\t")
+        if left.startswith("ref: ") and name == "HEAD":
+            head = left[len("ref: "):].removeprefix("refs/heads/")
+        elif name and left:
+            refs[name] = left
+    return RemoteRefs(refs, head)
 
 
 @dataclass
 class GitMirrors:
-    """Bare mirrors of remotes under ``cache_dir``; one per repo URL."""
+    """Bare mirrors of remotes under ``cache_dir``; one per repo URL (credentials stripped)."""
 
     cache_dir: Path
     timeout: float = 120.0
+    credentials: CredentialLookup = no_credentials
+    round_trips: int = 0  # network operations performed (ls-remote, fetch): for tests and the bench
 
     def path_for(self, repo_url: str) -> Path:
-        return self.cache_dir / "git" / (hashlib.sha1(repo_url.encode()).hexdigest()[:16] + ".git")
+        clean, _ = split_credentials(repo_url)
+        return self.cache_dir / "git" / (hashlib.sha1(clean.encode(), usedforsecurity=False).hexdigest()[:16] + ".git")
 
-    def git(self, *args: str, cwd: Path | None = None, timeout: float | None = None) -> str:
-        request = Request(("git", *args), cwd=str(cwd) if cwd else None, timeout=timeout or self.timeout,
-                          env={"GIT_TERMINAL_PROMPT": "0", "LC_ALL": "C"})
+    def git(self, *args: str, cwd: Path | None = None, timeout: float | None = None,
+            credentials: Credentials | None = None) -> str:
+        env = {"LC_ALL": "C", **askpass_env(self.cache_dir, credentials)}
+        secrets = (credentials.password,) if credentials and credentials.password else ()
+        request = Request(("git", "-c", "credential.helper=", *args), cwd=str(cwd) if cwd else None,
+                          timeout=timeout or self.timeout, env=env, secrets=secrets)
         try:
             outcome = run(request)
         except ProcessError as error:
-            raise SourceError(redact(str(error)), temporary=True) from error
+            raise SourceError(redact(str(error), secrets), temporary=True) from error
         if not outcome.ok:
             raise SourceError(f"{request.shown}: {outcome.reason()}")
         return outcome.text()
 
-    def sync(self, repo_url: str) -> Path:
-        """Create or fetch the mirror of ``repo_url``; returns its path."""
+    def sync(self, repo_url: str, credentials_name: str = "") -> tuple[Path, RemoteRefs]:
+        """Bring the mirror of ``repo_url`` up to date (fetching only when refs moved); path and refs."""
+        url, embedded = split_credentials(_fetchable(repo_url))
+        host = url.split("://", 1)[-1].split("/", 1)[0] if "://" in url else ""
+        credentials = embedded or self.credentials(credentials_name, host)
         path = self.path_for(repo_url)
-        url = _fetchable(repo_url)
+        remote = self._remote(url, repo_url, credentials)
+        if path.exists() and self._stored(path) == remote:
+            return path, remote
         try:
             if not path.exists():
                 path.parent.mkdir(parents=True, exist_ok=True)
-                self.git("clone", "--mirror", "--quiet", url, str(path))
-            else:
-                self.git("fetch", "--prune", "--quiet", "--tags", "origin", "+refs/heads/*:refs/heads/*",
-                         cwd=path)
+                self.git("init", "--quiet", "--bare", str(path))
+            self.round_trips += 1
+            self.git("fetch", "--prune", "--quiet", "--no-tags", url, "+refs/heads/*:refs/heads/*",
+                     "+refs/tags/*:refs/tags/*", cwd=path, credentials=credentials)
         except SourceError as error:
-            raise SourceError(f"git repository {redact(repo_url)}: {error.message.split(': ', 1)[-1]} "
-                              "(check the URL, network and credentials)", temporary=True) from error
-        return path
+            raise _remote_error(repo_url, error) from error
+        if remote.head:
+            self.git("symbolic-ref", "HEAD", f"refs/heads/{remote.head}", cwd=path)
+        self.git("commit-graph", "write", "--reachable", "--changed-paths", cwd=path)
+        _write_atomic(_refs_file(path), remote.to_json())
+        return path, remote
+
+    def _remote(self, url: str, repo_url: str, credentials: Credentials | None) -> RemoteRefs:
+        self.round_trips += 1
+        try:
+            # Protocol v0: the ref advertisement is the whole answer (one request/connection; v2 needs two).
+            return parse_ls_remote(self.git("-c", "protocol.version=0", "ls-remote", "--symref", url,
+                                            credentials=credentials))
+        except SourceError as error:
+            raise _remote_error(repo_url, error) from error
+
+    def _stored(self, path: Path) -> RemoteRefs | None:
+        try:
+            data = json.loads(_refs_file(path).read_text())
+            return RemoteRefs(dict(data["refs"]), str(data.get("head", "")))
+        except (OSError, ValueError, KeyError, TypeError):
+            return None
+
+
+def _refs_file(mirror: Path) -> Path:
+    return mirror.with_name(mirror.name + ".refs.json")
+
+
+def _write_atomic(path: Path, text: str) -> None:
+    tmp = path.with_name(f"{path.name}.{os.getpid()}.tmp")
+    tmp.write_text(text)
+    tmp.replace(path)
+
+
+def _remote_error(repo_url: str, error: SourceError) -> SourceError:
+    reason = error.message.split(": ", 1)[-1]
+    low = reason.lower()
+    shown = redact(split_credentials(repo_url)[0])
+    if "authentication failed" in low or "could not read username" in low or "403" in low:
+        return SourceError(f"git repository {shown}: authentication failed; set credentials on the "
+                           "subscription (env vars or a mounted Secret) or check them")
+    if "not found" in low or "does not appear to be a git repository" in low or "no such repository" in low:
+        return SourceError(f"git repository {shown}: repository not found; check repoURL")
+    return SourceError(f"git repository {shown}: {reason} (check the URL, network and credentials)",
+                       temporary=True)
 
 
 def _fetchable(repo_url: str) -> str:
@@ -72,31 +156,37 @@ def _fetchable(repo_url: str) -> str:
 @dataclass
 class GitCliSource:
     mirrors: GitMirrors
+    _memo: dict[str, list[Commit]] = field(default_factory=dict, repr=False)
 
     def commits(self, sub: GitSubscription, limit: int) -> list[Commit]:
-        mirror = self.mirrors.sync(sub.repo_url)
+        mirror, remote = self.mirrors.sync(sub.repo_url, sub.credentials_secret)
+        key = hashlib.sha1(f"{mirror}|{remote.to_json()}|{sub!r}|{limit}".encode(), usedforsecurity=False).hexdigest()
+        if key in self._memo:
+            return list(self._memo[key])
         if sub.strategy == "NewestFromBranch":
-            return self._branch_commits(mirror, sub, limit)
-        return self._tag_commits(mirror, sub, limit)
+            found = self._branch_commits(mirror, remote, sub, limit)
+        elif sub.strategy in ("SemVer", "Lexical", "NewestTag"):
+            found = self._tag_commits(mirror, sub, limit)
+        else:
+            raise SourceError(f"git {redact(sub.repo_url)}: unknown commitSelectionStrategy {sub.strategy!r} "
+                              "(use NewestFromBranch, SemVer, Lexical or NewestTag)")
+        if len(self._memo) >= MEMO_SIZE:
+            self._memo.pop(next(iter(self._memo)))
+        self._memo[key] = found
+        return list(found)
 
-    def default_branch(self, mirror: Path) -> str:
-        head = self.mirrors.git("symbolic-ref", "--quiet", "HEAD", cwd=mirror).strip()
-        return head.removeprefix("refs/heads/")
-
-    def _branch_commits(self, mirror: Path, sub: GitSubscription, limit: int) -> list[Commit]:
-        branch = sub.branch or self.default_branch(mirror)
+    def _branch_commits(self, mirror: Path, remote: RemoteRefs, sub: GitSubscription, limit: int) -> list[Commit]:
+        branch = sub.branch or remote.head or "main"
         ref = f"refs/heads/{branch}"
-        simple = all(not p.startswith(("glob:", "regex:")) for p in sub.include_paths) and not sub.exclude_paths
-        fmt = f"--format={RECORD}%H{FIELD}%an{FIELD}%cI{FIELD}%s"
-        try:
-            if simple:
-                out = self.mirrors.git("log", fmt, f"-n{limit}", ref, "--", *sub.include_paths, cwd=mirror)
-                return [self._commit(sub, branch, record) for record in out.split(RECORD) if record.strip()]
-            out = self.mirrors.git("log", fmt, "--name-only", f"-n{MAX_SCAN}", ref, cwd=mirror)
-        except SourceError as error:
-            if "unknown revision" in error.message or "bad revision" in error.message:
-                raise SourceError(f"git repository {redact(sub.repo_url)} has no branch {branch!r}") from error
-            raise
+        if ref not in remote.refs:
+            known = ", ".join(sorted(r.removeprefix("refs/heads/") for r in remote.refs
+                                     if r.startswith("refs/heads/"))[:10]) or "none"
+            raise SourceError(f"git repository {redact(sub.repo_url)} has no branch {branch!r} (branches: {known})")
+        if is_simple(sub.include_paths, sub.exclude_paths):
+            out = self.mirrors.git("log", LOG_FORMAT, f"-n{limit}", ref, "--",
+                                   *pathspecs(sub.include_paths, sub.exclude_paths), cwd=mirror)
+            return [self._commit(sub, branch, record) for record in out.split(RECORD) if record.strip()]
+        out = self.mirrors.git("log", LOG_FORMAT, "--name-only", f"-n{MAX_SCAN}", ref, cwd=mirror)
         found = []
         for record in out.split(RECORD):
             if not record.strip():
@@ -110,7 +200,7 @@ class GitCliSource:
         return found
 
     def _commit(self, sub: GitSubscription, branch: str, record: str, tag: str = "") -> Commit:
-        sha, author, when, subject = (record.strip("\n").split(FIELD) + ["", "", ""])[:4]
+        sha, author, when, subject = [*record.strip("\n").split(FIELD), "", "", ""][:4]
         return Commit(repo_url=sub.repo_url, id=sha, branch=branch if not tag else "", tag=tag,
                       message=subject[:200], author=author, committed_at=when)
 
@@ -118,44 +208,27 @@ class GitCliSource:
         out = self.mirrors.git("for-each-ref", "refs/tags",
                                f"--format=%(refname:short){FIELD}%(objectname){FIELD}%(*objectname)"
                                f"{FIELD}%(creatordate:unix)", cwd=mirror)
-        tags = []
-        allow = re.compile(sub.allow_tags) if sub.allow_tags else None
+        tags: dict[str, tuple[str, int]] = {}
         for line in out.splitlines():
             name, obj, peeled, created = line.split(FIELD)
-            if allow and not allow.search(name):
-                continue
-            if any(re.fullmatch(p, name) or p == name for p in sub.ignore_tags):
-                continue
-            tags.append((name, peeled or obj, int(created or 0)))
-        if sub.strategy == "SemVer":
-            constraint = parse_constraint(sub.semver_constraint) if sub.semver_constraint else None
-            versioned = [(v, t) for t in tags if (v := parse_version(t[0])) is not None
-                         and (constraint is None or satisfies(v, constraint))]
-            versioned.sort(key=lambda vt: vt[0], reverse=True)
-            ordered = [t for _, t in versioned]
-        elif sub.strategy == "Lexical":
-            ordered = sorted(tags, key=lambda t: t[0], reverse=True)
-        else:  # NewestTag
-            ordered = sorted(tags, key=lambda t: (t[2], t[0]), reverse=True)
-        commits = []
-        for name, sha, _ in ordered[:limit]:
-            record = self.mirrors.git("log", "-1", f"--format=%H{FIELD}%an{FIELD}%cI{FIELD}%s", sha, cwd=mirror)
-            commits.append(self._commit(sub, "", record, tag=name))
-        return commits
-
-
-def paths_match(files: list[str], include: tuple[str, ...], exclude: tuple[str, ...]) -> bool:
-    """True when some changed file is included and not excluded (prefix, ``glob:`` or ``regex:``)."""
-    return any((not include or any(_matches(f, p) for p in include)) and not any(_matches(f, p) for p in exclude)
-               for f in files)
-
-
-def _matches(path: str, pattern: str) -> bool:
-    if pattern.startswith("glob:"):
-        return fnmatch.fnmatchcase(path, pattern[len("glob:"):])
-    if pattern.startswith("regex:"):
-        return re.search(pattern[len("regex:"):], path) is not None
-    return path == pattern.rstrip("/") or path.startswith(pattern.rstrip("/") + "/") or pattern in ("", ".", "/")
+            tags[name] = (peeled or obj, int(created or 0))
+        try:
+            kept = filter_tags(list(tags), sub.allow_tags, sub.ignore_tags)
+            if sub.strategy == "SemVer":
+                ordered = semver_order(kept, sub.semver_constraint)
+            elif sub.strategy == "Lexical":
+                ordered = sorted(kept, reverse=True)
+            else:  # NewestTag
+                ordered = sorted(kept, key=lambda t: (tags[t][1], t), reverse=True)
+        except (ConstraintError, ValueError) as error:
+            raise SourceError(f"git {redact(sub.repo_url)}: {error}") from error
+        chosen = ordered[:limit]
+        if not chosen:
+            return []
+        out = self.mirrors.git("log", "--no-walk=unsorted", LOG_FORMAT, *(tags[t][0] for t in chosen), cwd=mirror)
+        records = [r for r in out.split(RECORD) if r.strip()]
+        by_sha = {r.split(FIELD, 1)[0].strip(): r for r in records}
+        return [self._commit(sub, "", by_sha[tags[t][0]], tag=t) for t in chosen if tags[t][0] in by_sha]
 
 
 def default_cache_dir() -> Path:
