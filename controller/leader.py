@@ -1,0 +1,137 @@
+"""Only one replica acts: leader election on a Lease in a cluster, an exclusive file lock locally.
+
+An ``Elector`` is asked ``ensure()`` every ``retry_period``; it returns whether this process may act
+now. The Lease elector renews well inside ``lease_duration`` and gives up acting *before* its hold
+could have expired (a renewal deadline), so two replicas never act at once even across a network
+partition — provided clocks roughly agree. Even if they did, every state write is optimistic: the
+worst case is a duplicate, recorded ``Noop`` promotion, never a lost one.
+"""
+
+from __future__ import annotations
+
+import contextlib
+import datetime as dt
+import fcntl
+import logging
+import os
+import socket
+import time
+from collections.abc import Callable
+from dataclasses import dataclass, field
+from pathlib import Path
+from typing import Protocol
+
+from shared.errors import FreightyardError
+from shared.kube import leases
+from shared.kube.client import KubeApi
+from shared.state import now_utc
+
+log = logging.getLogger("freightyard.controller")
+
+
+class Elector(Protocol):
+    @property
+    def description(self) -> str: ...
+
+    def ensure(self) -> bool:
+        """Acquire or renew; True while this process is the leader."""
+        ...
+
+    def release(self) -> None:
+        """Step down so another replica can take over at once."""
+        ...
+
+
+def default_identity() -> str:
+    """``$POD_NAME`` in a cluster (Downward API), else ``host-pid``."""
+    return os.environ.get("POD_NAME") or f"{socket.gethostname()}-{os.getpid()}"
+
+
+class Always:
+    """No election (a single replica by construction, or tests)."""
+
+    description = "no leader election"
+
+    def ensure(self) -> bool:
+        return True
+
+    def release(self) -> None:
+        return None
+
+
+@dataclass
+class LeaseElector:
+    """A ``coordination.k8s.io`` Lease; ``renew_deadline_s`` < ``duration_s`` bounds how stale our hold may get."""
+
+    api_factory: Callable[[], KubeApi]
+    namespace: str
+    name: str = "freightyard-controller"
+    identity: str = field(default_factory=default_identity)
+    duration_s: int = 15
+    renew_deadline_s: float = 10.0
+    clock: Callable[[], dt.datetime] = now_utc
+    monotonic: Callable[[], float] = time.monotonic
+    _renewed_at: float | None = None
+
+    @property
+    def description(self) -> str:
+        return f"Lease {self.namespace}/{self.name} as {self.identity}"
+
+    def ensure(self) -> bool:
+        try:
+            won = leases.try_acquire(self.api_factory(), self.namespace, self.name, self.identity,
+                                     duration_s=self.duration_s, now=self.clock())
+        except FreightyardError as error:
+            log.warning("leader election: cannot reach the Lease %s/%s: %s", self.namespace, self.name, error)
+            won = False
+            if self._renewed_at is not None and self.monotonic() - self._renewed_at < self.renew_deadline_s:
+                return True  # a blip: our hold is still valid for a while
+        if won:
+            if self._renewed_at is None:
+                log.info("became the leader (%s)", self.description)
+            self._renewed_at = self.monotonic()
+            return True
+        if self._renewed_at is not None:
+            log.warning("lost leadership (%s)", self.description)
+        self._renewed_at = None
+        return False
+
+    def release(self) -> None:
+        if self._renewed_at is None:
+            return
+        self._renewed_at = None
+        with contextlib.suppress(FreightyardError):
+            leases.release(self.api_factory(), self.namespace, self.name, self.identity)
+
+
+@dataclass
+class FileLockElector:
+    """An exclusive ``flock`` on a file: held for the life of the process, released by the kernel on death."""
+
+    path: Path
+    _fd: int | None = None
+
+    @property
+    def description(self) -> str:
+        return f"file lock {self.path}"
+
+    def ensure(self) -> bool:
+        if self._fd is not None:
+            return True
+        self.path.parent.mkdir(parents=True, exist_ok=True)
+        fd = os.open(self.path, os.O_RDWR | os.O_CREAT, 0o644)
+        try:
+            fcntl.flock(fd, fcntl.LOCK_EX | fcntl.LOCK_NB)
+        except BlockingIOError:
+            os.close(fd)
+            return False
+        os.ftruncate(fd, 0)
+        os.write(fd, f"{default_identity()}\n".encode())
+        self._fd = fd
+        log.info("became the leader (%s)", self.description)
+        return True
+
+    def release(self) -> None:
+        if self._fd is not None:
+            os.close(self._fd)  # closing releases the lock
+            self._fd = None

@@ -1,0 +1,90 @@
+"""Which freight a stage with ``autoPromotion`` takes next, and when a soak timer next needs a look.
+
+Pure: a pipeline, its state and the time in; a decision out. The rules:
+
+- the candidate is the newest catalog freight that is eligible for the stage now;
+- nothing happens when the stage already holds it, or holds newer freight (no automatic rollback);
+- **hold**: a manual promotion records ``hold`` (the freight it put there). While the stage still
+  holds that freight and it is older than the candidate, auto-promotion waits — the operator rolled
+  back on purpose. The hold ends when someone promotes the candidate (then the held freight *is*
+  the newest candidate, and the controller clears it) or any non-held promotion replaces it.
+"""
+
+from __future__ import annotations
+
+import datetime as dt
+from dataclasses import dataclass
+
+from shared import eligibility
+from shared.freight import Freight
+from shared.model import Pipeline, Stage
+from shared.state import VERIFIED_PHASES, State, parse_time
+
+
+@dataclass(frozen=True)
+class Decision:
+    """What to do for one stage: ``promote`` this freight, ``release`` a stale hold, or nothing (``why``)."""
+
+    stage: str
+    promote: Freight | None = None
+    release_hold: bool = False
+    why: str = ""
+
+
+def decide(pipeline: Pipeline, state: State, stage: Stage, now: dt.datetime) -> Decision:
+    """The auto-promotion decision for ``stage`` (which must have ``autoPromotion``)."""
+    order = {freight_id: index for index, freight_id in enumerate(state.freight)}  # 0 is newest
+    candidate = next((f for f in state.freight.values()
+                      if eligibility.check(pipeline, state, f, stage.name, now).eligible), None)
+    stage_state = state.stages.get(stage.name)
+    current = stage_state.current.freight if stage_state and stage_state.current else ""
+    hold = stage_state.hold if stage_state else ""
+    if candidate is None:
+        return Decision(stage.name, why="no eligible freight")
+    if hold and hold == current == candidate.id:
+        return Decision(stage.name, release_hold=True, why="the candidate was promoted by hand: hold released")
+    if candidate.id == current:
+        return Decision(stage.name, why=f"already holds the newest eligible freight {candidate.alias}")
+    if current and order.get(current, len(order)) < order[candidate.id]:
+        return Decision(stage.name, why="holds newer freight than the newest eligible; no automatic rollback")
+    if hold and hold == current:
+        return Decision(stage.name, why=f"auto-promotion held: {hold[:7]} was promoted by hand; promote "
+                                        f"{candidate.alias} to resume")
+    return Decision(stage.name, promote=candidate, why=f"newest eligible freight is {candidate.alias}")
+
+
+def next_soak_end(pipeline: Pipeline, state: State, stage: Stage, now: dt.datetime) -> dt.datetime | None:
+    """When the earliest still-soaking upstream verification of some catalog freight completes, if any."""
+    ends = []
+    for request in stage.requested_freight:
+        soak = request.sources.required_soak_seconds
+        if not soak:
+            continue
+        for upstream in request.sources.stages:
+            upstream_state = state.stages.get(upstream)
+            if upstream_state is None:
+                continue
+            for freight_id, mark in upstream_state.verifications.items():
+                if mark.phase not in VERIFIED_PHASES or freight_id not in state.freight or not mark.at:
+                    continue
+                end = parse_time(mark.at) + dt.timedelta(seconds=soak)
+                if end > now:
+                    ends.append(end)
+    return min(ends, default=None)
+
+
+def auto_stages(pipeline: Pipeline) -> list[Stage]:
+    """Stages with ``autoPromotion``, upstream before downstream (so one pass can go dev → staging)."""
+    ordered: list[Stage] = []
+    placed: set[str] = set()
+    remaining = list(pipeline.stages)
+    while remaining:
+        ready = [s for s in remaining
+                 if all(u in placed for r in s.requested_freight for u in r.sources.stages)]
+        if not ready:  # validation rejects cycles; keep file order for anything left
+            ready = remaining[:1]
+        for stage in ready:
+            ordered.append(stage)
+            placed.add(stage.name)
+            remaining.remove(stage)
+    return [s for s in ordered if s.auto_promotion]

@@ -1,0 +1,279 @@
+"""The long-running controller: keeps pipelines loaded, runs due work on a small pool, obeys the leader lock.
+
+Work items are scheduler keys: ``("discover", pipeline, warehouse)`` on each warehouse's jittered
+interval (or at once after a webhook) and ``("advance", pipeline)`` when a soak timer ends, a
+verification needs polling or a failed promotion may be retried. Everything due for one pipeline
+runs as one task, never two tasks for the same pipeline at once. Only the leader runs tasks; a
+replica that becomes leader first triggers every warehouse, so nothing waits for a full interval.
+"""
+
+from __future__ import annotations
+
+import concurrent.futures
+import functools
+import logging
+import threading
+import time
+from collections.abc import Callable, Hashable
+from dataclasses import dataclass
+
+from controller import webhooks
+from controller.leader import Elector
+from controller.metrics import Metrics
+from controller.pipelines_source import PipelineSet
+from controller.runtime.reconcile import Reconciler
+from controller.runtime.schedule import Scheduler
+from controller.server import Answer, Routes
+from shared.errors import FreightyardError, SourceError
+from shared.model import Pipeline
+from shared.promotion import Engine
+
+log = logging.getLogger("freightyard.controller")
+RETRY_AFTER_ERROR_S = 30.0
+
+
+@dataclass(frozen=True)
+class Settings:
+    """Loop knobs; every duration in seconds.
+
+    ``workers``: pipelines reconciled in parallel (default 4). ``reload_s``: how often pipeline
+    definitions are re-read (default 5). ``election_s``: how often leadership is acquired/renewed
+    (default 2; keep well under the Lease duration). ``tick_s``: the longest the loop sleeps without
+    looking at the scheduler (default 1). ``stale_s``: ``/healthz`` fails when the loop has not
+    ticked for this long (default 60). ``interval_s``: override every warehouse interval (tests, bench).
+    """
+
+    workers: int = 4
+    reload_s: float = 5.0
+    election_s: float = 2.0
+    tick_s: float = 1.0
+    stale_s: float = 60.0
+    interval_s: float | None = None
+
+
+class Controller:
+    """Owns the pipelines' engines, the scheduler and the worker pool."""
+
+    def __init__(self, pipelines: PipelineSet, engine_for: Callable[[Pipeline], Engine], *, reconciler: Reconciler,
+                 elector: Elector, metrics: Metrics, scheduler: Scheduler, secrets: webhooks.Secrets,
+                 settings: Settings | None = None, monotonic: Callable[[], float] = time.monotonic) -> None:
+        self.pipelines = pipelines
+        self.engine_for = engine_for
+        self.reconciler = reconciler
+        self.elector = elector
+        self.metrics = metrics
+        self.scheduler = scheduler
+        self.secrets = secrets
+        self.settings = settings or Settings()
+        self.monotonic = monotonic
+        self.engines: dict[str, Engine] = {}
+        self.leader = False
+        self._wake = threading.Event()
+        self._lock = threading.Lock()
+        self._pending: dict[str, set[Hashable]] = {}
+        self._busy: set[str] = set()
+        self._ticked = monotonic()
+
+    # ----------------------------------------------------------------- pipelines
+
+    def reload(self) -> None:
+        """Re-read pipeline definitions; new or changed ones are discovered at once."""
+        loaded = self.pipelines.load()
+        with self._lock:
+            for name in [n for n in self.engines if n not in loaded]:
+                log.info("pipeline %s removed", name, extra={"pipeline": name})
+                del self.engines[name]
+                self.scheduler.forget(functools.partial(_belongs_to, name))
+                self.reconciler.forget(name)
+            for name, pipeline in loaded.items():
+                engine = self.engines.get(name)
+                if engine is not None and engine.pipeline == pipeline:
+                    continue
+                log.info("pipeline %s %s", name, "changed" if engine else "loaded", extra={"pipeline": name})
+                self.engines[name] = self.engine_for(pipeline)
+                self._trigger_all(pipeline)
+            self.metrics.pipelines.set(len(self.engines))
+
+    def _trigger_all(self, pipeline: Pipeline) -> None:
+        for warehouse in pipeline.warehouses:
+            self.scheduler.trigger(("discover", pipeline.name, warehouse.name))
+        self.scheduler.trigger(("advance", pipeline.name))
+
+    def trigger(self, found: list[webhooks.Target]) -> None:
+        """Discover these warehouses now (webhooks)."""
+        for target in found:
+            self.scheduler.trigger(("discover", target.pipeline, target.warehouse))
+        if found:
+            self._wake.set()
+
+    # ----------------------------------------------------------------- the loop
+
+    def run(self, stop: threading.Event) -> None:
+        """Loop until ``stop`` is set; in-flight tasks finish before returning."""
+        next_election = next_reload = 0.0
+        with concurrent.futures.ThreadPoolExecutor(self.settings.workers, thread_name_prefix="reconcile") as pool:
+            while not stop.is_set():
+                now = self.monotonic()
+                self._ticked = now
+                if now >= next_election:
+                    self._elect()
+                    next_election = now + self.settings.election_s
+                if self.leader:
+                    if now >= next_reload:
+                        self._safe_reload()
+                        next_reload = now + self.settings.reload_s
+                    self._dispatch(pool)
+                waits = [self.settings.tick_s, next_election - now]
+                upcoming = self.scheduler.next_in()
+                if upcoming is not None and self.leader:
+                    waits.append(upcoming)
+                self._wake.wait(max(0.01, min(waits)))
+                self._wake.clear()
+        self.elector.release()
+        self.leader = False
+        self.metrics.leader.set(0)
+
+    def _elect(self) -> None:
+        was = self.leader
+        self.leader = self.elector.ensure()
+        self.metrics.leader.set(1 if self.leader else 0)
+        if self.leader and not was:
+            self._safe_reload()
+            with self._lock:
+                pipelines = [e.pipeline for e in self.engines.values()]
+            for pipeline in pipelines:
+                self._trigger_all(pipeline)
+
+    def _safe_reload(self) -> None:
+        try:
+            self.reload()
+        except FreightyardError as error:
+            log.error("cannot load pipelines: %s", error)
+
+    def _dispatch(self, pool: concurrent.futures.Executor) -> None:
+        for key in self.scheduler.pop_due():
+            if isinstance(key, tuple) and len(key) >= 2:
+                self._pending.setdefault(str(key[1]), set()).add(key)
+        with self._lock:
+            for name in list(self._pending):
+                if name in self._busy:
+                    continue
+                keys = self._pending.pop(name)
+                engine = self.engines.get(name)
+                if engine is None:
+                    continue
+                self._busy.add(name)
+                pool.submit(self._task, engine, keys)
+
+    def _task(self, engine: Engine, keys: set[Hashable]) -> None:
+        name = engine.pipeline.name
+        try:
+            self.run_pipeline(engine, {str(k[2]) for k in keys if isinstance(k, tuple) and k[0] == "discover"})
+        finally:
+            with self._lock:
+                self._busy.discard(name)
+            self._wake.set()
+
+    def run_pipeline(self, engine: Engine, warehouses: set[str]) -> bool:
+        """Discover ``warehouses`` of one pipeline, then advance it; False when something failed."""
+        pipeline = engine.pipeline
+        ok = True
+        for warehouse in pipeline.warehouses:
+            if warehouse.name not in warehouses:
+                continue
+            key = ("discover", pipeline.name, warehouse.name)
+            interval = self.settings.interval_s or warehouse.interval_seconds
+            extra = {"pipeline": pipeline.name, "warehouse": warehouse.name}
+            try:
+                self.reconciler.discover(engine, warehouse)
+            except SourceError as error:
+                ok = False
+                delay = self.scheduler.failed(key, interval)
+                self.metrics.source_errors.labels(pipeline.name, warehouse.name).inc()
+                self.metrics.discoveries.labels(pipeline.name, warehouse.name, "error").inc()
+                log.warning("discovery failed (retry in %.0fs): %s", delay, error, extra=extra)
+                continue
+            except FreightyardError as error:
+                ok = False
+                delay = self.scheduler.failed(key, interval)
+                self.metrics.reconcile_errors.labels(pipeline.name).inc()
+                log.warning("discovery could not be recorded (retry in %.0fs): %s", delay, error, extra=extra)
+                continue
+            except Exception:
+                ok = False
+                self.scheduler.failed(key, interval)
+                self.metrics.reconcile_errors.labels(pipeline.name).inc()
+                log.exception("discovery crashed", extra=extra)
+                continue
+            self.scheduler.succeeded(key, interval)
+        try:
+            advanced = self.reconciler.advance(engine)
+        except FreightyardError as error:
+            self.metrics.reconcile_errors.labels(pipeline.name).inc()
+            log.warning("reconcile failed (retry in %.0fs): %s", RETRY_AFTER_ERROR_S, error,
+                        extra={"pipeline": pipeline.name})
+            self.scheduler.at(("advance", pipeline.name), RETRY_AFTER_ERROR_S)
+            return False
+        except Exception:
+            self.metrics.reconcile_errors.labels(pipeline.name).inc()
+            log.exception("reconcile crashed", extra={"pipeline": pipeline.name})
+            self.scheduler.at(("advance", pipeline.name), RETRY_AFTER_ERROR_S)
+            return False
+        if advanced.next_in is not None:
+            self.scheduler.at(("advance", pipeline.name), advanced.next_in)
+        return ok
+
+    def run_once(self) -> bool:
+        """One pass over every pipeline (``--once``); False when some discovery or reconcile failed."""
+        self.reload()
+        ok = True
+        for engine in list(self.engines.values()):
+            ok = self.run_pipeline(engine, {w.name for w in engine.pipeline.warehouses}) and ok
+        return ok
+
+    # ----------------------------------------------------------------- HTTP
+
+    def routes(self) -> Routes:
+        return Routes(health=self.health, ready=self.ready, metrics=self._metrics, webhook=self.webhook)
+
+    def health(self) -> Answer:
+        age = self.monotonic() - self._ticked
+        ok = age < self.settings.stale_s
+        return Answer.json(200 if ok else 503, {"ok": ok, "leader": self.leader, "pipelines": len(self.engines),
+                                                 "loopAgeSeconds": round(age, 3)})
+
+    def ready(self) -> Answer:
+        """Ready only while leading: the Service then sends webhooks to the replica that acts on them."""
+        return Answer.json(200 if self.leader else 503, {"leader": self.leader})
+
+    def _metrics(self) -> Answer:
+        body, content_type = self.metrics.exposition()
+        return Answer(200, body, content_type)
+
+    def webhook(self, provider: str, headers: dict[str, str], query: dict[str, str], body: bytes) -> Answer:
+        try:
+            delivery = webhooks.parse(provider, headers, query, body, self.secrets)
+        except webhooks.WebhookError as error:
+            self.metrics.webhooks.labels(provider if provider in webhooks.PROVIDERS else "unknown",
+                                         "rejected").inc()
+            log.warning("webhook refused (%d): %s", error.status, error.message)
+            return Answer.json(error.status, {"error": error.message})
+        if delivery.ignored:
+            self.metrics.webhooks.labels(provider, "ignored").inc()
+            return Answer.json(200, {"ignored": delivery.ignored})
+        with self._lock:
+            pipelines = [e.pipeline for e in self.engines.values()]
+        found = webhooks.targets(pipelines, delivery.repos)
+        if not self.leader:
+            self.metrics.webhooks.labels(provider, "not-leader").inc()
+            return Answer.json(503, {"error": "this replica is not the leader; retry (the Service routes to the "
+                                              "ready replica, which is the leader)"})
+        self.trigger(found)
+        self.metrics.webhooks.labels(provider, "triggered" if found else "unmatched").inc()
+        log.info("webhook %s %s: %d warehouse(s) triggered", provider, delivery.event, len(found))
+        return Answer.json(202, {"triggered": [{"pipeline": t.pipeline, "warehouse": t.warehouse} for t in found],
+                                 "repositories": list(delivery.repos)})
+
+
+def _belongs_to(pipeline: str, key: Hashable) -> bool:
+    return isinstance(key, tuple) and len(key) >= 2 and key[1] == pipeline

@@ -1,0 +1,214 @@
+"""One pass over one pipeline: discover due warehouses, then verify and auto-promote until settled.
+
+Everything durable goes through the pipeline's ``Engine`` (and so its store); the only memory kept
+here is the retry backoff of failed promotions, which a restart may forget without harm. A pass is
+idempotent: run it twice, or after a crash, and it ends in the same state — a promotion that was
+cut short is simply promoted again (eligibility and the current pin are re-read each time).
+"""
+
+from __future__ import annotations
+
+import datetime as dt
+import functools
+import logging
+import threading
+import time
+from collections.abc import Callable
+from dataclasses import dataclass, field
+
+from controller.metrics import Metrics
+from controller.runtime import autopromote, verify
+from controller.runtime.refresh import NoRefresh, Refresher
+from controller.runtime.schedule import Backoff
+from shared.discovery import discover
+from shared.errors import FreightyardError, MechanismError, NotEligibleError
+from shared.model import Stage, Warehouse
+from shared.promotion import PENDING, Engine
+from shared.sources.base import SourceFactory
+from shared.state import FAILED, PromotionRecord, State, parse_time
+
+log = logging.getLogger("freightyard.controller")
+ACTOR = "controller:auto-promotion"
+
+
+@dataclass(frozen=True)
+class Advanced:
+    """What a pass did and when the pipeline wants to be looked at again (seconds; None: not before
+    its next discovery)."""
+
+    promoted: tuple[PromotionRecord, ...] = ()
+    next_in: float | None = None
+
+
+@dataclass
+class _Retry:
+    freight: str
+    failures: int
+    at: float  # monotonic time the next attempt is allowed
+
+
+@dataclass
+class Reconciler:
+    """Shared by every pipeline; holds no per-pipeline state except promotion retry timers."""
+
+    sources: SourceFactory
+    metrics: Metrics
+    refresher: Refresher = field(default_factory=NoRefresh)
+    verifier: Callable[[], verify.VerifyFn | None] = verify.lookup
+    monotonic: Callable[[], float] = time.monotonic
+    actor: str = ACTOR
+    verify_poll_s: float = 5.0
+    backoff: Backoff = field(default_factory=lambda: Backoff(base_s=10.0, cap_s=600.0))
+    _retries: dict[tuple[str, str], _Retry] = field(default_factory=dict)
+    _lock: threading.Lock = field(default_factory=threading.Lock)
+    _warned: set[tuple[str, str]] = field(default_factory=set)
+
+    def discover(self, engine: Engine, warehouse: Warehouse) -> str:
+        """Discover one warehouse and add new freight; returns new|unchanged|none; raises SourceError."""
+        pipeline = engine.pipeline.name
+        known = engine.state().freight.keys()
+        started = self.monotonic()
+        try:
+            found = discover(warehouse, self.sources, known)
+        finally:
+            self.metrics.discovery_duration.observe(self.monotonic() - started)
+        extra = {"pipeline": pipeline, "warehouse": warehouse.name}
+        if found.freight is None:
+            log.info("warehouse %s made no freight: %s", warehouse.name, found.reason, extra=extra)
+            result = "none"
+        elif found.new and engine.add_freight(found.freight):
+            log.info("new freight %s (%s) from warehouse %s", found.freight.alias, found.freight.short_id,
+                     warehouse.name, extra={**extra, "freight": found.freight.id})
+            self.metrics.freight_created.labels(pipeline, warehouse.name).inc()
+            result = "new"
+        else:
+            result = "unchanged"
+        self.metrics.discoveries.labels(pipeline, warehouse.name, result).inc()
+        return result
+
+    def advance(self, engine: Engine) -> Advanced:
+        """Verify pending stages and auto-promote until nothing changes; refresh Argo CD after promotions."""
+        promoted: list[PromotionRecord] = []
+        wake: list[float] = []
+        state = engine.state()
+        for _ in range(2 * len(engine.pipeline.stages) + 2):  # each round moves freight one stage at most
+            changed = self._verify_pending(engine, state, wake)
+            if changed:
+                state = engine.state()
+            records = self._auto_promote(engine, state, wake)
+            promoted += records
+            if not (changed or records):
+                break
+            state = engine.state()
+        now = engine.clock()
+        for stage in autopromote.auto_stages(engine.pipeline):
+            end = autopromote.next_soak_end(engine.pipeline, state, stage, now)
+            if end is not None:
+                wake.append((end - now).total_seconds() + 1.0)
+        for stage_name in dict.fromkeys(r.stage for r in promoted if r.phase != FAILED):
+            refreshed = self.refresher.promoted(engine.pipeline.name, stage_name)
+            if refreshed:
+                log.info("asked Argo CD to refresh %s", ", ".join(refreshed),
+                         extra={"pipeline": engine.pipeline.name, "stage": stage_name})
+        return Advanced(tuple(promoted), min(wake, default=None))
+
+    def _auto_promote(self, engine: Engine, state: State, wake: list[float]) -> list[PromotionRecord]:
+        pipeline = engine.pipeline
+        records: list[PromotionRecord] = []
+        for stage in autopromote.auto_stages(pipeline):
+            decision = autopromote.decide(pipeline, state, stage, engine.clock())
+            if decision.release_hold:
+                held = state.stages[stage.name].hold
+                engine.change(functools.partial(_release, stage=stage.name, held=held))
+                log.info("%s: %s", stage.name, decision.why, extra={"pipeline": pipeline.name, "stage": stage.name})
+                continue
+            if decision.promote is None:
+                continue
+            freight = decision.promote
+            key = (pipeline.name, stage.name)
+            with self._lock:
+                retry = self._retries.get(key)
+            if retry and retry.freight == freight.id and retry.at > self.monotonic():
+                wake.append(retry.at - self.monotonic())
+                continue
+            extra = {"pipeline": pipeline.name, "stage": stage.name, "freight": freight.id}
+            try:
+                record = engine.promote(freight.id, stage.name, self.actor)
+            except NotEligibleError as error:  # the state moved under us; the next round re-decides
+                log.info("auto-promotion skipped: %s", error, extra=extra)
+                continue
+            except MechanismError as error:
+                failures = retry.failures + 1 if retry and retry.freight == freight.id else 1
+                delay = self.backoff.delay(failures)
+                with self._lock:
+                    self._retries[key] = _Retry(freight.id, failures, self.monotonic() + delay)
+                wake.append(delay)
+                self.metrics.promotions.labels(pipeline.name, stage.name, FAILED).inc()
+                log.warning("auto-promotion of %s into %s failed (attempt %d, retrying in %.0fs): %s",
+                            freight.alias, stage.name, failures, delay, error, extra={**extra, "phase": FAILED})
+                continue
+            with self._lock:
+                self._retries.pop(key, None)
+            self.metrics.promotions.labels(pipeline.name, stage.name, record.phase).inc()
+            records.append(record)
+        return records
+
+    def _verify_pending(self, engine: Engine, state: State, wake: list[float]) -> bool:
+        changed = False
+        for stage in engine.pipeline.stages:
+            stage_state = state.stages.get(stage.name)
+            record = stage_state.current if stage_state else None
+            mark = stage_state.verifications.get(record.freight) if stage_state and record else None
+            if record is None or mark is None or mark.phase != PENDING:
+                continue
+            if self._verify(engine, stage, record.freight, mark.at, wake):
+                changed = True
+        return changed
+
+    def _verify(self, engine: Engine, stage: Stage, freight_id: str, since: str, wake: list[float]) -> bool:
+        pipeline = engine.pipeline.name
+        extra = {"pipeline": pipeline, "stage": stage.name, "freight": freight_id}
+        runner = self.verifier()
+        if runner is None:
+            if (pipeline, stage.name) not in self._warned:
+                self._warned.add((pipeline, stage.name))
+                log.warning("stage %s has verification but this build has no verification runner; it stays "
+                            "Pending until a result is recorded (freightyard verify)", stage.name, extra=extra)
+            return False
+        timeout = stage.verification.timeout_seconds if stage.verification else 0
+        if timeout and since and (engine.clock() - parse_time(since)) > dt.timedelta(seconds=timeout):
+            return self._record(engine, stage.name, freight_id, "Failed", f"verification timed out after {timeout}s")
+        try:
+            outcome = verify.interpret(runner(engine, stage.name))
+        except FreightyardError as error:
+            log.warning("verification of %s failed to run: %s", stage.name, error, extra=extra)
+            wake.append(self.verify_poll_s)
+            return False
+        after = engine.state().stages.get(stage.name)
+        mark = after.verifications.get(freight_id) if after else None
+        if mark is not None and mark.phase != PENDING:  # the runner recorded it itself
+            self.metrics.verifications.labels(pipeline, stage.name, mark.phase).inc()
+            return True
+        if outcome.phase:
+            return self._record(engine, stage.name, freight_id, outcome.phase, outcome.message)
+        wake.append(self.verify_poll_s)
+        return False
+
+    def _record(self, engine: Engine, stage: str, freight_id: str, phase: str, message: str) -> bool:
+        engine.record_verification(stage, freight_id, phase, message)
+        self.metrics.verifications.labels(engine.pipeline.name, stage, phase).inc()
+        log.info("verification of %s in %s: %s%s", freight_id[:7], stage, phase, f" ({message})" if message else "",
+                 extra={"pipeline": engine.pipeline.name, "stage": stage, "freight": freight_id, "phase": phase})
+        return True
+
+    def forget(self, pipeline: str) -> None:
+        """Drop retry timers of a pipeline that is gone."""
+        with self._lock:
+            for key in [k for k in self._retries if k[0] == pipeline]:
+                del self._retries[key]
+
+
+def _release(state: State, stage: str, held: str) -> None:
+    stage_state = state.stage(stage)
+    if stage_state.hold == held:
+        stage_state.hold = ""

@@ -1,0 +1,47 @@
+"""Source adapters made safe for the controller's worker threads: git discoveries run one at a time.
+
+The git adapter keeps bare mirrors (shared by every pipeline on the same remote) and a memo of
+answers in plain dicts; concurrent fetches into one mirror can fail on ref locks. So git work is
+serialised — an unchanged remote costs one ``ls-remote`` — while registry and chart lookups (plain
+HTTP) run in parallel. Adapter creation is serialised too: the factory caches them in dicts.
+"""
+
+from __future__ import annotations
+
+import threading
+from dataclasses import dataclass, field
+
+from shared.freight import Commit
+from shared.model import ChartSubscription, GitSubscription, ImageSubscription
+from shared.sources.base import ChartSource, GitSource, ImageSource, SourceFactory
+
+
+@dataclass
+class _LockedGit:
+    inner: GitSource
+    lock: threading.Lock
+
+    def commits(self, sub: GitSubscription, limit: int) -> list[Commit]:
+        with self.lock:
+            return self.inner.commits(sub, limit)
+
+
+@dataclass
+class SerializedSources:
+    """Wraps a ``SourceFactory`` for use from several threads."""
+
+    inner: SourceFactory
+    _git_lock: threading.Lock = field(default_factory=threading.Lock)
+    _factory_lock: threading.Lock = field(default_factory=threading.Lock)
+
+    def git(self, sub: GitSubscription) -> GitSource:
+        with self._factory_lock:
+            return _LockedGit(self.inner.git(sub), self._git_lock)
+
+    def image(self, sub: ImageSubscription) -> ImageSource:
+        with self._factory_lock:
+            return self.inner.image(sub)
+
+    def chart(self, sub: ChartSubscription) -> ChartSource:
+        with self._factory_lock:
+            return self.inner.chart(sub)

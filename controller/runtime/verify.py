@@ -1,0 +1,55 @@
+"""The narrow hook to the verification runners (``shared.verification``), looked up lazily.
+
+The contract we rely on is one function, ``shared.verification.verify_stage(engine, stage_name)``,
+which checks the stage's current freight. It may record the result itself (``engine.record_verification``)
+or return it: ``None`` (still running — ask again later), a phase string, or an object with ``phase``
+(and optionally ``message``). Until that module exists the hook is unavailable and stages with
+verification stay ``Pending`` (``freightyard verify`` can record a result by hand).
+"""
+
+from __future__ import annotations
+
+import importlib
+import logging
+from collections.abc import Callable
+from dataclasses import dataclass
+from typing import Any
+
+from shared.promotion import Engine
+
+log = logging.getLogger("freightyard.controller")
+MODULE, FUNCTION = "shared.verification", "verify_stage"
+FINAL_PHASES = ("Succeeded", "Failed", "Error", "Skipped")
+
+VerifyFn = Callable[[Engine, str], Any]
+
+
+@dataclass(frozen=True)
+class Outcome:
+    """A verification result as the controller understands it; ``phase`` "" means still running."""
+
+    phase: str = ""
+    message: str = ""
+
+
+def lookup() -> VerifyFn | None:
+    """``shared.verification.verify_stage`` if this build has it, else None."""
+    try:
+        module = importlib.import_module(MODULE)
+    except ModuleNotFoundError as error:
+        if error.name in (MODULE, "shared.verification"):
+            return None
+        raise
+    function = getattr(module, FUNCTION, None)
+    return function if callable(function) else None
+
+
+def interpret(result: Any) -> Outcome:
+    """Turn whatever the runner returned into an ``Outcome``."""
+    if result is None:
+        return Outcome()
+    if isinstance(result, str):
+        return Outcome(result if result in FINAL_PHASES else "")
+    phase = str(getattr(result, "phase", "") or "")
+    message = str(getattr(result, "message", "") or "")
+    return Outcome(phase if phase in FINAL_PHASES else "", message)

@@ -1,0 +1,123 @@
+"""The controller's small HTTP server: ``/healthz``, ``/readyz``, ``/metrics`` and ``POST /webhooks/<provider>``.
+
+Stdlib ``http.server`` in a daemon thread: a handful of requests a minute does not need more.
+Request bodies are bounded (``MAX_BODY_BYTES``, 413 beyond it; 411 without a length), paths are
+matched exactly, and answers are small JSON documents that never echo secrets or payloads.
+"""
+
+from __future__ import annotations
+
+import json
+import logging
+import threading
+from collections.abc import Callable
+from dataclasses import dataclass
+from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
+from typing import Any
+from urllib.parse import parse_qs, urlsplit
+
+log = logging.getLogger("freightyard.controller")
+MAX_BODY_BYTES = 1024 * 1024  # GitHub caps payloads at 25 MB but pushes are tiny; 1 MiB is plenty
+WEBHOOK_PREFIX = "/webhooks/"
+
+
+@dataclass(frozen=True)
+class Answer:
+    status: int
+    body: bytes
+    content_type: str = "application/json"
+
+    @classmethod
+    def json(cls, status: int, data: dict[str, Any]) -> Answer:
+        return cls(status, json.dumps(data, sort_keys=True).encode() + b"\n")
+
+
+@dataclass(frozen=True)
+class Routes:
+    """What the server calls: health, metrics and the webhook handler (provider, headers, query, body)."""
+
+    health: Callable[[], Answer]
+    ready: Callable[[], Answer]
+    metrics: Callable[[], Answer]
+    webhook: Callable[[str, dict[str, str], dict[str, str], bytes], Answer]
+
+
+class _Handler(BaseHTTPRequestHandler):
+    routes: Routes
+    server_version = "freightyard-controller"
+    sys_version = ""
+
+    def log_message(self, format: str, *args: Any) -> None:
+        log.debug("http: " + format, *args)
+
+    def do_GET(self) -> None:
+        path = urlsplit(self.path).path
+        if path == "/healthz":
+            self._send(self.routes.health())
+        elif path == "/readyz":
+            self._send(self.routes.ready())
+        elif path == "/metrics":
+            self._send(self.routes.metrics())
+        else:
+            self._send(Answer.json(404, {"error": f"no route {path[:100]}"}))
+
+    def do_POST(self) -> None:
+        split = urlsplit(self.path)
+        if not split.path.startswith(WEBHOOK_PREFIX):
+            self._send(Answer.json(404, {"error": f"no route {split.path[:100]}"}))
+            return
+        length = self.headers.get("Content-Length")
+        if length is None or not length.isdigit():
+            self._send(Answer.json(411, {"error": "Content-Length is required"}))
+            return
+        if int(length) > MAX_BODY_BYTES:
+            self._send(Answer.json(413, {"error": f"body over {MAX_BODY_BYTES} bytes"}))
+            return
+        body = self.rfile.read(int(length))
+        headers = {k.lower(): v for k, v in self.headers.items()}
+        query = {k: v[0] for k, v in parse_qs(split.query).items() if v}
+        provider = split.path[len(WEBHOOK_PREFIX):].strip("/")
+        try:
+            answer = self.routes.webhook(provider, headers, query, body)
+        except Exception:  # a bug: log it with its traceback, answer 500 without it
+            log.exception("webhook handler failed")
+            answer = Answer.json(500, {"error": "internal error"})
+        self._send(answer)
+
+    def _send(self, answer: Answer) -> None:
+        self.send_response(answer.status)
+        self.send_header("Content-Type", answer.content_type)
+        self.send_header("Content-Length", str(len(answer.body)))
+        self.end_headers()
+        self.wfile.write(answer.body)
+
+
+class HttpServer:
+    """``with HttpServer(routes, "127.0.0.1", 0) as server: server.port``."""
+
+    def __init__(self, routes: Routes, host: str, port: int) -> None:
+        handler = type("BoundHandler", (_Handler,), {"routes": routes})
+        self._server = ThreadingHTTPServer((host, port), handler)
+        self._server.daemon_threads = True
+        self._thread = threading.Thread(target=self._server.serve_forever, name="http", daemon=True)
+
+    @property
+    def port(self) -> int:
+        return int(self._server.server_address[1])
+
+    def __enter__(self) -> HttpServer:
+        self._thread.start()
+        return self
+
+    def __exit__(self, *exc: object) -> None:
+        self._server.shutdown()
+        self._server.server_close()
+        self._thread.join(5)
+
+
+def parse_listen(text: str) -> tuple[str, int]:
+    """``HOST:PORT`` (``:8080`` means all interfaces) into a pair; ValueError when malformed."""
+    host, sep, port = text.rpartition(":")
+    if not sep or not port.isdigit() or int(port) > 65535:
+        raise ValueError(f"--listen {text!r}: expected HOST:PORT, e.g. 0.0.0.0:8080 or 127.0.0.1:0")
+    return host.strip("[]") or "0.0.0.0", int(port)  # noqa: S104 - an explicit ":PORT" asks for all interfaces

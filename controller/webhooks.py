@@ -1,0 +1,260 @@
+"""Webhook deliveries from git hosts and registries: verify, find the repositories, map to warehouses.
+
+Providers (``POST /webhooks/<provider>``) and how each delivery is authenticated:
+
+    github   push, ping; ``package`` / ``registry_package`` (GHCR)   X-Hub-Signature-256 (HMAC-SHA256)
+    ghcr     GitHub ``package`` events sent to their own hook        X-Hub-Signature-256 (HMAC-SHA256)
+    gitlab   Push Hook, Tag Push Hook                                X-Gitlab-Token (shared secret)
+    dockerhub  Docker Hub push                                       ?token= / X-Freightyard-Token
+    harbor   PUSH_ARTIFACT (pushImage)                               Authorization (Harbor's "auth header")
+    quay     repository push                                         ?token= / X-Freightyard-Token
+    generic  {"repository": "..."} or {"repositories": [...]}       X-Freightyard-Signature-256 (HMAC) or token
+
+Docker Hub and Quay cannot sign or add headers, so their secret travels in the URL's ``token``
+query parameter (use HTTPS). A provider without a configured secret refuses every delivery.
+Pure apart from the secret lookup: no I/O, so each payload shape is unit-tested as data.
+"""
+
+from __future__ import annotations
+
+import hashlib
+import hmac
+import json
+import os
+from collections.abc import Iterable, Mapping
+from dataclasses import dataclass, field
+from pathlib import Path
+from typing import Any
+
+from shared.freight import normalize_repo
+from shared.model import Pipeline
+
+PROVIDERS = ("github", "ghcr", "gitlab", "dockerhub", "harbor", "quay", "generic")
+DOCKER_HUB_HOSTS = ("docker.io", "index.docker.io", "registry-1.docker.io", "registry.hub.docker.com")
+TOKEN_HEADER = "x-freightyard-token"  # noqa: S105 - a header name, not a secret
+
+
+class WebhookError(Exception):
+    """A delivery we refuse; ``status`` is the HTTP status to answer."""
+
+    def __init__(self, status: int, message: str) -> None:
+        super().__init__(message)
+        self.status = status
+        self.message = message
+
+
+@dataclass(frozen=True)
+class Delivery:
+    """What a verified delivery is about: repository keys (see ``repo_key``) or why it is ignored."""
+
+    provider: str
+    event: str
+    repos: tuple[str, ...] = ()
+    ignored: str = ""
+
+
+@dataclass(frozen=True)
+class Secrets:
+    """Shared secrets per provider, with a default for all of them."""
+
+    by_provider: Mapping[str, str] = field(default_factory=dict)
+    default: str = field(default="", repr=False)
+
+    def __repr__(self) -> str:
+        return f"Secrets(providers={sorted(self.by_provider)}, default={'set' if self.default else 'unset'})"
+
+    def for_provider(self, provider: str) -> str:
+        return self.by_provider.get(provider) or self.default
+
+    @classmethod
+    def load(cls, environ: Mapping[str, str] | None = None, directory: str = "") -> Secrets:
+        """Env ``FREIGHTYARD_WEBHOOK_SECRET[_<PROVIDER>]``, then files ``<provider>`` / ``secret`` in ``directory``."""
+        env = os.environ if environ is None else environ
+        by_provider = {p: env[f"FREIGHTYARD_WEBHOOK_SECRET_{p.upper()}"] for p in PROVIDERS
+                       if env.get(f"FREIGHTYARD_WEBHOOK_SECRET_{p.upper()}")}
+        default = env.get("FREIGHTYARD_WEBHOOK_SECRET", "")
+        if directory:
+            base = Path(directory)
+            for provider in PROVIDERS:
+                file = base / provider
+                if provider not in by_provider and file.is_file():
+                    by_provider[provider] = file.read_text(encoding="utf-8").strip()
+            if not default and (base / "secret").is_file():
+                default = (base / "secret").read_text(encoding="utf-8").strip()
+        return cls(by_provider, default)
+
+
+def parse(provider: str, headers: Mapping[str, str], query: Mapping[str, str], body: bytes,
+          secrets: Secrets) -> Delivery:
+    """Authenticate and parse one delivery; ``headers`` keys must be lower-case."""
+    if provider not in PROVIDERS:
+        raise WebhookError(404, f"unknown webhook provider {provider[:40]!r} (known: {', '.join(PROVIDERS)})")
+    secret = secrets.for_provider(provider)
+    if not secret:
+        raise WebhookError(403, f"no webhook secret configured for {provider}: set FREIGHTYARD_WEBHOOK_SECRET "
+                                f"or FREIGHTYARD_WEBHOOK_SECRET_{provider.upper()}")
+    _authenticate(provider, headers, query, body, secret)
+    try:
+        payload = json.loads(body or b"null")
+    except ValueError as error:
+        raise WebhookError(400, f"{provider} webhook: the body is not JSON") from error
+    if not isinstance(payload, dict):
+        raise WebhookError(400, f"{provider} webhook: the body must be a JSON object")
+    if provider in ("github", "ghcr"):
+        return _github(provider, headers.get("x-github-event", ""), payload)
+    if provider == "gitlab":
+        event = headers.get("x-gitlab-event", "")
+        repos = _strings(_get(payload, "project", "git_http_url"), _get(payload, "project", "git_ssh_url"),
+                         _get(payload, "project", "web_url"), _get(payload, "repository", "git_http_url"),
+                         _get(payload, "repository", "homepage"))
+        return _delivery(provider, event or "push", repos)
+    if provider == "dockerhub":
+        name = _get(payload, "repository", "repo_name")
+        return _delivery(provider, "push", _strings(f"docker.io/{name}" if isinstance(name, str) else None))
+    if provider == "harbor":
+        return _harbor(payload)
+    if provider == "quay":
+        name = payload.get("repository")
+        return _delivery(provider, "push", _strings(payload.get("docker_url"),
+                                                     f"quay.io/{name}" if isinstance(name, str) else None))
+    listed = payload.get("repositories")
+    return _delivery(provider, "push", _strings(payload.get("repository"), payload.get("repoURL"),
+                                                *(listed if isinstance(listed, list) else [])))
+
+
+def _authenticate(provider: str, headers: Mapping[str, str], query: Mapping[str, str], body: bytes,
+                  secret: str) -> None:
+    if provider in ("github", "ghcr"):
+        ok = _hmac_ok(headers.get("x-hub-signature-256", ""), body, secret)
+        what = "X-Hub-Signature-256"
+    elif provider == "gitlab":
+        ok = _equal(headers.get("x-gitlab-token", ""), secret)
+        what = "X-Gitlab-Token"
+    elif provider == "harbor":
+        auth = headers.get("authorization", "")
+        ok = _equal(auth, secret) or _equal(auth.removeprefix("Bearer "), secret) or _token_ok(headers, query, secret)
+        what = "Authorization"
+    elif provider == "generic":
+        signature = headers.get("x-freightyard-signature-256", "")
+        ok = _hmac_ok(signature, body, secret) if signature else _token_ok(headers, query, secret)
+        what = "X-Freightyard-Signature-256 or token"
+    else:
+        ok = _token_ok(headers, query, secret)
+        what = "token"
+    if not ok:
+        raise WebhookError(401, f"{provider} webhook: missing or wrong {what}")
+
+
+def _hmac_ok(header: str, body: bytes, secret: str) -> bool:
+    algorithm, _, given = header.partition("=")
+    if algorithm != "sha256" or not given:
+        return False
+    expected = hmac.new(secret.encode(), body, hashlib.sha256).hexdigest()
+    return hmac.compare_digest(expected, given.strip().lower())
+
+
+def _token_ok(headers: Mapping[str, str], query: Mapping[str, str], secret: str) -> bool:
+    return _equal(headers.get(TOKEN_HEADER, ""), secret) or _equal(query.get("token", ""), secret)
+
+
+def _equal(given: str, secret: str) -> bool:
+    return bool(given) and hmac.compare_digest(given.encode(), secret.encode())
+
+
+def signature(body: bytes, secret: str) -> str:
+    """The ``sha256=<hex>`` value GitHub (and our generic hook) sends for ``body``."""
+    return "sha256=" + hmac.new(secret.encode(), body, hashlib.sha256).hexdigest()
+
+
+def _github(provider: str, event: str, payload: dict[str, Any]) -> Delivery:
+    if event == "ping":
+        return Delivery(provider, event, ignored="ping")
+    if event in ("package", "registry_package"):
+        package = payload.get("package") or payload.get("registry_package") or {}
+        if not isinstance(package, dict) or str(package.get("package_type", "")).lower() != "container":
+            return Delivery(provider, event, ignored="not a container package")
+        owner = package.get("namespace") or _get(package, "owner", "login") or ""
+        registry = str(_get(package, "registry", "url") or "https://ghcr.io")
+        host = registry.split("://", 1)[-1].strip("/") or "ghcr.io"
+        name = package.get("name")
+        repos = _strings(f"{host}/{owner}/{name}".lower() if owner and isinstance(name, str) else None)
+        return _delivery(provider, event, repos)
+    if event and event != "push":
+        return Delivery(provider, event, ignored=f"event {event[:40]} is not a push")
+    repos = _strings(*(_get(payload, "repository", key) for key in ("clone_url", "html_url", "ssh_url", "git_url")))
+    return _delivery(provider, "push", repos)
+
+
+def _harbor(payload: dict[str, Any]) -> Delivery:
+    kind = str(payload.get("type", ""))
+    if kind not in ("PUSH_ARTIFACT", "pushImage"):
+        return Delivery("harbor", kind, ignored=f"event {kind[:40]} is not a push")
+    resources = _get(payload, "event_data", "resources")
+    urls = [r.get("resource_url") for r in resources if isinstance(r, dict)] if isinstance(resources, list) else []
+    return _delivery("harbor", kind, _strings(*urls))
+
+
+def _delivery(provider: str, event: str, repos: tuple[str, ...]) -> Delivery:
+    if not repos:
+        raise WebhookError(400, f"{provider} webhook: the payload names no repository")
+    return Delivery(provider, event, tuple(dict.fromkeys(repo_key(r) for r in repos)))
+
+
+def _get(data: Any, *keys: str) -> Any:
+    for key in keys:
+        data = data.get(key) if isinstance(data, dict) else None
+    return data
+
+
+def _strings(*values: Any) -> tuple[str, ...]:
+    return tuple(v for v in values if isinstance(v, str) and v.strip())
+
+
+def repo_key(url: str) -> str:
+    """One comparable form of a git or image repository: ``host/path``, lower-case, no scheme, user,
+    ``.git``, tag or digest; ``git@host:org/x`` → ``host/org/x``; Docker Hub names in full."""
+    text = url.strip()
+    if "://" not in text and "@" in text.split("/", 1)[0] and ":" in text:  # scp-like git@host:org/repo
+        user_host, _, path = text.partition(":")
+        text = f"{user_host.split('@', 1)[1]}/{path}"
+    text = normalize_repo(text)
+    first, slash, rest = text.partition("/")
+    first = first.rsplit("@", 1)[-1]  # ssh://git@host/… keeps only the host
+    text = f"{first}{slash}{rest}"
+    head, _, last = text.rpartition("/")
+    if "@" in last:
+        last = last.split("@", 1)[0]
+    if head and ":" in last:
+        last = last.split(":", 1)[0]
+    text = f"{head}/{last}" if head else last
+    host, slash, path = text.partition("/")
+    if host in DOCKER_HUB_HOSTS:
+        text, host = f"docker.io/{path}", "docker.io"
+    elif not slash or ("." not in host and ":" not in host and host != "localhost"):
+        text, host, path = f"docker.io/{text}", "docker.io", text
+    if host == "docker.io" and "/" not in path:
+        text = f"docker.io/library/{path}"
+    return text.removesuffix(".git")
+
+
+@dataclass(frozen=True)
+class Target:
+    pipeline: str
+    warehouse: str
+
+
+def targets(pipelines: Iterable[Pipeline], repos: Iterable[str]) -> list[Target]:
+    """The warehouses subscribing to any of ``repos`` (repository keys)."""
+    wanted = set(repos)
+    found = []
+    for pipeline in pipelines:
+        for warehouse in pipeline.warehouses:
+            keys = set()
+            for sub in warehouse.subscriptions:
+                keys.add(repo_key(sub.repo_url))
+                name = getattr(sub, "name", "")
+                if name and sub.repo_url.startswith("oci://"):
+                    keys.add(repo_key(f"{sub.repo_url.rstrip('/')}/{name}"))
+            if keys & wanted:
+                found.append(Target(pipeline.name, warehouse.name))
+    return found
