@@ -3,7 +3,9 @@
 from __future__ import annotations
 
 import dataclasses
+import hashlib
 import os
+from collections.abc import Callable
 from pathlib import Path, PurePosixPath
 
 from shared.errors import ConfigError, NotFoundError, RenderError
@@ -60,7 +62,7 @@ def find_pipeline(root: Path, name: str, hint: str = "") -> Pipeline:
             continue
         shown = str(path.relative_to(real_root))
         try:
-            found.extend(parse_pipelines(data.decode("utf-8", "replace"), shown))
+            found.extend(_parsed(data, shown, parse_pipelines))
         except ConfigError as error:
             problems.extend(error.problems)
     chosen = [p for p in found if p.name == name] if name else found
@@ -75,6 +77,23 @@ def find_pipeline(root: Path, name: str, hint: str = "") -> Pipeline:
         raise ConfigError([f"pipeline {name!r} is defined more than once in the repository"])
     where = f"in {hint}" if hint else "in the repository"
     raise NotFoundError(f"no pipeline {name!r} {where} (known: {known})" if name else f"no pipeline found {where}")
+
+
+_PARSED: dict[tuple[bytes, str], list[Pipeline]] = {}
+_PARSED_LIMIT = 64
+
+
+def _parsed(data: bytes, shown: str, parse: Callable[[str, str], list[Pipeline]]) -> list[Pipeline]:
+    """Parse once per file content: the warm render server sees the same pipeline file in every fresh
+    repo copy. Pipelines are frozen, so sharing them between requests is safe."""
+    key = (hashlib.sha256(data).digest(), shown)
+    cached = _PARSED.get(key)
+    if cached is None:
+        cached = parse(data.decode("utf-8", "replace"), shown)
+        if len(_PARSED) >= _PARSED_LIMIT:
+            _PARSED.clear()
+        _PARSED[key] = cached
+    return cached
 
 
 def _yaml_files(start: Path) -> list[Path]:

@@ -13,6 +13,8 @@ from collections.abc import Callable, Mapping, Sequence
 from pathlib import Path
 from typing import TYPE_CHECKING
 
+from cmp.client import finish
+
 if TYPE_CHECKING:
     from shared.state import State
 
@@ -24,11 +26,18 @@ def main(argv: Sequence[str] | None = None) -> int:
     args = list(sys.argv[1:] if argv is None else argv)
     command = args[0] if args else ""
     if command == "generate":
-        return _guarded(lambda: _write(generate(os.environ, Path.cwd())))
+        return finish(*render_request(os.environ, str(Path.cwd())))
     if command == "parameters":
-        return _guarded(lambda: _write(parameters(os.environ)))
+        return finish(*outcome(lambda: parameters(os.environ)))
     print(USAGE, file=sys.stderr)
     return 2
+
+
+def render_request(environ: Mapping[str, str], cwd: str) -> tuple[int, bytes, str]:
+    """One ``generate`` as (exit code, stdout, stderr line): what the render server runs per request."""
+    return outcome(lambda: generate(environ, Path(cwd)), debug=bool(environ.get("FREIGHTYARD_DEBUG")))
+
+
 
 
 def generate(environ: Mapping[str, str], cwd: Path) -> bytes:
@@ -98,40 +107,29 @@ def parameters(environ: Mapping[str, str]) -> bytes:
     return json.dumps(announced, sort_keys=True).encode()
 
 
-def _guarded(action: Callable[[], None]) -> int:
+def outcome(action: Callable[[], bytes], *, debug: bool = False) -> tuple[int, bytes, str]:
+    """Run ``action``; any failure becomes exit 1, no stdout and one redacted line for stderr."""
     from shared.errors import ConfigError, FreightyardError
 
     try:
-        action()
+        return 0, action(), ""
     except ConfigError as error:
-        return _fail("; ".join(error.problems))
+        return _failure("; ".join(error.problems))
     except FreightyardError as error:
-        return _fail(error.message)
-    except BrokenPipeError:
-        return 1
+        return _failure(error.message)
     except Exception as error:  # the one line Argo CD shows; a traceback only when debugging
-        if os.environ.get("FREIGHTYARD_DEBUG"):
+        if debug:
             import traceback
 
             traceback.print_exc()
-        return _fail(f"internal error ({type(error).__name__}): {error}")
-    return 0
+        return _failure(f"internal error ({type(error).__name__}): {error}")
 
 
-def _fail(message: str) -> int:
+def _failure(message: str) -> tuple[int, bytes, str]:
     from shared.redact import redact
 
     line = " ".join(redact(message).split())[:MAX_ERROR]
-    sys.stderr.write(f"freightyard-cmp: {line}\n")
-    sys.stderr.flush()
-    return 1
-
-
-def _write(data: bytes) -> None:
-    sys.stdout.buffer.write(data)
-    if data and not data.endswith(b"\n"):
-        sys.stdout.buffer.write(b"\n")
-    sys.stdout.buffer.flush()
+    return 1, b"", f"freightyard-cmp: {line}\n"
 
 
 def _git_root(cwd: Path) -> Path:

@@ -128,7 +128,7 @@ def shim_path(tmp_path_factory: pytest.TempPathFactory) -> str:
     bin_dir = tmp_path_factory.mktemp("bin")
     shim = bin_dir / "freightyard-cmp"
     shim.write_text(f"#!{sys.executable}\nimport sys\nsys.path.insert(0, {str(REPO)!r})\n"
-                    "from cmp.main import main\nsys.exit(main())\n")
+                    "from cmp.entry import main\nsys.exit(main())\n")
     shim.chmod(0o755)
     return str(bin_dir)
 
@@ -162,7 +162,8 @@ def run_plugin(git_repo: Path, shim_path: str, tmp_path: Path) -> Run:
             if value or not v2:  # v2 drops empty plugin env values, v3 passes them
                 argocd[f"ARGOCD_ENV_{name}"] = value
         base = {"PATH": f"{shim_path}{os.pathsep}{os.environ['PATH']}", "HOME": str(tmp_path),
-                "FREIGHTYARD_TOOLS_DIR": str(REPO / ".tools")}
+                "FREIGHTYARD_TOOLS_DIR": str(REPO / ".tools"),
+                "FREIGHTYARD_CMP_SERVER": "off"}  # in-process here; tests/test_cmp_server.py covers the server
         argv = PLUGIN["spec"]["generate"]["command"] if command == "generate" \
             else PLUGIN["spec"]["parameters"]["dynamic"]["command"]
         return subprocess.run(argv, cwd=copy / path, env={**base, **argocd, **(sidecar or {})},

@@ -1,0 +1,106 @@
+"""The warm render server: a long-lived process in the sidecar that runs ``generate`` for
+``freightyard-cmp`` so each render pays only for kustomize/helm, not for Python start-up and imports.
+
+One per sidecar (per socket): a second one finds the socket alive and exits. It serves requests
+on threads, refuses requests from a different code version, and exits after being idle.
+"""
+
+from __future__ import annotations
+
+import json
+import os
+import socket
+import socketserver
+import sys
+import threading
+import time
+
+from cmp.main import render_request
+from cmp.protocol import code_version, pack, read_frame
+
+IDLE_SECONDS = float(os.environ.get("FREIGHTYARD_CMP_SERVER_IDLE", "900"))
+# The first client's per-app settings must not leak into the tools every later render runs.
+_PER_REQUEST_PREFIXES = ("ARGOCD_", "PARAM_", "KUBE_VERSION", "KUBE_API_VERSIONS")
+
+
+class _Handler(socketserver.BaseRequestHandler):
+    server: RenderServer
+
+    def handle(self) -> None:
+        self.server.touch()
+        conn: socket.socket = self.request
+        conn.settimeout(30)
+        try:
+            request = json.loads(read_frame(conn))
+        except (OSError, ValueError):
+            return
+        if not isinstance(request, dict) or request.get("version") != self.server.version:
+            conn.sendall(pack(json.dumps({"stale": True}).encode()) + pack(b""))
+            self.server.stale = True
+            return
+        environ = {str(k): str(v) for k, v in dict(request.get("env") or {}).items()}
+        code, out, err = render_request(environ, str(request.get("cwd", "")))
+        try:
+            conn.sendall(pack(json.dumps({"code": code, "err": err}).encode()) + pack(out))
+        except OSError:
+            return
+        finally:
+            self.server.touch()
+
+
+class RenderServer(socketserver.ThreadingMixIn, socketserver.UnixStreamServer):
+    daemon_threads = True
+
+    def __init__(self, path: str) -> None:
+        self.version = code_version()
+        self.stale = False
+        self.last_used = time.monotonic()
+        super().__init__(path, _Handler)
+
+    def touch(self) -> None:
+        self.last_used = time.monotonic()
+
+
+def _alive(path: str) -> bool:
+    with socket.socket(socket.AF_UNIX, socket.SOCK_STREAM) as probe:
+        try:
+            probe.connect(path)
+        except OSError:
+            return False
+    return True
+
+
+def serve(path: str) -> int:
+    for key in [k for k in os.environ if k.startswith(_PER_REQUEST_PREFIXES)]:
+        del os.environ[key]
+    if _alive(path):
+        return 0  # another server already answers here
+    try:
+        os.unlink(path)
+    except FileNotFoundError:
+        pass
+    old_umask = os.umask(0o077)
+    try:
+        server = RenderServer(path)
+    finally:
+        os.umask(old_umask)
+    with open(f"{path}.pid", "w", encoding="utf-8") as pid_file:
+        pid_file.write(str(os.getpid()))
+    worker = threading.Thread(target=server.serve_forever, kwargs={"poll_interval": 0.5}, daemon=True)
+    worker.start()
+    try:
+        while not server.stale and time.monotonic() - server.last_used < IDLE_SECONDS:
+            time.sleep(1.0)
+    finally:
+        server.shutdown()
+        server.server_close()
+        for leftover in (path, f"{path}.pid"):
+            try:
+                os.unlink(leftover)
+            except FileNotFoundError:
+                pass
+    return 0
+
+
+if __name__ == "__main__":  # pragma: no cover
+    sys.exit(serve(sys.argv[1]))

@@ -1,0 +1,132 @@
+"""The warm render server answers exactly what in-process rendering answers, and is never trusted blindly."""
+
+from __future__ import annotations
+
+import os
+import shutil
+import signal
+import subprocess
+import sys
+import time
+from collections.abc import Iterator
+from pathlib import Path
+
+import pytest
+
+from cmp import client
+from tests.test_cmp import OVERLAY, freight, git_repo, pinned_env  # noqa: F401 - git_repo is a fixture
+
+REPO = Path(__file__).resolve().parents[1]
+
+
+def plugin_env(tmp_path: Path, socket_path: Path, **settings: str) -> dict[str, str]:
+    env = {"PATH": os.environ["PATH"], "HOME": str(tmp_path), "FREIGHTYARD_TOOLS_DIR": str(REPO / ".tools"),
+           "FREIGHTYARD_CMP_SOCKET": str(socket_path), "ARGOCD_APP_SOURCE_PATH": OVERLAY,
+           "ARGOCD_APP_NAMESPACE": "guestbook-dev", "PYTHONPATH": str(REPO)}
+    env.update({f"ARGOCD_ENV_{k}": v for k, v in settings.items()})
+    return env
+
+
+STARTED: list[subprocess.Popen[bytes]] = []
+
+
+@pytest.fixture
+def socket_path(tmp_path: Path) -> Iterator[Path]:
+    run_dir = tmp_path / "run"
+    run_dir.mkdir(mode=0o700)
+    path = run_dir / "render.sock"
+    yield path
+    while STARTED:
+        process = STARTED.pop()
+        process.terminate()
+        process.wait(10)
+    pid_file = Path(f"{path}.pid")
+    if pid_file.exists():  # a server the code under test started itself
+        try:
+            os.kill(int(pid_file.read_text()), signal.SIGTERM)
+        except (ProcessLookupError, ValueError):
+            pass
+
+
+def start_server(path: Path, env: dict[str, str]) -> subprocess.Popen[bytes]:
+    process = subprocess.Popen([sys.executable, "-m", "cmp.server", str(path)], env=env, cwd=REPO)
+    STARTED.append(process)
+    deadline = time.monotonic() + 20
+    while not path.exists():
+        assert process.poll() is None, "render server exited"
+        assert time.monotonic() < deadline, "render server did not start"
+        time.sleep(0.05)
+    return process
+
+
+def fresh_copy(repo: Path, tmp_path: Path, name: str) -> Path:
+    copy = tmp_path / name
+    shutil.copytree(repo, copy, symlinks=True)
+    return copy / OVERLAY
+
+
+def in_process(cwd: Path, env: dict[str, str]) -> subprocess.CompletedProcess[bytes]:
+    return subprocess.run([sys.executable, "-m", "cmp.entry", "generate"], cwd=cwd,
+                          env={**env, "FREIGHTYARD_CMP_SERVER": "off"}, capture_output=True, timeout=60, check=False)
+
+
+def test_server_output_is_byte_identical_to_in_process(git_repo: Path, tmp_path: Path,  # noqa: F811
+                                                        socket_path: Path) -> None:
+    env = plugin_env(tmp_path, socket_path, **pinned_env(freight()))
+    server = start_server(socket_path, env)
+    served = client.render(env, str(fresh_copy(git_repo, tmp_path, "a")))
+    assert served is not None, "the client did not reach the server"
+    code, out, err = served
+    expected = in_process(fresh_copy(git_repo, tmp_path, "b"), env)
+    assert (code, err) == (0, "")
+    assert out == expected.stdout and b"@sha256:" in out
+    assert server.poll() is None
+
+
+def test_failures_through_the_server_keep_the_contract(git_repo: Path, tmp_path: Path,  # noqa: F811
+                                                       socket_path: Path) -> None:
+    env = plugin_env(tmp_path, socket_path, **pinned_env(freight(), STAGE="nope"))
+    start_server(socket_path, env)
+    served = client.render(env, str(fresh_copy(git_repo, tmp_path, "a")))
+    assert served is not None
+    code, out, err = served
+    assert code == 1 and out == b""
+    assert err.count("\n") == 1 and "nope" in err
+
+
+def test_first_call_renders_in_process_and_starts_the_server(git_repo: Path, tmp_path: Path,  # noqa: F811
+                                                             socket_path: Path) -> None:
+    env = plugin_env(tmp_path, socket_path, **pinned_env(freight()))
+    first = subprocess.run([sys.executable, "-m", "cmp.entry", "generate"], cwd=fresh_copy(git_repo, tmp_path, "a"),
+                           env=env, capture_output=True, timeout=60, check=False)
+    assert first.returncode == 0 and b"@sha256:" in first.stdout
+    deadline = time.monotonic() + 20
+    while not socket_path.exists():
+        assert time.monotonic() < deadline, "the first call did not start the render server"
+        time.sleep(0.05)
+    second = client.render(env, str(fresh_copy(git_repo, tmp_path, "b")))
+    assert second is not None and second[1] == first.stdout
+
+
+def test_a_server_running_other_code_is_not_used_and_exits(git_repo: Path, tmp_path: Path,  # noqa: F811
+                                                           socket_path: Path,
+                                                           monkeypatch: pytest.MonkeyPatch) -> None:
+    env = plugin_env(tmp_path, socket_path, **pinned_env(freight()))
+    server = start_server(socket_path, env)
+    monkeypatch.setattr(client, "code_version", lambda: "other-code")
+    assert client.render(env, str(fresh_copy(git_repo, tmp_path, "a"))) is None
+    assert server.wait(15) == 0
+
+
+def test_a_socket_in_a_shared_directory_is_not_trusted(tmp_path: Path) -> None:
+    shared_dir = tmp_path / "shared"
+    shared_dir.mkdir(mode=0o755)
+    shared_dir.chmod(0o755)
+    env = {"FREIGHTYARD_CMP_SOCKET": str(shared_dir / "render.sock")}
+    assert client.render(env, str(tmp_path)) is None
+
+
+def test_no_server_means_none(tmp_path: Path) -> None:
+    run_dir = tmp_path / "run"
+    run_dir.mkdir(mode=0o700)
+    assert client.render({"FREIGHTYARD_CMP_SOCKET": str(run_dir / "render.sock")}, str(tmp_path)) is None
