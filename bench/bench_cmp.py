@@ -7,6 +7,7 @@ same overlay, for a small overlay and a ~200-resource one. Targets: ratio <= 1.5
 from __future__ import annotations
 
 import argparse
+import contextlib
 import os
 import shutil
 import statistics
@@ -88,10 +89,8 @@ def wait_for_server(socket_path: Path, seconds: float = 20.0) -> None:
 def stop_server(socket_path: Path) -> None:
     pid_file = Path(f"{socket_path}.pid")
     if pid_file.exists():
-        try:
+        with contextlib.suppress(ProcessLookupError, ValueError):
             os.kill(int(pid_file.read_text()), 15)
-        except (ProcessLookupError, ValueError):
-            pass
 
 
 def main() -> int:

@@ -26,7 +26,7 @@ def code_version() -> str:
     """Changes whenever the installed code changes, so a stale server is never used."""
     here = os.path.dirname(os.path.abspath(__file__))
     shared = os.path.join(os.path.dirname(here), "shared")
-    stamps = []
+    stamps: list[str] = []
     for directory in (here, shared, os.path.join(shared, "render")):
         try:
             with os.scandir(directory) as entries:

@@ -7,6 +7,7 @@ on threads, refuses requests from a different code version, and exits after bein
 
 from __future__ import annotations
 
+import contextlib
 import json
 import os
 import socket
@@ -75,10 +76,8 @@ def serve(path: str) -> int:
         del os.environ[key]
     if _alive(path):
         return 0  # another server already answers here
-    try:
+    with contextlib.suppress(FileNotFoundError):
         os.unlink(path)
-    except FileNotFoundError:
-        pass
     old_umask = os.umask(0o077)
     try:
         server = RenderServer(path)
@@ -95,10 +94,8 @@ def serve(path: str) -> int:
         server.shutdown()
         server.server_close()
         for leftover in (path, f"{path}.pid"):
-            try:
+            with contextlib.suppress(FileNotFoundError):
                 os.unlink(leftover)
-            except FileNotFoundError:
-                pass
     return 0
 
 

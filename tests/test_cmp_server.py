@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import contextlib
 import os
 import shutil
 import signal
@@ -42,10 +43,8 @@ def socket_path(tmp_path: Path) -> Iterator[Path]:
         process.wait(10)
     pid_file = Path(f"{path}.pid")
     if pid_file.exists():  # a server the code under test started itself
-        try:
+        with contextlib.suppress(ProcessLookupError, ValueError):
             os.kill(int(pid_file.read_text()), signal.SIGTERM)
-        except (ProcessLookupError, ValueError):
-            pass
 
 
 def start_server(path: Path, env: dict[str, str]) -> subprocess.Popen[bytes]:

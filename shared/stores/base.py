@@ -10,8 +10,9 @@ from __future__ import annotations
 
 import random
 import time
+from collections.abc import Callable
 from dataclasses import dataclass
-from typing import Any, Callable, Protocol, TypeVar
+from typing import Any, Protocol, TypeVar
 
 from shared.errors import StoreConflict
 
@@ -65,7 +66,8 @@ def update_document(
         except StoreConflict:
             if attempt == attempts - 1:
                 raise
-            sleep(random.uniform(0, min(0.5, 0.01 * 2 ** attempt)))  # jittered exponential backoff
+            backoff = min(0.5, 0.01 * 2 ** attempt)
+            sleep(random.uniform(0, backoff))  # noqa: S311 - jitter, not cryptography
             continue
         return result
     raise AssertionError("unreachable")  # pragma: no cover
