@@ -14,6 +14,7 @@ import yaml
 
 from shared import expressions
 from shared.errors import ConfigError
+from shared.mechanisms import options as mechanism_options
 from shared.model import (
     COMMIT_STRATEGIES,
     IMAGE_STRATEGIES,
@@ -363,11 +364,8 @@ def _promotion(r: _Reader, node: yaml.Node | None, path: str) -> Promotion:
     mechanism = str(raw.pop("mechanism", "pin"))
     if mechanism not in KNOWN_MECHANISMS:
         r.problem(node, f"{path}.mechanism", f'unknown mechanism "{mechanism}" (known: {", ".join(KNOWN_MECHANISMS)})')
-    for key, value in raw.items():
-        if isinstance(value, str):
-            why = expressions.check(value)
-            if why:
-                r.problem(node, f"{path}.{key}", why)
+    for key, why in mechanism_options.validate(mechanism, raw):  # each mechanism checks its own options
+        r.problem(node, f"{path}.{key}", why)
     return Promotion(mechanism=mechanism, options=raw)
 
 

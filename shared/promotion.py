@@ -7,6 +7,7 @@ directly — mechanisms and stores do.
 
 from __future__ import annotations
 
+import dataclasses
 import datetime as dt
 import logging
 from collections.abc import Callable
@@ -14,10 +15,11 @@ from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
 
-from shared import eligibility
+from shared import eligibility, noop
 from shared.errors import FreightyardError, MechanismError, NotEligibleError, NotFoundError
 from shared.freight import Freight
 from shared.mechanisms.base import Mechanism, MechanismResult, PromotionContext, mechanism_for
+from shared.mechanisms.pin import Pin
 from shared.model import Pipeline
 from shared.state import (
     FAILED,
@@ -92,17 +94,46 @@ class Engine:
                                      revision=state.stage(stage_name).current.revision  # type: ignore[union-attr]
                                      if state.stage(stage_name).current else "")
         else:
-            try:
-                result = self.mechanisms(stage.promotion.mechanism).promote(context)
-            except FreightyardError as error:
-                self._record(stage_name, freight, actor, MechanismResult(FAILED, error.message), hold=False)
-                raise MechanismError(f"promoting {freight.alias} into {stage_name} failed: {error.message}",
-                                     temporary=error.temporary) from error
+            renders = self._noop_verdict(context)
+            if renders is not None and renders.unchanged:
+                result = self._noop_result(context, state, renders)
+            else:
+                try:
+                    result = self.mechanisms(stage.promotion.mechanism).promote(context)
+                except FreightyardError as error:
+                    self._record(stage_name, freight, actor, MechanismResult(FAILED, error.message), hold=False)
+                    raise MechanismError(f"promoting {freight.alias} into {stage_name} failed: {error.message}",
+                                         temporary=error.temporary) from error
+                if renders is not None:
+                    result = dataclasses.replace(result, changed_apps=renders.changed,
+                                                 render_hash=result.render_hash or renders.candidate.render_hash)
         record = self._record(stage_name, freight, actor, result, hold=hold)
         log.info("promoted %s into %s: %s", freight.alias, stage_name, record.phase,
                  extra={"pipeline": self.pipeline.name, "stage": stage_name, "freight": freight.id,
                         "phase": record.phase})
         return record
+
+    def _noop_verdict(self, context: PromotionContext) -> noop.NoopVerdict | None:
+        """Render-level comparison with the current freight, when the stage has apps and one is pinned."""
+        if context.current is None or not context.stage.apps or not self.settings.get("noop_detection", True):
+            return None
+        from shared.mechanisms.common import credentials_lookup, render_env
+        from shared.sources.git import GitMirrors
+
+        mirrors = GitMirrors(Path(self.cache_dir), credentials=credentials_lookup(self.settings))
+        return noop.detect(self.pipeline, context.stage, context.freight, context.current, mirrors=mirrors,
+                           env=render_env(self.settings))
+
+    def _noop_result(self, context: PromotionContext, state: State, verdict: noop.NoopVerdict) -> MechanismResult:
+        """Nothing renders differently: record without running the mechanism (no commit, no patch)."""
+        apps = ", ".join(sorted(verdict.candidate.apps))
+        current = state.stage(context.stage.name).current
+        if context.stage.promotion.mechanism == "pin":
+            revision = Pin().promote(context).revision
+        else:  # branch and trunk writers: the stage's branch/commit stays what it was
+            revision = current.revision if current else ""
+        return MechanismResult(NOOP, f"rendered output unchanged for every app ({apps}); nothing to do",
+                               revision=revision, render_hash=verdict.candidate.render_hash)
 
     def _record(self, stage_name: str, freight: Freight, actor: str, result: MechanismResult,
                 *, hold: bool) -> PromotionRecord:
@@ -110,7 +141,8 @@ class Engine:
         at = format_time(self.clock())
         record = PromotionRecord(freight=freight.id, stage=stage_name, by=actor, at=at, phase=result.phase,
                                  mechanism=stage.promotion.mechanism, render_hash=result.render_hash,
-                                 message=result.message, revision=result.revision)
+                                 message=result.message, revision=result.revision,
+                                 changed_apps=list(result.changed_apps))
         needs_verification = stage.verification is not None and not stage.verification.empty
 
         def mutate(state: State) -> None:

@@ -31,6 +31,14 @@ def parse_version(text: str) -> semver.Version | None:
     return semver.Version(int(major), int(minor or 0), int(patch or 0), pre, build)
 
 
+def compare(a: semver.Version, b: semver.Version) -> int:
+    """SemVer precedence; releases (the common case) compare as plain tuples, pre-releases by ``semver``."""
+    if a.prerelease is None and b.prerelease is None:
+        left, right = (a.major, a.minor, a.patch), (b.major, b.minor, b.patch)
+        return (left > right) - (left < right)
+    return a.compare(b)
+
+
 def is_strict(text: str) -> bool:
     return semver.Version.is_valid(text.lstrip("v"))
 
@@ -107,7 +115,7 @@ def _comparators(term: str) -> list[_Comparator]:
         return _Comparator(predicate, pre_key)
 
     def below(version: semver.Version) -> _Comparator:
-        return cmp(lambda v: v < version)
+        return cmp(lambda v: compare(v, version) < 0)
 
     if not given:  # "*", "x"
         return [cmp(lambda v: True)] if op in ("=", ">=", "^", "~", "~>") else [cmp(lambda v: False)]
@@ -118,20 +126,21 @@ def _comparators(term: str) -> list[_Comparator]:
             upper = semver.Version(0, nums[1] + 1, 0, "0")
         else:
             upper = semver.Version(0, 0, nums[2] + 1, "0")
-        return [cmp(lambda v: v >= base), below(upper)]
+        return [cmp(lambda v: compare(v, base) >= 0), below(upper)]
     next_minor = semver.Version(nums[0] + 1, 0, 0, "0") if len(given) == 1 \
         else semver.Version(nums[0], nums[1] + 1, 0, "0")
     if op in ("~", "~>"):
-        return [cmp(lambda v: v >= base), below(next_minor)]
+        return [cmp(lambda v: compare(v, base) >= 0), below(next_minor)]
     if len(given) < 3 and op in ("=", "!="):
         upper = next_minor
         if op == "=":
-            return [cmp(lambda v: v >= base), below(upper)]
-        return [cmp(lambda v: v < base or v >= upper)]
+            return [cmp(lambda v: compare(v, base) >= 0), below(upper)]
+        return [cmp(lambda v: compare(v, base) < 0 or compare(v, upper) >= 0)]
     if len(given) < 3 and op in (">", "<="):
-        return [cmp(lambda v: v >= next_minor)] if op == ">" else [below(next_minor)]
+        return [cmp(lambda v: compare(v, next_minor) >= 0)] if op == ">" else [below(next_minor)]
     tests: dict[str, Callable[[semver.Version], bool]] = {
-        "=": lambda v: v.compare(base) == 0, "!=": lambda v: v.compare(base) != 0,
-        ">": lambda v: v > base, ">=": lambda v: v >= base, "<": lambda v: v < base, "<=": lambda v: v <= base,
+        "=": lambda v: compare(v, base) == 0, "!=": lambda v: compare(v, base) != 0,
+        ">": lambda v: compare(v, base) > 0, ">=": lambda v: compare(v, base) >= 0,
+        "<": lambda v: compare(v, base) < 0, "<=": lambda v: compare(v, base) <= 0,
     }
     return [cmp(tests[op])]

@@ -51,13 +51,16 @@ class PromotionRecord:
     render_hash: str = ""
     message: str = ""
     revision: str = ""  # what the stage's Applications should point at (commit, branch head, chart version)
+    changed_apps: list[str] = field(default_factory=list)  # apps whose render changed; empty: all/unknown
 
-    def to_dict(self) -> dict[str, str]:
-        out = {"freight": self.freight, "stage": self.stage, "by": self.by, "at": self.at, "phase": self.phase,
-               "mechanism": self.mechanism}
+    def to_dict(self) -> dict[str, Any]:
+        out: dict[str, Any] = {"freight": self.freight, "stage": self.stage, "by": self.by, "at": self.at,
+                               "phase": self.phase, "mechanism": self.mechanism}
         for key, value in (("renderHash", self.render_hash), ("message", self.message), ("revision", self.revision)):
             if value:
                 out[key] = value
+        if self.changed_apps:
+            out["changedApps"] = list(self.changed_apps)
         return out
 
     @classmethod
@@ -65,7 +68,8 @@ class PromotionRecord:
         return cls(freight=str(data["freight"]), stage=str(data.get("stage", "")), by=str(data.get("by", "")),
                    at=str(data.get("at", "")), phase=str(data.get("phase", SUCCEEDED)),
                    mechanism=str(data.get("mechanism", "pin")), render_hash=str(data.get("renderHash", "")),
-                   message=str(data.get("message", "")), revision=str(data.get("revision", "")))
+                   message=str(data.get("message", "")), revision=str(data.get("revision", "")),
+                   changed_apps=[str(a) for a in data.get("changedApps") or []])
 
 
 @dataclass

@@ -14,6 +14,11 @@ from shared.model import Pipeline, Stage
 
 @dataclass(frozen=True)
 class PromotionContext:
+    """Everything a mechanism may use. ``settings`` keys (all optional): ``git_author`` (an
+    ``Author`` or ``{name, email}``), ``credentials`` (a ``CredentialLookup``), ``render_env`` (a
+    ``RenderEnv``), ``kube_api`` (a zero-argument factory of ``KubeApi``), ``argocd_namespace``
+    (default ``argocd``), ``noop_detection`` (default True) and ``push_attempts`` (default 5)."""
+
     pipeline: Pipeline
     stage: Stage
     freight: Freight
@@ -29,6 +34,7 @@ class MechanismResult:
     message: str = ""
     revision: str = ""  # what the stage's Applications should now point at; empty: derive from the freight
     render_hash: str = ""
+    changed_apps: tuple[str, ...] = ()  # apps whose render changed; empty: unknown (verify all)
 
 
 class Mechanism(Protocol):

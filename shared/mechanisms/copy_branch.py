@@ -1,0 +1,68 @@
+"""``copy-branch``: copy the freight commit's files under the stage's paths to the stage branch
+(default ``env/<stage>``), replacing what was there; nothing is committed when they are identical."""
+
+from __future__ import annotations
+
+import shutil
+import tempfile
+from pathlib import Path
+
+from shared.errors import MechanismError
+from shared.gitops.trees import export_tree
+from shared.gitops.workspace import Change, commit_and_push
+from shared.mechanisms.base import MechanismResult, PromotionContext
+from shared.mechanisms.common import git_target, message, source_revision, stage_repo
+from shared.mechanisms.options import copy_branch_options as validate_options
+
+__all__ = ["CopyBranch", "validate_options"]
+
+
+class CopyBranch:
+    def promote(self, context: PromotionContext) -> MechanismResult:
+        paths = _paths(context)
+        repo_url = stage_repo(context)
+        target = git_target(context, repo_url, f"env/{context.stage.name}")
+        revision = source_revision(context, repo_url)
+        if not revision:
+            raise MechanismError(f"stage {context.stage.name}: freight {context.freight.short_id} has no commit of "
+                                 f"{repo_url} to copy; set promotion.sourceRevision")
+        with tempfile.TemporaryDirectory(prefix="freightyard-copy-") as tmp:
+            tree = export_tree(target.mirrors, repo_url, revision, Path(tmp) / "tree",
+                               credentials_name=target.credentials_name, paths=paths)
+            change = Change(target.repo_url, target.branch,
+                            message(context, tuple(f"copied {p} from {tree.commit[:7]}" for p in paths)),
+                            lambda repo: _copy(tree.root, repo, paths), target.credentials_name)
+            pushed = commit_and_push(target.mirrors, target.runner, change, attempts=target.attempts)
+        where = f"{target.branch}@{pushed.commit[:7]}"
+        if not pushed.changed:
+            return MechanismResult("Noop", f"{', '.join(paths)} already identical on {where}", revision=pushed.commit)
+        return MechanismResult("Succeeded", f"copied {', '.join(paths)} at {tree.commit[:7]} to {where}",
+                               revision=pushed.commit)
+
+
+def _paths(context: PromotionContext) -> tuple[str, ...]:
+    configured = context.stage.promotion.options.get("paths")
+    paths = tuple(str(p) for p in configured) if configured else tuple(app.path for app in context.stage.apps)
+    paths = tuple(p.strip("/") for p in paths)
+    if not paths:
+        raise MechanismError(f"stage {context.stage.name}: copy-branch needs apps or promotion.paths")
+    for path in paths:
+        if not path or path == "." or path.startswith("/") or ".." in path.split("/"):
+            raise MechanismError(f"stage {context.stage.name}: copy path {path!r} must be a sub-directory "
+                                 "of the repository, without '..'")
+    return paths
+
+
+def _copy(source: Path, repo: Path, paths: tuple[str, ...]) -> None:
+    for path in paths:
+        destination = repo / path
+        if destination.is_dir():
+            shutil.rmtree(destination)
+        elif destination.exists():
+            destination.unlink()
+        origin = source / path
+        if origin.is_dir():
+            shutil.copytree(origin, destination, symlinks=True)
+        elif origin.exists():
+            destination.parent.mkdir(parents=True, exist_ok=True)
+            shutil.copy2(origin, destination, follow_symlinks=False)
