@@ -31,7 +31,7 @@ from tests.mechanism_fixtures import commit_files, head, render_env, show
 from tests.servers.git_http import GitHttpServer, init_bare_repo
 from tests.servers.helm_repo import HelmRepoServer
 from tests.servers.kube_emulator import KubeEmulator
-from tests.servers.oci import push_image
+from tests.servers.oci import Blob, RegistryClient, push_image
 from tests.servers.registry import Registry
 
 pytestmark = pytest.mark.integration
@@ -81,6 +81,12 @@ class World:
 
     def push(self, repo: str, tag: str) -> str:
         return push_image(self.registry.url, f"{self.prefix}/{repo}", tag)
+
+    def retag(self, repo: str, tag: str, new_tag: str) -> str:
+        """A reproducible rebuild: the same manifest (same digest) under another tag."""
+        client = RegistryClient(self.registry.url)
+        body, media_type, _ = client.get_manifest(f"{self.prefix}/{repo}", tag)
+        return client.put_manifest(f"{self.prefix}/{repo}", new_tag, Blob(media_type, body))
 
     def discover(self, engine: Engine, warehouse: str = "") -> Freight:
         found = [discover(w, self.sources) for w in engine.pipeline.warehouses if not warehouse or w.name == warehouse]
@@ -285,12 +291,23 @@ def test_monorepo_commit_tagged_images_and_per_app_noops(world: World) -> None:
     assert record.phase == "Succeeded" and record.changed_apps == ["guestbook"]  # cart's render is unchanged
     rendered = render_stage(engine.pipeline, engine.pipeline.stage("dev"), second,
                             mirrors=GitMirrors(world.tmp / "cache"), env=render_env(), workdir=world.tmp / "r")
-    assert f"/guestbook:{second_sha}@{second_digest}" in rendered.apps["guestbook"].manifests.decode()
+    manifests = rendered.apps["guestbook"].manifests.decode()
+    assert f"/guestbook@{second_digest}" in manifests  # injected by digest: the commit tag is not rendered
+    assert second_sha not in manifests
     assert verify(engine, "dev").phase == "Succeeded"
     noop = engine.promote(second.id, "cart-prod", "t")
     assert noop.phase == "Noop" and noop.revision == second_sha
     assert engine.state().stages["cart-prod"].verifications[second.id].phase == "Skipped"
     assert verify(engine, "cart-prod").phase == "Skipped"
+
+    # A cart-only commit; CI rebuilds guestbook reproducibly: same image, new commit tag, same digest.
+    third_sha = commit_files(world.bare, {"apps/cart/base/deployment.yaml": world.sub(
+        DEPLOYMENT.replace("APP", "cart")) + "  replicas: 3\n"})
+    assert world.retag("guestbook", second_sha, third_sha) == second_digest
+    third = world.discover(engine)
+    assert third.commits[0].id == third_sha and third.images[0].tag == third_sha
+    record = engine.promote(third.id, "dev", "t")
+    assert record.phase == "Succeeded" and record.changed_apps == ["cart"]  # guestbook's pods are not touched
 
 
 @pytest.mark.parametrize("world", ["direct-and-upstream"], indirect=True)

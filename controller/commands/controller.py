@@ -149,8 +149,12 @@ def build(args: argparse.Namespace) -> tuple[Controller, tuple[str, int] | None]
     reconciler = Reconciler(SerializedSources(factory), metrics, refresher, verify_poll_s=args.verify_poll)
     state_spec = args.state
 
+    argocd_namespace = next((n.strip() for n in args.argocd_namespaces.split(",") if n.strip()), "argocd")
+    engine_settings = {"kube_api": kube, "argocd_namespace": argocd_namespace}
+
     def engine_for(pipeline: Pipeline) -> Engine:
-        return Engine(pipeline, store_from_spec(state_spec, pipeline, kube), cache_dir=default_cache_dir())
+        return Engine(pipeline, store_from_spec(state_spec, pipeline, kube), cache_dir=default_cache_dir(),
+                      settings=engine_settings)
 
     scheduler = Scheduler(time.monotonic, random.Random(), jitter=args.jitter)  # noqa: S311 - jitter, not crypto
     settings = Settings(workers=max(1, args.workers), reload_s=args.reload_interval, interval_s=args.interval)

@@ -9,8 +9,8 @@ from __future__ import annotations
 
 from pathlib import Path
 
-from shared.errors import RenderError
-from shared.freight import Chart, Freight
+from shared.errors import NotFoundError, RenderError
+from shared.freight import Chart, Freight, Image, same_repo
 from shared.model import App, Pipeline
 from shared.render import kustomize
 from shared.render.env import ANNOTATION_FREIGHT, ANNOTATION_PIPELINE, ANNOTATION_STAGE, Rendered, RenderEnv
@@ -47,10 +47,11 @@ def render_app(pipeline: Pipeline, stage_name: str, app: App, freight: Freight, 
     annotations = {ANNOTATION_PIPELINE: pipeline.name, ANNOTATION_STAGE: stage_name,
                    ANNOTATION_FREIGHT: freight.id} if env.annotate else {}
     tool = detect_tool(directory, freight)
+    images = rendered_images(pipeline, freight)
     shown = app.path
     if tool == "kustomize":
         check_kustomization(root, directory, allow_remote=env.allow_remote_bases)
-        manifests = kustomize.build(directory, freight.images, {}, env=env, deadline=deadline, shown_path=shown)
+        manifests = kustomize.build(directory, images, {}, env=env, deadline=deadline, shown_path=shown)
         manifests = _annotate_kustomized(manifests, annotations, shown)
         empty = not manifests.strip() or manifests.strip() == b"{}"
     else:
@@ -64,12 +65,28 @@ def render_app(pipeline: Pipeline, stage_name: str, app: App, freight: Freight, 
                                          freight=freight, env=env, deadline=deadline),
                                    f"helm template {shown}")
         annotate(objects, annotations)
-        pin_images(objects, freight.images)
+        pin_images(objects, images)
         manifests = dump_objects(objects)
         empty = not objects
     if empty and not env.allow_empty:
         raise RenderError(f"{shown} rendered no objects; refusing (empty output makes Argo CD prune everything)")
     return Rendered(manifests=manifests, render_hash=render_hash(manifests), tool=tool.split("-")[0])
+
+
+def rendered_images(pipeline: Pipeline, freight: Freight) -> tuple[Image, ...]:
+    """The image references workloads get: ``repo:tag@digest``, except for images matched to a commit
+    (``tagFrom``), which render as ``repo@digest``. Their tag is only the commit that built them, so
+    keeping it would restart pods on every commit even when the build produced the same image —
+    the monorepo pattern's "no pod churn" promise; the digest alone says what runs."""
+    try:
+        warehouse = pipeline.warehouse(freight.origin)
+    except NotFoundError:
+        return freight.images
+    commit_matched = [s.repo_url for s in warehouse.images() if s.tag_from]
+    if not commit_matched:
+        return freight.images
+    return tuple(Image(i.repo_url, "", i.digest, i.created_at) if any(same_repo(i.repo_url, u) for u in commit_matched)
+                 else i for i in freight.images)
 
 
 def _annotate_kustomized(manifests: bytes, annotations: dict[str, str], shown: str) -> bytes:
