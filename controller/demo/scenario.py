@@ -171,16 +171,8 @@ class Demo:
         say(f"\nState (a ConfigMap document): {self.workdir / 'state' / 'freightyard-guestbook.yaml'}")
 
     def _render_prod(self) -> None:
-        from controller.commands import COMMANDS
-
-        if "render" not in COMMANDS:
-            return
-        try:
-            import controller.commands.render  # noqa: F401
-        except ModuleNotFoundError:
-            return
-        self.say("\n# What prod's Application renders (the CMP's output): images pinned by digest.")
-        self.run("render", "guestbook", "prod", "--repo-root", str(self.repo))
+        self.say("\n# What prod's Application renders (exactly the CMP's output): the image pinned by digest.")
+        self.run("render", "guestbook", "prod")
 
     def _newest(self) -> str:
         from shared.pipeline_files import load_pipelines

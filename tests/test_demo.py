@@ -1,0 +1,36 @@
+"""``freightyard demo`` (the README's main command) runs end to end and leaves the state it describes."""
+
+from __future__ import annotations
+
+from pathlib import Path
+
+import pytest
+
+from controller.cli import main
+from shared.pipeline_files import load_pipelines
+from shared.promotion import Engine
+from shared.stores.file import FileStore
+
+
+@pytest.mark.integration
+def test_demo_promotes_through_dev_and_staging_and_hotfixes_prod(tmp_path: Path,
+                                                                  capsys: pytest.CaptureFixture[str]) -> None:
+    workdir = tmp_path / "demo"
+    assert main(["demo", "--dir", str(workdir)]) == 0
+    out, err = capsys.readouterr()
+    assert "cannot enter prod: soaking in staging" in err  # the refusal is explained
+    assert "@sha256:" in out  # the rendered prod manifests pin the image by digest
+    pipeline = load_pipelines(workdir / "gitops" / "pipelines")[0]
+    state = Engine(pipeline, FileStore(workdir / "state" / "freightyard-guestbook.yaml")).state()
+    first, hotfix = list(state.freight.values())[::-1]
+    assert [i.tag for i in first.images] == ["1.0.0"] and [i.tag for i in hotfix.images] == ["1.0.1"]
+    current = {name: s.current.freight if s.current else None for name, s in state.stages.items()}
+    assert current == {"dev": first.id, "staging": first.id, "hotfix": hotfix.id, "prod": hotfix.id}
+    assert state.stages["prod"].approvals[hotfix.id].by == "user:oncall"
+    assert state.stages["prod"].current is not None and state.stages["prod"].current.by == "user:oncall"
+
+
+def test_demo_refuses_a_non_empty_directory(tmp_path: Path, capsys: pytest.CaptureFixture[str]) -> None:
+    (tmp_path / "something").write_text("x")
+    assert main(["demo", "--dir", str(tmp_path)]) == 1
+    assert "is not empty" in capsys.readouterr().err
