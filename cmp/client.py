@@ -1,15 +1,22 @@
-"""Asking the warm render server to run ``generate``; None whenever it cannot, so the caller renders."""
+"""Asking the warm render server to run ``generate``; None whenever it cannot, so the caller renders.
 
-import json
+Built-in modules only: this runs in every ``freightyard-cmp generate`` before anything else.
+"""
+
+from __future__ import annotations
+
+import _socket
 import os
-import socket
-import stat
 import sys
-from collections.abc import Mapping
 
-from cmp.protocol import code_version, pack, read_frame, socket_path
+from cmp.protocol import code_version, decode, encode, read_frame, socket_path
+
+TYPE_CHECKING = False  # typing itself costs milliseconds to import; only the checker needs these
+if TYPE_CHECKING:
+    from collections.abc import Mapping
 
 DEFAULT_TIMEOUT = 45.0
+STALE = "stale"
 
 
 def render(environ: Mapping[str, str], cwd: str) -> tuple[int, bytes, str] | None:
@@ -20,19 +27,21 @@ def render(environ: Mapping[str, str], cwd: str) -> tuple[int, bytes, str] | Non
         timeout = float(environ.get("FREIGHTYARD_TIMEOUT", "") or DEFAULT_TIMEOUT) + 10.0
     except ValueError:
         timeout = DEFAULT_TIMEOUT + 10.0
-    request = json.dumps({"version": code_version(), "cwd": cwd, "env": dict(environ)}).encode()
+    request = encode([code_version(), cwd, *(f"{k}={v}" for k, v in environ.items())])
+    conn = _socket.socket(_socket.AF_UNIX, _socket.SOCK_STREAM)
     try:
-        with socket.socket(socket.AF_UNIX, socket.SOCK_STREAM) as conn:
-            conn.settimeout(timeout)
-            conn.connect(path)
-            conn.sendall(pack(request))
-            header = json.loads(read_frame(conn))
-            out = read_frame(conn)
+        conn.settimeout(timeout)
+        conn.connect(path)
+        conn.sendall(request)
+        header = decode(read_frame(conn))
+        out = read_frame(conn)
     except (OSError, ValueError):
         return None  # no server, a stale or dying one: render in-process, correctly, instead
-    if not isinstance(header, dict) or header.get("stale"):
+    finally:
+        conn.close()
+    if len(header) != 2 or header[0] == STALE or not header[0].isdigit():
         return None
-    return int(header.get("code", 1)), out, str(header.get("err", ""))
+    return int(header[0]), out, header[1]
 
 
 def _private(directory: str) -> bool:
@@ -41,10 +50,11 @@ def _private(directory: str) -> bool:
         info = os.stat(directory)
     except OSError:
         return False
-    return info.st_uid == os.getuid() and stat.S_IMODE(info.st_mode) & 0o077 == 0
+    return info.st_uid == os.getuid() and info.st_mode & 0o077 == 0
 
 
 def finish(code: int, out: bytes, err: str) -> int:
+    """Write an outcome the way argocd-cmp-server expects: manifests on stdout, one line on stderr."""
     if err:
         sys.stderr.write(err)
         sys.stderr.flush()

@@ -1,17 +1,22 @@
 """The render server's wire format and where its socket lives (shared by client and server).
 
-A frame is a 4-byte big-endian length and that many bytes. A request is one JSON frame
-``{"version", "cwd", "env"}``; a reply is a JSON frame ``{"code", "err"}`` then a frame of stdout.
+Kept to built-in modules only (no json, struct or socket's enums): the client runs once per render.
+A frame is a 4-byte big-endian length and that many bytes, fields separated by NUL (which neither
+paths nor environment variables can contain). Request: ``version, cwd, KEY=VALUE...``;
+reply: ``code, stderr line`` then a frame of stdout.
 """
 
+from __future__ import annotations
+
+import _socket
 import os
-import socket
-import struct
 import zlib
-from collections.abc import Mapping
+
+TYPE_CHECKING = False  # typing itself costs milliseconds to import; only the checker needs these
+if TYPE_CHECKING:
+    from collections.abc import Mapping, Sequence
 
 MAX_FRAME = 256 * 1024 * 1024  # manifests of a very large app; anything bigger is refused
-_LENGTH = struct.Struct(">I")
 
 
 def socket_path(environ: Mapping[str, str]) -> str:
@@ -37,18 +42,26 @@ def code_version() -> str:
     return f"{zlib.crc32('|'.join(stamps).encode()):08x}-{len(stamps)}"
 
 
-def pack(data: bytes) -> bytes:
-    return _LENGTH.pack(len(data)) + data
+def encode(fields: Sequence[str]) -> bytes:
+    return frame("\0".join(fields).encode("utf-8", "surrogateescape"))
 
 
-def read_frame(sock: socket.socket) -> bytes:
-    (length,) = _LENGTH.unpack(_read_exactly(sock, _LENGTH.size))
+def decode(data: bytes) -> list[str]:
+    return data.decode("utf-8", "surrogateescape").split("\0")
+
+
+def frame(data: bytes) -> bytes:
+    return len(data).to_bytes(4, "big") + data
+
+
+def read_frame(sock: _socket.socket) -> bytes:
+    length = int.from_bytes(_read_exactly(sock, 4), "big")
     if length > MAX_FRAME:
         raise ValueError(f"frame of {length} bytes exceeds the {MAX_FRAME} limit")
     return _read_exactly(sock, length)
 
 
-def _read_exactly(sock: socket.socket, size: int) -> bytes:
+def _read_exactly(sock: _socket.socket, size: int) -> bytes:
     chunks = []
     remaining = size
     while remaining:

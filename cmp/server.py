@@ -8,7 +8,6 @@ on threads, refuses requests from a different code version, and exits after bein
 from __future__ import annotations
 
 import contextlib
-import json
 import os
 import socket
 import socketserver
@@ -16,8 +15,9 @@ import sys
 import threading
 import time
 
+from cmp.client import STALE
 from cmp.main import render_request
-from cmp.protocol import code_version, pack, read_frame
+from cmp.protocol import code_version, decode, encode, frame, read_frame
 
 IDLE_SECONDS = float(os.environ.get("FREIGHTYARD_CMP_SERVER_IDLE", "900"))
 # The first client's per-app settings must not leak into the tools every later render runs.
@@ -32,17 +32,17 @@ class _Handler(socketserver.BaseRequestHandler):
         conn: socket.socket = self.request
         conn.settimeout(30)
         try:
-            request = json.loads(read_frame(conn))
+            version, cwd, *variables = decode(read_frame(conn))
         except (OSError, ValueError):
             return
-        if not isinstance(request, dict) or request.get("version") != self.server.version:
-            conn.sendall(pack(json.dumps({"stale": True}).encode()) + pack(b""))
+        if version != self.server.version:
+            conn.sendall(encode([STALE, ""]) + frame(b""))
             self.server.stale = True
             return
-        environ = {str(k): str(v) for k, v in dict(request.get("env") or {}).items()}
-        code, out, err = render_request(environ, str(request.get("cwd", "")))
+        environ = dict(v.split("=", 1) for v in variables if "=" in v)
+        code, out, err = render_request(environ, cwd)
         try:
-            conn.sendall(pack(json.dumps({"code": code, "err": err}).encode()) + pack(out))
+            conn.sendall(encode([str(code), err]) + frame(out))
         except OSError:
             return
         finally:

@@ -21,7 +21,6 @@ from shared.pipeline import parse_pipelines
 from shared.render import RenderEnv, render_app, render_hash
 from shared.render.env import find_tools
 from shared.render.helm import kube_version, set_key
-from shared.render.kustomize import overlay
 from shared.render.objects import image_name
 from shared.state import PromotionRecord, StageState, State, state_to_document
 
@@ -109,16 +108,6 @@ def test_render_hash_strips_only_freight_annotation_lines() -> None:
     body = b"metadata:\n  annotations:\n    freightyard.io/stage: dev\n"
     with_id = body + b"    freightyard.io/freight: " + b"c" * 40 + b"\n"
     assert render_hash(with_id) == render_hash(body) != render_hash(body.replace(b"dev", b"qa"))
-
-
-def test_overlay_references_the_app_relatively_and_pins_tag_and_digest(tmp_path: Path) -> None:
-    images = [Image(IMAGE, "1.0", DIGEST_A), Image("r/x", "", DIGEST_B)]
-    text = overlay(tmp_path / "repo/app", tmp_path / "work", images, {"freightyard.io/stage": "dev"})
-    data = yaml.safe_load(text)
-    assert data["resources"] == ["../repo/app"]
-    assert data["images"] == [{"name": "r/x", "newName": "r/x", "digest": DIGEST_B},
-                              {"name": IMAGE, "newName": IMAGE, "digest": DIGEST_A, "newTag": "1.0"}]
-    assert yaml.safe_load(data["transformers"][0])["fieldSpecs"] == [{"path": "metadata/annotations", "create": True}]
 
 
 @pytest.mark.parametrize(("given", "expected"), [

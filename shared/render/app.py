@@ -51,8 +51,8 @@ def render_app(pipeline: Pipeline, stage_name: str, app: App, freight: Freight, 
     shown = app.path
     if tool == "kustomize":
         check_kustomization(root, directory, allow_remote=env.allow_remote_bases)
-        manifests = kustomize.build(directory, images, {}, env=env, deadline=deadline, shown_path=shown)
-        manifests = _annotate_kustomized(manifests, annotations, shown)
+        manifests = kustomize.build(directory, env=env, deadline=deadline, shown_path=shown)
+        manifests = _post_process_kustomized(manifests, images, annotations, shown)
         empty = not manifests.strip() or manifests.strip() == b"{}"
     else:
         if tool == "plain":
@@ -89,14 +89,17 @@ def rendered_images(pipeline: Pipeline, freight: Freight) -> tuple[Image, ...]:
                  else i for i in freight.images)
 
 
-def _annotate_kustomized(manifests: bytes, annotations: dict[str, str], shown: str) -> bytes:
-    from shared.render.textual import annotate_stream
+def _post_process_kustomized(manifests: bytes, images: tuple[Image, ...], annotations: dict[str, str],
+                             shown: str) -> bytes:
+    from shared.render.textual import annotate_stream, pin_images_stream
 
-    annotated = annotate_stream(manifests, annotations)
+    pinned = pin_images_stream(manifests, images)
+    annotated = annotate_stream(pinned, annotations) if pinned is not None else None
     if annotated is not None:
         return annotated
     objects = load_objects(manifests, f"kustomize build {shown}")
     annotate(objects, annotations)
+    pin_images(objects, images)
     return dump_objects(objects)
 
 
