@@ -7,8 +7,11 @@ import os
 from dataclasses import dataclass
 from pathlib import Path
 
+from shared.errors import ConfigError
 from shared.model import Pipeline
 from shared.pipeline_files import find_pipeline, load_pipelines
+from shared.sources.factory import DefaultSources
+from shared.sources.git import default_cache_dir
 from shared.stores.base import DocumentStore
 
 DEFAULT_STATE = "file:.freightyard/freightyard-{pipeline}.yaml"
@@ -34,8 +37,6 @@ class Context:
         if name is None:
             if len(self.pipelines) == 1:
                 return self.pipelines[0]
-            from shared.errors import ConfigError
-
             raise ConfigError([f"several pipelines are defined ({', '.join(p.name for p in self.pipelines)}): "
                                "name one with --pipeline"])
         return find_pipeline(self.pipelines, name)
@@ -48,3 +49,22 @@ class Context:
 
 def load_context(args: argparse.Namespace) -> Context:
     return Context(pipelines=load_pipelines(Path(args.pipelines)), state_spec=args.state)
+
+
+def add_source_options(parser: argparse.ArgumentParser) -> None:
+    parser.add_argument("--oci-layout", action="append", default=[], metavar="HOST=DIR",
+                        help="serve images of HOST from OCI layouts under DIR (repeatable)")
+    parser.add_argument("--insecure-registry", action="append", default=[], metavar="HOST",
+                        help="talk plain HTTP to this registry (repeatable; test registries)")
+
+
+def sources_from(args: argparse.Namespace) -> DefaultSources:
+    """The artifact sources the ``--oci-layout``/``--insecure-registry`` options describe."""
+    roots = {}
+    for item in args.oci_layout:
+        host, sep, directory = item.partition("=")
+        if not sep or not host or not directory:
+            raise ConfigError([f"--oci-layout {item!r}: expected HOST=DIR"])
+        roots[host] = Path(directory)
+    return DefaultSources(cache_dir=default_cache_dir(), layout_roots=roots,
+                          insecure_hosts=frozenset(args.insecure_registry))

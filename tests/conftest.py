@@ -7,6 +7,9 @@ from collections.abc import Iterator
 
 import pytest
 
+from shared.kube.client import KubeApi, KubeSettings, make_api
+from tests.servers.kube_emulator import KubeEmulator
+
 pytest_plugins = ["tests.servers.fixtures"]
 
 
@@ -24,3 +27,18 @@ def _environment_is_not_leaked() -> Iterator[None]:
 @pytest.fixture(autouse=True)
 def _isolated_cache(tmp_path_factory: pytest.TempPathFactory, monkeypatch: pytest.MonkeyPatch) -> None:
     monkeypatch.setenv("FREIGHTYARD_CACHE", str(tmp_path_factory.mktemp("cache")))
+
+
+@pytest.fixture
+def kube() -> Iterator[KubeEmulator]:
+    """An HTTP-level Kubernetes API emulator (kmock) on loopback, with resourceVersion semantics."""
+    with KubeEmulator() as emulator:
+        yield emulator
+
+
+@pytest.fixture
+def api(kube: KubeEmulator) -> Iterator[KubeApi]:
+    """The official client, through our thin layer, pointed at the emulator."""
+    client = make_api(KubeSettings(host=kube.url, timeout_s=5))
+    yield client
+    client.close()

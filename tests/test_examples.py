@@ -5,7 +5,6 @@ from __future__ import annotations
 
 import datetime as dt
 import uuid
-from collections.abc import Iterator
 from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
@@ -16,7 +15,7 @@ import yaml
 from shared.discovery import discover
 from shared.errors import NotEligibleError
 from shared.freight import Freight
-from shared.kube.client import KubeApi, KubeSettings, make_api
+from shared.kube.client import KubeApi
 from shared.model import Pipeline
 from shared.noop import render_stage
 from shared.pipeline import parse_pipelines
@@ -205,19 +204,6 @@ def test_pre_pipeline_then_copy_and_render(world: World) -> None:
     main.promote(commit.id, "prod", "t")
     rendered = show(world.bare, "env/prod", "apps/guestbook/overlays/prod/manifests.yaml") or ""
     assert f"@{digest}" in rendered and "namespace: guestbook-prod" in rendered
-
-
-@pytest.fixture
-def kube() -> Iterator[KubeEmulator]:
-    with KubeEmulator() as emulator:
-        yield emulator
-
-
-@pytest.fixture
-def api(kube: KubeEmulator) -> Iterator[KubeApi]:
-    client = make_api(KubeSettings(host=kube.url, timeout_s=5))
-    yield client
-    client.close()
 
 
 @pytest.mark.parametrize("world", ["quick-and-dirty"], indirect=True)

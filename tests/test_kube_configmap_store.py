@@ -3,7 +3,6 @@
 from __future__ import annotations
 
 import threading
-from collections.abc import Iterator
 from typing import Any
 
 import kmock
@@ -17,19 +16,6 @@ from shared.stores.configmap import ConfigMapStore
 from tests.servers.kube_emulator import KubeEmulator
 
 NS, NAME = "argocd", "freightyard-guestbook"
-
-
-@pytest.fixture
-def kube() -> Iterator[KubeEmulator]:
-    with KubeEmulator() as emulator:
-        yield emulator
-
-
-@pytest.fixture
-def api(kube: KubeEmulator) -> Iterator[KubeApi]:
-    client = make_api(KubeSettings(host=kube.url, timeout_s=5))
-    yield client
-    client.close()
 
 
 def store_for(api: KubeApi) -> ConfigMapStore:

@@ -5,7 +5,7 @@ from __future__ import annotations
 import datetime as dt
 import threading
 import time
-from collections.abc import Callable, Iterator
+from collections.abc import Callable
 from pathlib import Path
 from typing import TypeVar
 
@@ -28,19 +28,6 @@ from tests.servers.kube_emulator import KubeEmulator
 NS = "argocd"
 T0 = dt.datetime(2024, 5, 1, 12, 0, 0, tzinfo=dt.UTC)
 T = TypeVar("T")
-
-
-@pytest.fixture
-def kube() -> Iterator[KubeEmulator]:
-    with KubeEmulator() as emulator:
-        yield emulator
-
-
-@pytest.fixture
-def api(kube: KubeEmulator) -> Iterator[KubeApi]:
-    client = make_api(KubeSettings(host=kube.url, timeout_s=5))
-    yield client
-    client.close()
 
 
 def poll(check: Callable[[], T | None], *, timeout: float, what: str) -> T:

@@ -2,14 +2,13 @@
 
 from __future__ import annotations
 
-from collections.abc import Iterator
 from pathlib import Path
 
 import pytest
 
 from shared.errors import ConfigError, MechanismError
 from shared.freight import Chart, Commit, Freight, Image
-from shared.kube.client import KubeApi, KubeSettings, make_api
+from shared.kube.client import KubeApi
 from shared.pipeline import parse_pipelines
 from tests.mechanism_fixtures import DIGEST1, engine_for
 from tests.servers.kube_emulator import KubeEmulator
@@ -46,19 +45,6 @@ def application(name: str, source: dict[str, object], authorized: str = "quick:p
     return {"apiVersion": "argoproj.io/v1alpha1", "kind": "Application",
             "metadata": {"name": name, "namespace": "argocd", "annotations": annotations},
             "spec": {"project": "default", "source": source}}
-
-
-@pytest.fixture
-def kube() -> Iterator[KubeEmulator]:
-    with KubeEmulator() as emulator:
-        yield emulator
-
-
-@pytest.fixture
-def api(kube: KubeEmulator) -> Iterator[KubeApi]:
-    client = make_api(KubeSettings(host=kube.url, timeout_s=5))
-    yield client
-    client.close()
 
 
 def the_freight() -> Freight:

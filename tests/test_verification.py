@@ -13,7 +13,7 @@ import pytest
 
 from shared.errors import NotEligibleError
 from shared.freight import Commit, Freight, Image
-from shared.kube.client import KubeApi, KubeSettings, make_api
+from shared.kube.client import KubeApi
 from shared.verification.argocd import Target, judge
 from shared.verification.runner import verify
 from tests.mechanism_fixtures import DIGEST1, engine_for
@@ -92,19 +92,6 @@ def web() -> Iterator[str]:
     yield f"http://127.0.0.1:{server.server_port}"
     server.shutdown()
     server.server_close()
-
-
-@pytest.fixture
-def kube() -> Iterator[KubeEmulator]:
-    with KubeEmulator() as emulator:
-        yield emulator
-
-
-@pytest.fixture
-def api(kube: KubeEmulator) -> Iterator[KubeApi]:
-    client = make_api(KubeSettings(host=kube.url, timeout_s=5))
-    yield client
-    client.close()
 
 
 def seed(kube: KubeEmulator, freight_id: str, status: dict[str, Any]) -> None:

@@ -19,7 +19,7 @@ from types import FrameType
 
 from controller.leader import Always, Elector, FileLockElector, LeaseElector, default_identity
 from controller.metrics import Metrics
-from controller.options import DEFAULT_STATE
+from controller.options import DEFAULT_STATE, add_source_options, sources_from
 from controller.pipelines_source import PIPELINE_LABEL, ConfigMapPipelines, DirectoryPipelines, PipelineSet
 from controller.pipelines_source import PipelineSource as PipelineSourceType
 from controller.runtime.loop import Controller, Settings
@@ -34,7 +34,6 @@ from shared.kube.client import KubeApi, KubeSettings, api_factory
 from shared.kube.configmaps import list_configmaps
 from shared.model import Pipeline
 from shared.promotion import Engine
-from shared.sources.factory import DefaultSources
 from shared.sources.git import default_cache_dir
 from shared.stores.factory import store_from_spec
 
@@ -89,10 +88,7 @@ def register(sub: argparse._SubParsersAction) -> None:  # type: ignore[type-arg]
                    help="seconds between re-reads of pipeline definitions (default 5)")
     p.add_argument("--verify-poll", type=float, default=float(_env("FREIGHTYARD_VERIFY_POLL", "5")),
                    help="seconds between polls of a running verification (default 5)")
-    p.add_argument("--oci-layout", action="append", default=[], metavar="HOST=DIR",
-                   help="serve images of HOST from OCI layouts under DIR (repeatable)")
-    p.add_argument("--insecure-registry", action="append", default=[], metavar="HOST",
-                   help="talk plain HTTP to this registry (repeatable; test registries)")
+    add_source_options(p)
     p.add_argument("--once", action="store_true", help="one pass over every pipeline, then exit (1 on errors)")
     p.set_defaults(run=run)
 
@@ -138,14 +134,7 @@ def build(args: argparse.Namespace) -> tuple[Controller, tuple[str, int] | None]
     if args.refresh == "kube" or (args.refresh == "auto" and uses_configmaps):
         refresher = KubeRefresher(kube, tuple(n.strip() for n in args.argocd_namespaces.split(",") if n.strip()),
                                   on_result=lambda kind, result: metrics.refreshes.labels(kind, result).inc())
-    layout_roots = {}
-    for item in args.oci_layout:
-        host, sep, directory = item.partition("=")
-        if not sep:
-            raise ConfigError([f"--oci-layout {item!r}: expected HOST=DIR"])
-        layout_roots[host] = Path(directory)
-    factory = DefaultSources(cache_dir=default_cache_dir(), layout_roots=layout_roots,
-                             insecure_hosts=frozenset(args.insecure_registry))
+    factory = sources_from(args)
     reconciler = Reconciler(SerializedSources(factory), metrics, refresher, verify_poll_s=args.verify_poll)
     state_spec = args.state
 

@@ -3,15 +3,13 @@
 from __future__ import annotations
 
 import argparse
-from pathlib import Path
 from typing import Any
 
-from controller.options import add_common, load_context
+from controller.options import add_common, add_source_options, load_context, sources_from
 from controller.output import emit
 from shared.discovery import discover
 from shared.errors import SourceError
 from shared.promotion import Engine
-from shared.sources.factory import DefaultSources
 from shared.sources.git import default_cache_dir
 
 
@@ -20,21 +18,8 @@ def register(sub: argparse._SubParsersAction) -> None:  # type: ignore[type-arg]
     add_common(parser)
     parser.add_argument("--pipeline", "-p", help="only this pipeline")
     parser.add_argument("--warehouse", "-w", help="only this warehouse")
-    parser.add_argument("--oci-layout", action="append", default=[], metavar="HOST=DIR",
-                        help="serve images of HOST from OCI layouts under DIR (repeatable)")
+    add_source_options(parser)
     parser.set_defaults(run=run)
-
-
-def sources_from(args: argparse.Namespace) -> DefaultSources:
-    roots = {}
-    for item in args.oci_layout:
-        host, sep, directory = item.partition("=")
-        if not sep:
-            from shared.errors import ConfigError
-
-            raise ConfigError([f"--oci-layout {item!r}: expected HOST=DIR"])
-        roots[host] = Path(directory)
-    return DefaultSources(cache_dir=default_cache_dir(), layout_roots=roots)
 
 
 def run(args: argparse.Namespace) -> int:

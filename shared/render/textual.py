@@ -42,10 +42,10 @@ def _annotate_document(document: bytes, lines: bytes, keys: list[bytes]) -> byte
         if found < 0:
             return None
         start = found + len(b"\nmetadata:\n")
-    end = _block_end(document, start)
+    end = _indented_end(document, start, b"  ")
     block = document[start:end]
     if block.startswith(b"  annotations:\n"):
-        existing_end = _child_end(block, len(b"  annotations:\n"))
+        existing_end = _indented_end(block, len(b"  annotations:\n"), b"    ")
         existing = block[len(b"  annotations:\n"):existing_end]
         if any(_has_key(existing, key) for key in keys):
             return None
@@ -60,24 +60,14 @@ def _has_key(block: bytes, key: bytes) -> bool:
     return any(line.startswith(key) for line in block.split(b"\n"))
 
 
-def _block_end(document: bytes, start: int) -> int:
-    """End of the indented block starting at ``start`` (first line not indented by 2+ spaces)."""
+def _indented_end(text: bytes, start: int, indent: bytes) -> int:
+    """End of the block starting at ``start``: the first line not starting with ``indent``."""
     position = start
-    while position < len(document):
-        if not document.startswith(b"  ", position):
+    while position < len(text):
+        if not text.startswith(indent, position):
             return position
-        newline = document.find(b"\n", position)
-        position = len(document) if newline < 0 else newline + 1
-    return position
-
-
-def _child_end(block: bytes, start: int) -> int:
-    position = start
-    while position < len(block):
-        if not block.startswith(b"    ", position):
-            return position
-        newline = block.find(b"\n", position)
-        position = len(block) if newline < 0 else newline + 1
+        newline = text.find(b"\n", position)
+        position = len(text) if newline < 0 else newline + 1
     return position
 
 
