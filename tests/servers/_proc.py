@@ -14,6 +14,7 @@ from collections.abc import Callable, Mapping, Sequence
 from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
 from pathlib import Path
 from types import TracebackType
+from typing import Self
 
 LOOPBACK = "127.0.0.1"
 
@@ -218,3 +219,16 @@ def read_request_body(handler: BaseHTTPRequestHandler, max_bytes: int = 512 * 10
     if length > max_bytes:
         raise ValueError("request body too large")
     return handler.rfile.read(length) if length else b""
+
+
+class ServesInThread:
+    """The context-manager half of every wrapper that owns an ``InProcessHTTPServer`` as ``_server``."""
+
+    _server: InProcessHTTPServer
+
+    def __enter__(self) -> Self:
+        self._server.start()
+        return self
+
+    def __exit__(self, *exc_info: object) -> None:
+        self._server.stop()

@@ -10,10 +10,9 @@ import tempfile
 from collections.abc import Mapping
 from http.server import BaseHTTPRequestHandler
 from pathlib import Path
-from types import TracebackType
 from urllib.parse import quote, urlsplit
 
-from tests.servers._proc import LOOPBACK, InProcessHTTPServer, read_request_body, run_checked
+from tests.servers._proc import LOOPBACK, InProcessHTTPServer, ServesInThread, read_request_body, run_checked
 from tests.servers.tools import git_path
 
 _MAX_BODY = 512 * 1024 * 1024  # bound on a single request body (pushes of test repos are tiny)
@@ -240,7 +239,7 @@ class _GitCGIHandler(BaseHTTPRequestHandler):
             self.wfile.write(payload)
 
 
-class GitHttpServer:
+class GitHttpServer(ServesInThread):
     """Context manager serving every bare repo under `root` at http://127.0.0.1:PORT/<name>."""
 
     def __init__(
@@ -293,14 +292,3 @@ class GitHttpServer:
         """Create a bare repo `name` under root (optionally with an initial commit)."""
         return init_bare_repo(self.root, name, files, branch=branch)
 
-    def __enter__(self) -> GitHttpServer:
-        self._server.start()
-        return self
-
-    def __exit__(
-        self,
-        exc_type: type[BaseException] | None,
-        exc: BaseException | None,
-        tb: TracebackType | None,
-    ) -> None:
-        self._server.stop()

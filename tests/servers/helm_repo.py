@@ -11,9 +11,8 @@ import tempfile
 from collections.abc import Mapping, Sequence
 from http.server import SimpleHTTPRequestHandler
 from pathlib import Path
-from types import TracebackType
 
-from tests.servers._proc import InProcessHTTPServer, run_checked
+from tests.servers._proc import InProcessHTTPServer, ServesInThread, run_checked
 from tests.servers.tools import helm_path
 
 _DIGEST_RE = re.compile(r"Digest:\s*(sha256:[0-9a-f]{64})")
@@ -198,7 +197,7 @@ class _StaticHandler(SimpleHTTPRequestHandler):
             super().do_HEAD()
 
 
-class HelmRepoServer:
+class HelmRepoServer(ServesInThread):
     """Context manager serving `directory` (a chart repo with index.yaml) over plain HTTP."""
 
     def __init__(
@@ -234,14 +233,3 @@ class HelmRepoServer:
         """Package charts (name -> versions) into the served dir and re-index with this URL."""
         return build_chart_repo(self.directory, charts, url=self.url)
 
-    def __enter__(self) -> HelmRepoServer:
-        self._server.start()
-        return self
-
-    def __exit__(
-        self,
-        exc_type: type[BaseException] | None,
-        exc: BaseException | None,
-        tb: TracebackType | None,
-    ) -> None:
-        self._server.stop()

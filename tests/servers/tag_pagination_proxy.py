@@ -12,9 +12,8 @@ import json
 import re
 import urllib.parse
 from http.server import BaseHTTPRequestHandler
-from types import TracebackType
 
-from tests.servers._proc import InProcessHTTPServer, read_request_body
+from tests.servers._proc import InProcessHTTPServer, ServesInThread, read_request_body
 
 _TAGS_LIST = re.compile(r"^/v2/(?P<name>.+)/tags/list$")
 _HOP_BY_HOP = {
@@ -111,7 +110,7 @@ class _ProxyHandler(BaseHTTPRequestHandler):
     do_DELETE = _forward
 
 
-class TagPaginationProxy:
+class TagPaginationProxy(ServesInThread):
     """Context manager: http://127.0.0.1:PORT proxying to upstream host:port with tag paging."""
 
     def __init__(self, upstream_host: str, upstream_port: int) -> None:
@@ -125,14 +124,3 @@ class TagPaginationProxy:
         """Listening port."""
         return self._server.port
 
-    def __enter__(self) -> TagPaginationProxy:
-        self._server.start()
-        return self
-
-    def __exit__(
-        self,
-        exc_type: type[BaseException] | None,
-        exc: BaseException | None,
-        tb: TracebackType | None,
-    ) -> None:
-        self._server.stop()

@@ -16,9 +16,8 @@ from dataclasses import dataclass, field
 from datetime import UTC, datetime
 from http.server import BaseHTTPRequestHandler
 from pathlib import Path
-from types import TracebackType
 
-from tests.servers._proc import InProcessHTTPServer, run_checked
+from tests.servers._proc import InProcessHTTPServer, ServesInThread, run_checked
 from tests.servers.tools import openssl_path
 
 TOKEN_PATH = "/token"
@@ -246,7 +245,7 @@ class _TokenHandler(BaseHTTPRequestHandler):
         self._send_json(200, doc)
 
 
-class TokenServer:
+class TokenServer(ServesInThread):
     """Context manager running the token endpoint at http://127.0.0.1:PORT/token."""
 
     def __init__(
@@ -277,17 +276,6 @@ class TokenServer:
         with self._cfg.lock:
             return list(self._cfg.log)
 
-    def __enter__(self) -> TokenServer:
-        self._server.start()
-        return self
-
-    def __exit__(
-        self,
-        exc_type: type[BaseException] | None,
-        exc: BaseException | None,
-        tb: TracebackType | None,
-    ) -> None:
-        self._server.stop()
 
 
 __all__ = ["SigningKey", "TokenRequestLog", "TokenServer", "libtrust_key_id", "parse_scope"]
