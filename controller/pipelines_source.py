@@ -7,25 +7,27 @@ last good version of that pipeline kept) while everything else carries on.
 
 from __future__ import annotations
 
-import dataclasses
 import logging
-import os
-from collections.abc import Callable
+from collections.abc import Iterable
 from dataclasses import dataclass, field
 from pathlib import Path
-from typing import Any, Protocol
+from typing import Protocol
 
-from shared.errors import ConfigError, FreightyardError
+from shared.errors import FreightyardError
 from shared.model import Pipeline
-from shared.pipeline import parse_pipelines
-from shared.pipeline_files import YAML_SUFFIXES, find_repo_root
+from shared.pipeline_sources import (
+    MARKER,
+    PIPELINE_LABEL,
+    STATE_MANAGED_BY,
+    Lister,
+    Parsed,
+    PipelineConfigMaps,
+    PipelineFiles,
+)
 
 log = logging.getLogger("freightyard.controller")
-MARKER = "kind: Pipeline"
-PIPELINE_LABEL = "freightyard.io/pipeline"
-STATE_MANAGED_BY = "freightyard"  # our state ConfigMaps carry the pipeline label too; they hold no pipeline
-
-Lister = Callable[[str, str], list[dict[str, Any]]]  # (namespace, label selector) -> ConfigMaps
+__all__ = ["MARKER", "PIPELINE_LABEL", "STATE_MANAGED_BY", "ConfigMapPipelines", "DirectoryPipelines", "Lister",
+           "Loaded", "PipelineSet", "PipelineSource", "merge"]
 
 
 @dataclass(frozen=True)
@@ -48,45 +50,15 @@ class DirectoryPipelines:
     """Pipeline files in a file or under a directory (hidden directories such as ``.git`` skipped)."""
 
     def __init__(self, path: str | Path) -> None:
-        self.path = Path(path)
+        self._files = PipelineFiles(path)
+        self.path = self._files.path
         self.description = f"files under {self.path}"
-        self._cache: dict[Path, tuple[tuple[int, int, int], list[Pipeline], list[str]]] = {}
 
     def load(self) -> Loaded:
-        if self.path.is_file():
-            files = [self.path]
-        elif self.path.is_dir():
-            files = []
-            for directory, subdirs, names in os.walk(self.path):
-                subdirs[:] = sorted(d for d in subdirs if not d.startswith("."))
-                files += [Path(directory, n) for n in sorted(names) if n.endswith(YAML_SUFFIXES)]
-        else:
+        identities = self._files.scan()
+        if identities is None:
             return Loaded(problems=(f"{self.path}: no such file or directory (is the GitOps checkout mounted?)",))
-        cache = {}
-        for file in files:
-            try:
-                stat = file.stat()
-            except OSError:
-                continue
-            identity = (stat.st_ino, stat.st_size, stat.st_mtime_ns)
-            cached = self._cache.get(file)
-            cache[file] = cached if cached and cached[0] == identity else (identity, *self._parse(file))
-        self._cache = cache
-        return merge([(p, probs) for _, p, probs in cache.values()])
-
-    def _parse(self, file: Path) -> tuple[list[Pipeline], list[str]]:
-        try:
-            text = file.read_text(encoding="utf-8")
-        except (OSError, UnicodeDecodeError) as error:
-            return [], [f"{file}: cannot read: {error}"]
-        if MARKER not in text:
-            return [], []
-        try:
-            found = parse_pipelines(text, str(file))
-        except ConfigError as error:
-            return [], list(error.problems)
-        root = str(find_repo_root(file.parent))
-        return [dataclasses.replace(p, repo_root=root) for p in found], []
+        return _merge_parsed(self._files.parse(identities).values())
 
 
 class ConfigMapPipelines:
@@ -96,45 +68,20 @@ class ConfigMapPipelines:
         self.namespaces = namespaces
         self.selector = selector
         self.description = f"ConfigMaps labelled {selector} in {', '.join(namespaces)}"
-        self._lister = lister
-        self._cache: dict[tuple[str, str], tuple[str, list[Pipeline], list[str]]] = {}
+        self._configmaps = PipelineConfigMaps(lister, selector)
 
     def load(self) -> Loaded:
-        cache = {}
         problems: list[str] = []
-        for namespace in self.namespaces:
-            try:
-                items = self._lister(namespace, self.selector)
-            except FreightyardError as error:
-                problems.append(f"cannot list pipeline ConfigMaps in {namespace}: {error.message}")
-                cache.update({k: v for k, v in self._cache.items() if k[0] == namespace})  # keep the last good
-                continue
-            for item in items:
-                metadata = item.get("metadata") or {}
-                if (metadata.get("labels") or {}).get("app.kubernetes.io/managed-by") == STATE_MANAGED_BY:
-                    continue
-                key = (str(metadata.get("namespace") or namespace), str(metadata.get("name") or ""))
-                version = str(metadata.get("resourceVersion") or "")
-                cached = self._cache.get(key)
-                cache[key] = cached if cached and version and cached[0] == version else \
-                    (version, *_parse_data(key, item.get("data") or {}))
-        self._cache = cache
-        loaded = merge([(p, probs) for _, p, probs in cache.values()])
+
+        def report(namespace: str, error: FreightyardError) -> None:  # and keep that namespace's last good
+            problems.append(f"cannot list pipeline ConfigMaps in {namespace}: {error.message}")
+
+        loaded = _merge_parsed(self._configmaps.load(self.namespaces, report).values())
         return Loaded(loaded.pipelines, (*problems, *loaded.problems))
 
 
-def _parse_data(key: tuple[str, str], data: dict[str, Any]) -> tuple[list[Pipeline], list[str]]:
-    pipelines: list[Pipeline] = []
-    problems: list[str] = []
-    for data_key in sorted(data):
-        text = data[data_key]
-        if not isinstance(text, str) or MARKER not in text:
-            continue
-        try:
-            pipelines += parse_pipelines(text, f"configmap {key[0]}/{key[1]} data.{data_key}")
-        except ConfigError as error:
-            problems += error.problems
-    return pipelines, problems
+def _merge_parsed(parsed: Iterable[Parsed]) -> Loaded:
+    return merge([(list(p.pipelines), list(p.problems)) for p in parsed])
 
 
 def merge(parts: list[tuple[list[Pipeline], list[str]]]) -> Loaded:

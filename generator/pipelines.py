@@ -9,9 +9,7 @@ find while some file is broken gets 503 (the pipeline may be in the broken file)
 
 from __future__ import annotations
 
-import dataclasses
 import logging
-import os
 import threading
 import time
 from collections.abc import Callable, Iterable
@@ -20,14 +18,13 @@ from pathlib import Path
 from typing import Any, Protocol
 
 from generator.errors import ApiError
-from shared.errors import ConfigError, FreightyardError
+from shared.errors import FreightyardError
 from shared.model import Pipeline
-from shared.pipeline import parse_pipelines
-from shared.pipeline_files import YAML_SUFFIXES, find_repo_root
+from shared.pipeline_sources import MARKER, STATE_MANAGED_BY, Identity, Lister, PipelineConfigMaps, PipelineFiles
 
 log = logging.getLogger("freightyard.generator")
-MARKER = "kind: Pipeline"
-STATE_MANAGED_BY = "freightyard"  # our state ConfigMaps carry the pipeline label too; they hold no pipeline
+__all__ = ["MARKER", "STATE_MANAGED_BY", "ConfigMapSource", "DirectorySource", "Index", "Lister", "Loaded",
+           "PipelineCatalog", "PipelineSource", "build_index"]
 
 
 @dataclass(frozen=True)
@@ -67,15 +64,14 @@ class DirectorySource:
 
     def __init__(self, path: str, *, repo_root: str = "", recheck_s: float = 1.0,
                  clock: Callable[[], float] = time.monotonic) -> None:
-        self.path = Path(path)
+        self._files = PipelineFiles(path, repo_root=Path(repo_root).resolve() if repo_root else None)
+        self.path = self._files.path
         self.description = f"directory {self.path}"
-        self._repo_root = Path(repo_root).resolve() if repo_root else None
         self._recheck_s = recheck_s
         self._clock = clock
         self._lock = threading.Lock()
         self._checked_at: float | None = None
-        self._files: dict[Path, tuple[tuple[int, int, int], list[Loaded], list[str]]] = {}
-        self._identities: dict[Path, tuple[int, int, int]] | None = None
+        self._identities: dict[Path, Identity] | None = None
         self._index = Index()
 
     def index(self) -> Index:
@@ -85,67 +81,23 @@ class DirectorySource:
         with self._lock:
             if self._checked_at is not None and self._clock() - self._checked_at < self._recheck_s:
                 return self._index
-            identities = self._scan()
+            identities = self._files.scan()
+            if identities is None:
+                raise ApiError(503, f"the pipelines path {self.path} does not exist "
+                                    "(is the GitOps checkout mounted?)", reason="PipelinesUnavailable")
             if identities != self._identities:
                 self._index = self._reload(identities)
                 self._identities = identities
             self._checked_at = self._clock()
             return self._index
 
-    def _scan(self) -> dict[Path, tuple[int, int, int]]:
-        if self.path.is_file():
-            candidates: list[Path] = [self.path]
-        elif self.path.is_dir():
-            candidates = []
-            for directory, subdirs, files in os.walk(self.path):
-                subdirs[:] = sorted(d for d in subdirs if not d.startswith("."))
-                candidates.extend(Path(directory, f) for f in sorted(files) if f.endswith(YAML_SUFFIXES))
-        else:
-            raise ApiError(503, f"the pipelines path {self.path} does not exist (is the GitOps checkout mounted?)",
-                           reason="PipelinesUnavailable")
-        found = {}
-        for candidate in candidates:
-            try:
-                stat = candidate.stat()
-            except OSError:
-                continue  # removed while walking
-            found[candidate] = (stat.st_ino, stat.st_size, stat.st_mtime_ns)
-        return found
-
-    def _reload(self, identities: dict[Path, tuple[int, int, int]]) -> Index:
-        files = {}
-        for path, identity in identities.items():
-            cached = self._files.get(path)
-            files[path] = cached if cached is not None and cached[0] == identity else (identity, *self._parse(path))
-        self._files = files
-        entries = [entry for _, loaded, _ in files.values() for entry in loaded]
-        problems = [problem for _, _, found in files.values() for problem in found]
+    def _reload(self, identities: dict[Path, Identity]) -> Index:
+        files = self._files.parse(identities)
+        entries = [Loaded(pipeline, str(path), parsed.pipeline_file)
+                   for path, parsed in files.items() for pipeline in parsed.pipelines]
+        problems = [problem for parsed in files.values() for problem in parsed.problems]
         log.info("pipelines reloaded from %s: %d pipelines, %d problems", self.path, len(entries), len(problems))
         return build_index(entries, problems)
-
-    def _parse(self, path: Path) -> tuple[list[Loaded], list[str]]:
-        try:
-            text = path.read_text(encoding="utf-8")
-        except (OSError, UnicodeDecodeError) as e:
-            return [], [f"{path}: cannot read: {e}"]
-        if MARKER not in text:
-            return [], []
-        try:
-            pipelines = parse_pipelines(text, str(path))
-        except ConfigError as e:
-            return [], list(e.problems)
-        root = self._repo_root or find_repo_root(path.parent)
-        loaded = []
-        for pipeline in pipelines:
-            try:
-                relative = path.resolve().relative_to(root).as_posix()
-            except ValueError:
-                relative = ""
-            loaded.append(Loaded(dataclasses.replace(pipeline, repo_root=str(root)), str(path), relative))
-        return loaded, []
-
-
-Lister = Callable[[str, str], list[dict[str, Any]]]  # (namespace, label selector) -> ConfigMaps
 
 
 class ConfigMapSource:
@@ -156,12 +108,11 @@ class ConfigMapSource:
         self.namespaces = namespaces
         self.selector = selector
         self.description = f"ConfigMaps labelled {selector} in {', '.join(namespaces)}"
-        self._lister = lister
+        self._configmaps = PipelineConfigMaps(lister, selector)
         self._ttl_s = ttl_s
         self._clock = clock
         self._lock = threading.Lock()
         self._fetched_at: float | None = None
-        self._parsed: dict[tuple[str, str], tuple[str, list[Loaded], list[str]]] = {}
         self._index = Index()
 
     def index(self) -> Index:
@@ -170,46 +121,17 @@ class ConfigMapSource:
         with self._lock:
             if self._fetched_at is not None and self._clock() - self._fetched_at < self._ttl_s:
                 return self._index
-            parsed: dict[tuple[str, str], tuple[str, list[Loaded], list[str]]] = {}
-            for namespace in self.namespaces:
-                try:
-                    items = self._lister(namespace, self.selector)
-                except FreightyardError as e:
-                    raise ApiError(503, f"cannot list pipeline ConfigMaps in namespace {namespace}: {e.message}",
-                                   reason="PipelinesUnavailable") from e
-                for item in items:
-                    metadata = item.get("metadata") or {}
-                    labels = metadata.get("labels") or {}
-                    if labels.get("app.kubernetes.io/managed-by") == STATE_MANAGED_BY:
-                        continue
-                    key = (str(metadata.get("namespace") or namespace), str(metadata.get("name") or ""))
-                    version = str(metadata.get("resourceVersion") or "")
-                    cached = self._parsed.get(key)
-                    if cached is not None and version and cached[0] == version:
-                        parsed[key] = cached
-                    else:
-                        parsed[key] = (version, *_parse_configmap(key, item.get("data") or {}))
-            self._parsed = parsed
-            entries = [entry for _, loaded, _ in parsed.values() for entry in loaded]
-            problems = [problem for _, _, found in parsed.values() for problem in found]
-            self._index = build_index(entries, problems)
+            parsed = self._configmaps.load(self.namespaces, _unavailable).values()
+            entries = [Loaded(pipeline, pipeline.source_file) for found in parsed for pipeline in found.pipelines]
+            self._index = build_index(entries, [problem for found in parsed for problem in found.problems])
             self._fetched_at = self._clock()
             return self._index
 
 
-def _parse_configmap(key: tuple[str, str], data: dict[str, Any]) -> tuple[list[Loaded], list[str]]:
-    loaded: list[Loaded] = []
-    problems: list[str] = []
-    for data_key in sorted(data):
-        text = data[data_key]
-        if not isinstance(text, str) or MARKER not in text:
-            continue
-        origin = f"configmap {key[0]}/{key[1]} data.{data_key}"
-        try:
-            loaded.extend(Loaded(p, origin) for p in parse_pipelines(text, origin))
-        except ConfigError as e:
-            problems.extend(e.problems)
-    return loaded, problems
+def _unavailable(namespace: str, error: FreightyardError) -> None:
+    """A namespace that cannot be listed fails the whole index: 503, and nothing of this listing is kept."""
+    raise ApiError(503, f"cannot list pipeline ConfigMaps in namespace {namespace}: {error.message}",
+                   reason="PipelinesUnavailable") from error
 
 
 class PipelineCatalog:

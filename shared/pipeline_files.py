@@ -1,28 +1,19 @@
 """Reading pipeline files from disk: a file, or every YAML file under a directory.
 
-Parsing is pure (``shared.pipeline``); here we read files, find the repo root the app paths are
-relative to, and check that those paths exist.
+Each file is read by ``shared.pipeline_sources`` (the reader the controller and generator share);
+here we gather the files, check that the app paths exist under the repo root, and report every
+problem at once.
 """
 
 from __future__ import annotations
 
-import dataclasses
 from pathlib import Path
 
 from shared.errors import ConfigError, NotFoundError
 from shared.model import Pipeline
-from shared.pipeline import parse_pipelines
+from shared.pipeline_sources import YAML_SUFFIXES, find_repo_root, parse_pipeline_file
 
-YAML_SUFFIXES = (".yaml", ".yml")
-
-
-def find_repo_root(start: Path) -> Path:
-    """The nearest directory at or above ``start`` holding ``.git``; else ``start`` itself."""
-    start = start.resolve()
-    for candidate in (start, *start.parents):
-        if (candidate / ".git").exists():
-            return candidate
-    return start
+__all__ = ["YAML_SUFFIXES", "find_pipeline", "find_repo_root", "load_pipelines", "missing_app_paths"]
 
 
 def load_pipelines(path: str | Path, *, repo_root: Path | None = None, check_paths: bool = True) -> list[Pipeline]:
@@ -35,24 +26,11 @@ def load_pipelines(path: str | Path, *, repo_root: Path | None = None, check_pat
     pipelines: list[Pipeline] = []
     problems: list[str] = []
     for file in files:
-        shown = str(file)
-        try:
-            text = file.read_text(encoding="utf-8")
-        except (OSError, UnicodeDecodeError) as error:
-            problems.append(f"{shown}: cannot read: {error}")
-            continue
-        if "kind: Pipeline" not in text and target.is_dir():
-            continue
-        try:
-            found = parse_pipelines(text, shown)
-        except ConfigError as error:
-            problems.extend(error.problems)
-            continue
-        root = repo_root or find_repo_root(file.parent)
-        for parsed in found:
-            pipeline = dataclasses.replace(parsed, repo_root=str(root))
+        parsed = parse_pipeline_file(file, repo_root=repo_root, require_marker=target.is_dir())
+        problems.extend(parsed.problems)
+        for pipeline in parsed.pipelines:
             if check_paths:
-                problems.extend(missing_app_paths(pipeline, root))
+                problems.extend(missing_app_paths(pipeline, Path(pipeline.repo_root)))
             pipelines.append(pipeline)
     names = [p.name for p in pipelines]
     for name in sorted({n for n in names if names.count(n) > 1}):
