@@ -4,7 +4,8 @@
    discovery (tag list + digest of the winner) vs ``skopeo list-tags`` of the same repository
    (which only lists). Reports the time ratio and Freightyard's request count.
 2. Warm git discovery with ``includePaths`` in a 5,000-commit monorepo served by ``git daemon``:
-   Freightyard (``ls-remote`` check against the remote, then the answer) vs ``git log -1 -- PATH``
+   Freightyard (a ref-advertisement check against the remote, read in-process, then the answer) vs
+   ``git log -1 -- PATH``
    run directly in the repository. Reports the time ratio (target for both: <= 1.5).
 
 Run: ``python bench/bench_discovery.py`` (starts and stops its own servers; ~1-2 minutes).
@@ -167,7 +168,7 @@ def main() -> int:
             for path in (RARE, TARGET):
                 result = bench_git(daemon, bare, path, tmp)
                 print(f"  freightyard warm {result['ours_ms']:.1f} ms ({result['round_trips']:.0f} round trip: "
-                      f"ls-remote) vs git log -1 -- {path} {result['git_log_ms']:.1f} ms "
+                      f"ref check) vs git log -1 -- {path} {result['git_log_ms']:.1f} ms "
                       f"-> ratio {result['ratio']:.2f}")
                 print(f"  (new process, same mirror: {result['fresh_ms']:.1f} ms -> ratio {result['fresh_ratio']:.2f})")
                 ok = ok and result["ratio"] <= 1.5

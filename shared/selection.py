@@ -8,8 +8,9 @@ from __future__ import annotations
 import heapq
 import re
 from collections.abc import Iterator
+from typing import Any
 
-from shared.semverc import ConstraintError, parse_constraint, parse_version, satisfies
+from shared.semverc import ConstraintError, parse_constraint, parse_version, release_test, satisfies
 
 
 class SelectionError(ValueError):
@@ -38,20 +39,27 @@ def filter_tags(tags: list[str], allow: str = "", ignore: tuple[str, ...] = ()) 
 def iter_semver(tags: list[str], constraint: str = "") -> Iterator[str]:
     """Tags that are versions and satisfy ``constraint``, highest first (SemVer 2.0 precedence), lazily.
 
-    Tags get a cheap precedence key first (plain ``1.2.3`` tags through C-level string functions);
-    the best candidates are taken in growing batches, and only those are parsed into ``semver``
-    versions and tested against the constraint, so picking the best of 5,000 tags stays cheap.
+    Tags get a cheap precedence key first (plain ``1.2.3`` tags through C-level string functions).
+    Releases are checked against the constraint as integer triples, all at once and without
+    building a ``semver.Version``; only pre-releases are parsed and checked by ``semver``. The best
+    candidates are then taken in growing batches, so picking the best of 5,000 tags stays cheap.
     """
     try:
         parsed = parse_constraint(constraint) if constraint else None
     except ConstraintError as error:
         raise SelectionError(f"constraint {constraint!r}: {error}") from error
     keyed = _keyed(tags)
+    if parsed is not None:
+        wanted = release_test(parsed)
+        keyed = [k for k in keyed if len(k[0]) == 5 or wanted(k[0][:3])]
     taken, batch = 0, 8
     while taken < len(keyed):
         # Equal versions ("1.2" and "v1.2.0"): prefer the longer, fully spelled tag, deterministically.
         best = heapq.nlargest(taken + batch, keyed) if taken + batch < len(keyed) else sorted(keyed, reverse=True)
-        for _, _, tag in best[taken:]:
+        for key, _, tag in best[taken:]:
+            if len(key) == 4:  # a release: already checked above
+                yield tag
+                continue
             version = parse_version(tag)
             if version is not None and (parsed is None or satisfies(version, parsed)):
                 yield tag
@@ -63,14 +71,15 @@ def semver_order(tags: list[str], constraint: str = "") -> list[str]:
     return list(iter_semver(tags, constraint))
 
 
+Key = tuple[Any, ...]  # (major, minor, patch, 1) for a release; (major, minor, patch, 0, identifiers) otherwise
 _PLAIN = re.compile(r"^v?\d+\.\d+\.\d+$", re.MULTILINE)
 _QUICK = re.compile(r"^v?(\d+)(?:\.(\d+))?(?:\.(\d+))?(?:-([0-9A-Za-z.-]+))?(?:\+[0-9A-Za-z.-]+)?$")
 
 
-def _keyed(tags: list[str]) -> list[tuple[tuple[object, ...], int, str]]:
+def _keyed(tags: list[str]) -> list[tuple[Key, int, str]]:
     """(precedence key, length, tag) for every tag that looks like a version."""
     plain = _PLAIN.findall("\n".join(t for t in tags if "\n" not in t))
-    keyed: list[tuple[tuple[object, ...], int, str]] = [
+    keyed: list[tuple[Key, int, str]] = [
         ((*map(int, t.lstrip("v").split(".")), 1), len(t), t) for t in plain]
     plain_set = set(plain)
     for tag in tags:
@@ -79,7 +88,7 @@ def _keyed(tags: list[str]) -> list[tuple[tuple[object, ...], int, str]]:
     return keyed
 
 
-def _quick_key(tag: str) -> tuple[object, ...] | None:
+def _quick_key(tag: str) -> Key | None:
     """The SemVer precedence of a tag without building a ``semver.Version`` (None: not a version)."""
     match = _QUICK.match(tag.strip())
     if match is None:

@@ -7,6 +7,8 @@ pre-releases only match a comparator that itself names a pre-release.
 
 from __future__ import annotations
 
+import functools
+import operator
 import re
 from collections.abc import Callable
 from dataclasses import dataclass
@@ -43,10 +45,64 @@ def is_strict(text: str) -> bool:
     return semver.Version.is_valid(text.lstrip("v"))
 
 
+Release = tuple[int, int, int]
+_RELEASE_TESTS: dict[str, Callable[[Release, Release], bool]] = {
+    # ``r OP bound`` written as ``operator(bound, r)`` so ``partial`` binds the bound: a C-level call per test.
+    "<": operator.gt, "<=": operator.ge, ">": operator.lt, ">=": operator.le, "=": operator.eq, "!=": operator.ne,
+}
+# Against a pre-release bound ``b-pre`` a release r is never equal: r < b-pre iff r < b, r > b-pre iff r >= b.
+_AGAINST_PRERELEASE = {"<": "<", "<=": "<", ">": ">=", ">=": ">=", "=": "never", "!=": "always"}
+
+
 @dataclass(frozen=True)
 class _Comparator:
-    test: Callable[[semver.Version], bool]
-    allows_prerelease_of: tuple[int, int, int] | None
+    """One comparison, ``op`` against ``bound`` (``outside``: below ``bound`` or at/above ``upper``).
+
+    ``test`` checks a ``semver.Version`` with SemVer 2.0 precedence; ``release`` checks a plain
+    release as an integer triple, derived separately from the same op and bounds (the tests check
+    that both always agree). ``allows_prerelease_of``: pre-releases of that triple may match.
+    """
+
+    op: str  # < <= > >= = != always never outside
+    bound: semver.Version
+    upper: semver.Version  # only for "outside"
+    allows_prerelease_of: Release | None = None
+
+    def test(self, version: semver.Version) -> bool:
+        if self.op in ("always", "never"):
+            return self.op == "always"
+        order = version.compare(self.bound)
+        if self.op == "outside":
+            return order < 0 or version.compare(self.upper) >= 0
+        return {"<": order < 0, "<=": order <= 0, ">": order > 0, ">=": order >= 0, "=": order == 0,
+                "!=": order != 0}[self.op]
+
+    @property
+    def release(self) -> Callable[[Release], bool]:
+        """This comparator as a predicate on a release ``(major, minor, patch)``; cheap to call."""
+        if self.op in ("always", "never"):
+            return _always if self.op == "always" else _never
+        if self.op == "outside":
+            below, at_or_above = _release_test("<", self.bound), _release_test(">=", self.upper)
+            return lambda r: below(r) or at_or_above(r)
+        return _release_test(self.op, self.bound)
+
+
+def _release_test(op: str, bound: semver.Version) -> Callable[[Release], bool]:
+    triple = (bound.major, bound.minor, bound.patch)
+    if bound.prerelease:
+        op = _AGAINST_PRERELEASE[op]
+        if op in ("always", "never"):
+            return _always if op == "always" else _never
+    return functools.partial(_RELEASE_TESTS[op], triple)
+
+
+def _always(release: Release) -> bool:
+    return True
+
+
+def _never(release: Release) -> bool:
+    return False
 
 
 Constraint = list[list[_Comparator]]
@@ -71,6 +127,7 @@ def parse_constraint(text: str) -> Constraint:
 
 
 def satisfies(version: semver.Version, constraint: Constraint) -> bool:
+    """SemVer 2.0 check of any version; a pre-release needs a comparator naming a pre-release of its triple."""
     for group in constraint:
         if not all(c.test(version) for c in group):
             continue
@@ -79,6 +136,37 @@ def satisfies(version: semver.Version, constraint: Constraint) -> bool:
             continue
         return True
     return False
+
+
+def release_test(constraint: Constraint) -> Callable[[Release], bool]:
+    """``constraint`` as a predicate on plain releases ``(major, minor, patch)``: no ``Version`` is built.
+
+    Agrees with ``satisfies`` on every release (pre-release inclusion rules do not apply to releases).
+    """
+    groups = [[c.release for c in group] for group in constraint]
+    if len(groups) == 1:
+        tests = groups[0]
+        if len(tests) == 1:
+            return tests[0]
+        if len(tests) == 2:
+            first, second = tests
+            return lambda r: first(r) and second(r)
+
+    def any_group(release: Release) -> bool:
+        for group in groups:
+            for test in group:
+                if not test(release):
+                    break
+            else:
+                return True
+        return False
+
+    return any_group
+
+
+def satisfies_release(release: Release, constraint: Constraint) -> bool:
+    """``satisfies`` for a plain release given as ``(major, minor, patch)``."""
+    return release_test(constraint)(release)
 
 
 def _hyphen_upper(text: str) -> list[_Comparator]:
@@ -111,14 +199,11 @@ def _comparators(term: str) -> list[_Comparator]:
     base = semver.Version(nums[0], nums[1], nums[2], pre)
     pre_key = (base.major, base.minor, base.patch) if pre else None
 
-    def cmp(predicate: Callable[[semver.Version], bool]) -> _Comparator:
-        return _Comparator(predicate, pre_key)
-
-    def below(version: semver.Version) -> _Comparator:
-        return cmp(lambda v: compare(v, version) < 0)
+    def cmp(op: str, bound: semver.Version = base, upper: semver.Version = base) -> _Comparator:
+        return _Comparator(op, bound, upper, pre_key)
 
     if not given:  # "*", "x"
-        return [cmp(lambda v: True)] if op in ("=", ">=", "^", "~", "~>") else [cmp(lambda v: False)]
+        return [cmp("always")] if op in ("=", ">=", "^", "~", "~>") else [cmp("never")]
     if op == "^":
         if nums[0] > 0 or len(given) == 1:
             upper = semver.Version(nums[0] + 1, 0, 0, "0")
@@ -126,21 +211,15 @@ def _comparators(term: str) -> list[_Comparator]:
             upper = semver.Version(0, nums[1] + 1, 0, "0")
         else:
             upper = semver.Version(0, 0, nums[2] + 1, "0")
-        return [cmp(lambda v: compare(v, base) >= 0), below(upper)]
+        return [cmp(">=", base), cmp("<", upper)]
     next_minor = semver.Version(nums[0] + 1, 0, 0, "0") if len(given) == 1 \
         else semver.Version(nums[0], nums[1] + 1, 0, "0")
     if op in ("~", "~>"):
-        return [cmp(lambda v: compare(v, base) >= 0), below(next_minor)]
+        return [cmp(">=", base), cmp("<", next_minor)]
     if len(given) < 3 and op in ("=", "!="):
-        upper = next_minor
         if op == "=":
-            return [cmp(lambda v: compare(v, base) >= 0), below(upper)]
-        return [cmp(lambda v: compare(v, base) < 0 or compare(v, upper) >= 0)]
+            return [cmp(">=", base), cmp("<", next_minor)]
+        return [cmp("outside", base, next_minor)]
     if len(given) < 3 and op in (">", "<="):
-        return [cmp(lambda v: compare(v, next_minor) >= 0)] if op == ">" else [below(next_minor)]
-    tests: dict[str, Callable[[semver.Version], bool]] = {
-        "=": lambda v: compare(v, base) == 0, "!=": lambda v: compare(v, base) != 0,
-        ">": lambda v: compare(v, base) > 0, ">=": lambda v: compare(v, base) >= 0,
-        "<": lambda v: compare(v, base) < 0, "<=": lambda v: compare(v, base) <= 0,
-    }
-    return [cmp(tests[op])]
+        return [cmp(">=", next_minor)] if op == ">" else [cmp("<", next_minor)]
+    return [cmp(op, base)]

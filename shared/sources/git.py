@@ -1,6 +1,8 @@
 """Git discovery through the ``git`` CLI, from a local bare mirror of each remote.
 
-Each sync starts with ``git ls-remote``; the ref map it returns is stored beside the mirror, so an
+Each sync starts by reading the remote's ref advertisement — in-process for ``http(s)://`` and
+``git://`` remotes (``gitrefs``), with ``git ls-remote`` for file paths, ssh, and as the fallback
+when the in-process read cannot get an answer. The ref map is stored beside the mirror, so an
 unchanged remote costs that one round trip and nothing else. A changed remote is fetched
 incrementally and its commit-graph (with changed-path Bloom filters) rewritten, which keeps
 ``git log -- PATH`` fast in large monorepos. Answers are memoised per ref state: asking again
@@ -12,8 +14,10 @@ from __future__ import annotations
 import hashlib
 import json
 import os
+import time
 from dataclasses import dataclass, field
 from pathlib import Path
+from typing import TYPE_CHECKING
 
 from shared.errors import SourceError
 from shared.freight import Commit
@@ -26,11 +30,15 @@ from shared.sources.credentials import CredentialLookup, Credentials, no_credent
 from shared.sources.gitauth import askpass_env, split_credentials
 from shared.sources.gitpaths import is_simple, paths_match, pathspecs
 
+if TYPE_CHECKING:
+    from shared.sources.http import HttpClient
+
 FIELD = "\x1f"
 RECORD = "\x1e"
 MAX_SCAN = 2000  # commits read when paths need filtering in Python (glob/regex)
 LOG_FORMAT = f"--format={RECORD}%H{FIELD}%an{FIELD}%cI{FIELD}%s"
 MEMO_SIZE = 256
+CLI_ONLY_SECONDS = 600.0  # after the git CLI answered where the in-process read could not, use the CLI this long
 
 
 @dataclass(frozen=True)
@@ -58,12 +66,20 @@ def parse_ls_remote(text: str) -> RemoteRefs:
 
 @dataclass
 class GitMirrors:
-    """Bare mirrors of remotes under ``cache_dir``; one per repo URL (credentials stripped)."""
+    """Bare mirrors of remotes under ``cache_dir``; one per repo URL (credentials stripped).
+
+    ``http`` is the client for smart-HTTP ref checks (made on first use: keep-alive between checks);
+    ``native_refs`` off makes every check a ``git ls-remote``.
+    """
 
     cache_dir: Path
     timeout: float = 120.0
     credentials: CredentialLookup = no_credentials
-    round_trips: int = 0  # network operations performed (ls-remote, fetch): for tests and the bench
+    round_trips: int = 0  # network operations performed (ref checks, fetches): for tests and the bench
+    http: HttpClient | None = field(default=None, repr=False)
+    native_refs: bool = True
+    _cli_only: dict[str, float] = field(default_factory=dict, repr=False)  # url -> monotonic time of fallback
+    _stored_memo: dict[Path, tuple[tuple[int, int, int], RemoteRefs]] = field(default_factory=dict, repr=False)
 
     def path_for(self, repo_url: str) -> Path:
         clean, _ = split_credentials(repo_url)
@@ -83,21 +99,25 @@ class GitMirrors:
             raise SourceError(f"{request.shown}: {outcome.reason()}")
         return outcome.text()
 
-    def sync(self, repo_url: str, credentials_name: str = "") -> tuple[Path, RemoteRefs]:
-        """Bring the mirror of ``repo_url`` up to date (fetching only when refs moved); path and refs."""
+    def sync(self, repo_url: str, credentials_name: str = "", *, insecure: bool = False) -> tuple[Path, RemoteRefs]:
+        """Bring the mirror of ``repo_url`` up to date (fetching only when refs moved); path and refs.
+
+        ``insecure``: do not verify the remote's TLS certificate (the subscription's insecureSkipTLSVerify).
+        """
         url, embedded = split_credentials(_fetchable(repo_url))
         host = url.split("://", 1)[-1].split("/", 1)[0] if "://" in url else ""
         credentials = embedded or self.credentials(credentials_name, host)
         path = self.path_for(repo_url)
-        remote = self._remote(url, repo_url, credentials)
+        remote = self.remote_refs(url, credentials, repo_url=repo_url, insecure=insecure)
         if path.exists() and self._stored(path) == remote:
             return path, remote
+        tls = ("-c", "http.sslVerify=false") if insecure else ()
         try:
             if not path.exists():
                 path.parent.mkdir(parents=True, exist_ok=True)
                 self.git("init", "--quiet", "--bare", str(path))
             self.round_trips += 1
-            self.git("fetch", "--prune", "--quiet", "--no-tags", url, "+refs/heads/*:refs/heads/*",
+            self.git(*tls, "fetch", "--prune", "--quiet", "--no-tags", url, "+refs/heads/*:refs/heads/*",
                      "+refs/tags/*:refs/tags/*", cwd=path, credentials=credentials)
         except SourceError as error:
             raise _remote_error(repo_url, error) from error
@@ -107,21 +127,70 @@ class GitMirrors:
         _write_atomic(_refs_file(path), remote.to_json())
         return path, remote
 
-    def _remote(self, url: str, repo_url: str, credentials: Credentials | None) -> RemoteRefs:
+    def remote_refs(self, url: str, credentials: Credentials | None, *, repo_url: str = "",
+                    insecure: bool = False) -> RemoteRefs:
+        """The refs of ``url`` (credentials split out): read in-process where possible, else ``git ls-remote``."""
+        from shared.sources import gitrefs
+
+        shown_url = repo_url or url
         self.round_trips += 1
+        native_error: gitrefs.RefsError | None = None
+        if self.native_refs and gitrefs.supports(url) and not self._cli_only_now(url):
+            try:
+                found = gitrefs.read_refs(url, credentials, http=self._http, timeout=min(self.timeout, 30.0),
+                                          verify=not insecure)
+            except gitrefs.RefsError as error:
+                if error.final:
+                    raise _remote_error(shown_url, SourceError(f"remote: {error.reason}")) from error
+                native_error = error
+                self.round_trips += 1  # the git CLI asks again
+            else:
+                return RemoteRefs(found.refs, found.head)
+        tls = ("-c", "http.sslVerify=false") if insecure else ()
         try:
             # Protocol v0: the ref advertisement is the whole answer (one request/connection; v2 needs two).
-            return parse_ls_remote(self.git("-c", "protocol.version=0", "ls-remote", "--symref", url,
+            refs = parse_ls_remote(self.git(*tls, "-c", "protocol.version=0", "ls-remote", "--symref", url,
                                             credentials=credentials))
         except SourceError as error:
-            raise _remote_error(repo_url, error) from error
+            raise _remote_error(shown_url, error) from error
+        if native_error is not None:
+            self._cli_only[url] = time.monotonic()
+        return refs
+
+    def _cli_only_now(self, url: str) -> bool:
+        since = self._cli_only.get(url)
+        if since is None:
+            return False
+        if time.monotonic() - since < CLI_ONLY_SECONDS:
+            return True
+        del self._cli_only[url]
+        return False
+
+    def _http(self) -> HttpClient:
+        if self.http is None:
+            from shared.sources.http import HttpClient
+
+            # A ref check retries little: the git CLI fallback (and the next interval) come next.
+            self.http = HttpClient(timeout=min(self.timeout, 30.0), retries=1, max_wait=5.0)
+        return self.http
 
     def _stored(self, path: Path) -> RemoteRefs | None:
+        refs_file = _refs_file(path)
         try:
-            data = json.loads(_refs_file(path).read_text())
-            return RemoteRefs(dict(data["refs"]), str(data.get("head", "")))
+            info = refs_file.stat()
+        except OSError:
+            return None
+        stamp = (info.st_mtime_ns, info.st_ino, info.st_size)  # rewritten by another process: read again
+        memo = self._stored_memo.get(path)
+        if memo is not None and memo[0] == stamp:
+            return memo[1]
+        try:
+            data = json.loads(refs_file.read_text())
+            refs = RemoteRefs(dict(data["refs"]), str(data.get("head", "")))
         except (OSError, ValueError, KeyError, TypeError):
             return None
+        self._stored_memo[path] = (stamp, refs)
+        return refs
 
 
 def _refs_file(mirror: Path) -> Path:
@@ -159,7 +228,8 @@ class GitCliSource:
     _memo: dict[str, list[Commit]] = field(default_factory=dict, repr=False)
 
     def commits(self, sub: GitSubscription, limit: int) -> list[Commit]:
-        mirror, remote = self.mirrors.sync(sub.repo_url, sub.credentials_secret)
+        mirror, remote = self.mirrors.sync(sub.repo_url, sub.credentials_secret,
+                                           insecure=sub.insecure_skip_tls_verify)
         key = hashlib.sha1(f"{mirror}|{remote.to_json()}|{sub!r}|{limit}".encode(), usedforsecurity=False).hexdigest()
         if key in self._memo:
             return list(self._memo[key])
