@@ -98,6 +98,15 @@ class _Reader:
             return default
         return str(node.value)
 
+    def string_map(self, node: yaml.Node | None, path: str) -> dict[str, str]:
+        """A free-form map of names to strings (values may hold expressions)."""
+        if node is None or _is_null(node):
+            return {}
+        if not isinstance(node, yaml.MappingNode):
+            self.problem(node, path, "must be a mapping of NAME: value")
+            return {}
+        return {str(key.value): self.expression(value, f"{path}.{key.value}") for key, value in node.value}
+
     def strings(self, node: yaml.Node | None, path: str) -> tuple[str, ...]:
         return tuple(self.string(item, f"{path}[{i}]") for i, item in enumerate(self.sequence(node, path)))
 
@@ -381,7 +390,8 @@ def _verification(r: _Reader, node: yaml.Node | None, path: str) -> Verification
         if "command" in c and not argv:
             r.problem(c["command"], f"{path}.commands[{i}].command", "must be a non-empty list (argv, no shell)")
         commands.append({"name": r.string(c.get("name"), f"{path}.commands[{i}].name"), "command": list(argv),
-                         "timeout": r.duration(c.get("timeout"), f"{path}.commands[{i}].timeout", 60)})
+                         "timeout": r.duration(c.get("timeout"), f"{path}.commands[{i}].timeout", 60),
+                         "env": r.string_map(c.get("env"), f"{path}.commands[{i}].env")})
     checks = []
     for i, item in enumerate(r.sequence(v.get("http"), f"{path}.http")):
         h = r.mapping(item, f"{path}.http[{i}]", ("name", "url", "method", "expectedStatus", "bodyContains",

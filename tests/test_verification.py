@@ -200,3 +200,19 @@ def test_verify_command_records_and_exits_non_zero_on_failure(tmp_path: Path,
     assert '"phase": "Succeeded"' in capsys.readouterr().out
     assert main([*args, "prod"]) == 1
     assert "stage prod holds no freight yet" in capsys.readouterr().err
+
+
+def test_command_checks_get_freight_facts_and_templated_env(tmp_path: Path) -> None:
+    from shared.verification.commands import run_command
+
+    image = Image("registry.example.com/org/web", "1.2.3", DIGEST1)
+    subject = Freight("main", images=(image,))
+    script = ('import os, sys; sys.exit(0 if os.environ["WANT"] == os.environ["IMAGE_WEB"] '
+              'and os.environ["STAGE"] == "qa" and os.environ["FREIGHT_ID"] == os.environ["ID"] else 3)')
+    check = {"name": "env", "command": ["python3", "-c", script], "timeout": 10,
+             "env": {"WANT": '${{ imageFrom("registry.example.com/org/web").repoURL }}:1.2.3@' + DIGEST1,
+                     "ID": "${{ freight.id }}"}}
+    result = run_command(check, subject, "p", "qa")
+    assert result.ok, result.message
+    failing = run_command({**check, "env": {"WANT": "something else", "ID": "x"}}, subject, "p", "qa")
+    assert not failing.ok and "exit code 3" in failing.message

@@ -25,7 +25,10 @@ def freight_env(freight: Freight, pipeline: str, stage: str) -> dict[str, str]:
 def run_command(check: dict[str, Any], freight: Freight, pipeline: str, stage: str) -> CheckResult:
     argv = tuple(evaluate(str(a), freight, stage, pipeline, "verification command") for a in check["command"])
     name = f"command {check.get('name') or argv[0]}"
-    request = Request(argv, env=freight_env(freight, pipeline, stage), timeout=float(check.get("timeout") or 60))
+    extra = {str(k): evaluate(str(v), freight, stage, pipeline, f"verification env {k}")
+             for k, v in (check.get("env") or {}).items()}
+    request = Request(argv, env={**freight_env(freight, pipeline, stage), **extra},
+                      timeout=float(check.get("timeout") or 60))
     try:
         outcome = run(request)
     except ProcessError as error:
