@@ -123,7 +123,16 @@ def _helm(root: Path, directory: Path, tool: str, *, stage_name: str, pipeline: 
                          values_files=values_files,
                          values=helm.image_values(app, freight, stage_name, pipeline.name),
                          namespace=env.namespace or app.destination.namespace, env=env, deadline=deadline,
-                         shown_path=app.path)
+                         shown_path=app.path, insecure=chart is not None and _insecure_chart(pipeline, freight, chart))
+
+
+def _insecure_chart(pipeline: Pipeline, freight: Freight, chart: Chart) -> bool:
+    """The chart's subscription allows plain HTTP / unverified TLS (test registries)."""
+    try:
+        subscriptions = pipeline.warehouse(freight.origin).charts()
+    except NotFoundError:
+        return False
+    return any(s.insecure and same_repo(s.repo_url, chart.repo_url) and s.name == chart.name for s in subscriptions)
 
 
 def _pick_chart(freight: Freight, app: App) -> Chart:

@@ -67,7 +67,8 @@ def image_values(app: App, freight: Freight, stage: str, pipeline: str) -> dict[
 
 
 def template(*, chart_dir: Path | None, chart: Chart | None, app: App, values_files: Sequence[Path],
-             values: dict[str, Any], namespace: str, env: RenderEnv, deadline: float, shown_path: str) -> bytes:
+             values: dict[str, Any], namespace: str, env: RenderEnv, deadline: float, shown_path: str,
+             insecure: bool = False) -> bytes:
     if not env.helm:
         raise RenderError("helm is not installed: put helm on PATH (or set FREIGHTYARD_HELM)")
     work = Path(tempfile.mkdtemp(prefix="freightyard-helm-"))
@@ -78,8 +79,10 @@ def template(*, chart_dir: Path | None, chart: Chart | None, app: App, values_fi
         elif chart is not None:
             if chart.repo_url.startswith("oci://"):
                 argv += [f"{chart.repo_url.rstrip('/')}/{chart.name}", "--version", chart.version]
+                argv += ["--plain-http"] if insecure else []
             else:
                 argv += [chart.name, "--repo", chart.repo_url, "--version", chart.version]
+                argv += ["--insecure-skip-tls-verify"] if insecure else []
         argv += ["--include-crds"]
         if namespace:
             argv += ["--namespace", namespace]
