@@ -33,6 +33,8 @@ def freight_from_env(freight_json: str, freight_id: str) -> Freight:
 def freight_from_state(state: State, stage: str, freight_id: str = "") -> Freight:
     """``freight_id`` (full id, unique prefix or alias) from the catalog, else the stage's current pin."""
     if freight_id:
+        from shared.state import find_freight
+
         return find_freight(state, freight_id)
     freight = state.current_freight(stage)
     if freight is None:
@@ -42,18 +44,6 @@ def freight_from_state(state: State, stage: str, freight_id: str = "") -> Freigh
                                 "which is not in the state's catalog")
         raise NotFoundError(f"stage {stage!r} has no freight yet: promote some first")
     return freight
-
-
-def find_freight(state: State, wanted: str) -> Freight:
-    wanted = wanted.strip()
-    if wanted in state.freight:
-        return state.freight[wanted]
-    matches = [f for f in state.freight.values() if f.alias == wanted or (len(wanted) >= 4 and f.id.startswith(wanted))]
-    if len(matches) == 1:
-        return matches[0]
-    if matches:
-        raise ConfigError([f"freight {wanted!r} is ambiguous ({len(matches)} match); give more of the id"])
-    raise NotFoundError(f"no freight {wanted!r} in the state's catalog")
 
 
 def resolve(freight_json: str, freight_id: str, stage: str, state_loader: Callable[[], State] | None) -> Freight:

@@ -16,7 +16,7 @@ from pathlib import Path
 from typing import Any
 
 from shared import eligibility, noop
-from shared.errors import FreightyardError, MechanismError, NotEligibleError, NotFoundError
+from shared.errors import FreightyardError, MechanismError, NotEligibleError
 from shared.freight import Freight
 from shared.mechanisms.base import Mechanism, MechanismResult, PromotionContext, mechanism_for
 from shared.mechanisms.pin import Pin
@@ -27,6 +27,7 @@ from shared.state import (
     Mark,
     PromotionRecord,
     State,
+    find_freight,
     format_time,
     now_utc,
     state_from_document,
@@ -169,17 +170,3 @@ class Engine:
         at = format_time(self.clock())
         self.change(lambda state: state.stage(stage_name).verifications.__setitem__(
             freight_id, Mark(at=at, phase=phase, message=message)))
-
-
-def find_freight(state: State, ref: str) -> Freight:
-    """Find freight by full id, a unique id prefix (4+ characters) or its alias."""
-    if ref in state.freight:
-        return state.freight[ref]
-    matches = [f for f in state.freight.values() if f.alias == ref
-               or (len(ref) >= 4 and f.id.startswith(ref))]
-    if len(matches) == 1:
-        return matches[0]
-    if matches:
-        candidates = ", ".join(f.short_id for f in matches)
-        raise NotFoundError(f"freight {ref!r} is ambiguous ({candidates}): give more of the id")
-    raise NotFoundError(f"no freight {ref!r} in the catalog (see: freightyard freight list)")

@@ -18,6 +18,7 @@ from typing import Any
 
 import yaml
 
+from shared.errors import NotFoundError
 from shared.freight import Freight
 
 MAX_DOCUMENT_BYTES = 900 * 1024  # ConfigMaps are capped at 1 MiB; leave room for metadata
@@ -220,3 +221,17 @@ def prune(state: State, *, keep_per_warehouse: int = DEFAULT_FREIGHT_PER_WAREHOU
             newest = sorted(stage.verifications.items(), key=lambda kv: kv[1].at, reverse=True)[:verifications]
             stage.verifications = dict(newest)
         stage.approvals = {k: v for k, v in stage.approvals.items() if k in kept}
+
+
+def find_freight(state: State, ref: str) -> Freight:
+    """Freight by full id, a unique id prefix (4+ characters) or its alias."""
+    ref = ref.strip()
+    if ref in state.freight:
+        return state.freight[ref]
+    matches = [f for f in state.freight.values() if f.alias == ref or (len(ref) >= 4 and f.id.startswith(ref))]
+    if len(matches) == 1:
+        return matches[0]
+    if matches:
+        candidates = ", ".join(f.short_id for f in matches)
+        raise NotFoundError(f"freight {ref!r} is ambiguous ({candidates}): give more of the id")
+    raise NotFoundError(f"no freight {ref!r} in the catalog (see: freightyard freight list)")

@@ -13,7 +13,8 @@ from shared.freight import Freight, Image
 from shared.mechanisms.base import Mechanism, MechanismResult, PromotionContext
 from shared.model import Pipeline
 from shared.pipeline import parse_pipelines
-from shared.promotion import Engine, find_freight
+from shared.promotion import Engine
+from shared.state import find_freight
 from shared.stores.file import FileStore
 
 PIPELINE = textwrap.dedent("""\

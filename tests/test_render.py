@@ -12,7 +12,6 @@ import pytest
 import yaml
 
 from cmp.env import from_environ
-from cmp.freight_source import find_freight
 from cmp.locate import normalize_path, pick_app, repo_root
 from shared.errors import ConfigError, NotFoundError, RenderError
 from shared.freight import Commit, Freight, Image
@@ -22,7 +21,7 @@ from shared.render import RenderEnv, render_app, render_hash
 from shared.render.env import find_tools
 from shared.render.helm import kube_version, set_key
 from shared.render.objects import image_name
-from shared.state import PromotionRecord, StageState, State, state_to_document
+from shared.state import PromotionRecord, StageState, State, find_freight, state_to_document
 
 REPO = Path(__file__).resolve().parents[1]
 IMAGE = "registry.example.com/org/web"

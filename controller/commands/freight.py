@@ -6,7 +6,7 @@ import argparse
 
 from controller.options import add_common, load_context
 from controller.output import emit
-from shared.promotion import find_freight
+from shared.state import find_freight
 
 
 def register(sub: argparse._SubParsersAction) -> None:  # type: ignore[type-arg]

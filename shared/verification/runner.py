@@ -13,8 +13,8 @@ from typing import Any
 from shared.errors import FreightyardError, NotFoundError
 from shared.freight import Freight
 from shared.kube.client import KubeApi, api_factory
-from shared.promotion import Engine, find_freight
-from shared.state import NOOP, PromotionRecord, parse_time
+from shared.promotion import Engine
+from shared.state import NOOP, PromotionRecord, find_freight, parse_time
 from shared.verification import argocd
 from shared.verification.commands import run_command
 from shared.verification.http import run_http
