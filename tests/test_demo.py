@@ -22,12 +22,17 @@ def test_demo_promotes_through_dev_and_staging_and_hotfixes_prod(tmp_path: Path,
     assert "@sha256:" in out  # the rendered prod manifests pin the image by digest
     pipeline = load_pipelines(workdir / "gitops" / "pipelines")[0]
     state = Engine(pipeline, FileStore(workdir / "state" / "freightyard-guestbook.yaml")).state()
-    first, hotfix = list(state.freight.values())[::-1]
+    first, hotfix, docs = list(state.freight.values())[::-1]
     assert [i.tag for i in first.images] == ["1.0.0"] and [i.tag for i in hotfix.images] == ["1.0.1"]
+    assert docs.images == hotfix.images and docs.commits[0].id != hotfix.commits[0].id
     current = {name: s.current.freight if s.current else None for name, s in state.stages.items()}
-    assert current == {"dev": first.id, "staging": first.id, "hotfix": hotfix.id, "prod": hotfix.id}
-    assert state.stages["prod"].approvals[hotfix.id].by == "user:oncall"
-    assert state.stages["prod"].current is not None and state.stages["prod"].current.by == "user:oncall"
+    assert current == {"dev": first.id, "staging": first.id, "hotfix": hotfix.id, "prod": docs.id}
+    prod = state.stages["prod"]
+    assert prod.approvals[hotfix.id].by == "user:oncall"
+    assert [(h.freight, h.phase) for h in prod.history] == [(docs.id, "Noop"), (hotfix.id, "Succeeded")]
+    assert prod.verifications[hotfix.id].phase == "Succeeded"  # the smoke check ran
+    assert prod.verifications[docs.id].phase == "Skipped"  # a no-op needs no verification
+    assert "freightyard apps" in out and "guestbook-prod" in out
 
 
 def test_demo_refuses_a_non_empty_directory(tmp_path: Path, capsys: pytest.CaptureFixture[str]) -> None:

@@ -53,10 +53,14 @@ spec:
     requestedFreight:
     - origin: main
       sources: {{stages: [staging, hotfix], requiredSoakTime: 1h}}
+    verification:                    # a smoke check with the freight in its environment
+      commands:
+      - name: digest-pinned
+        command: [python3, -c, "import os; assert '@sha256:' in os.environ['IMAGE_GUESTBOOK']"]
     apps:
     - name: guestbook
       path: apps/guestbook/overlays/prod
-      destination: {{namespace: guestbook}}
+      destination: {{namespace: guestbook-prod}}
 """
 
 BASE = {
@@ -165,8 +169,21 @@ class Demo:
         self.run("promote", hotfix, "prod", expect_failure=True)
         self.run("approve", hotfix, "prod", "--by", "user:oncall")
         self.run("promote", hotfix, "prod", "--by", "user:oncall")
+        say("\n# 7. prod has a check: run it (the controller does this by itself after each promotion).")
+        self.run("verify", "prod")
         self._render_prod()
-        say("\n# 7. Where everything is now.")
+        say("\n# 8. A comment-only commit to the app makes new freight, but prod renders exactly the same:")
+        say("#    the promotion is a no-op (nothing for Argo CD to sync) and verification is skipped.")
+        base = self.repo / "apps" / "guestbook" / "base" / "kustomization.yaml"
+        base.write_text(base.read_text() + "# the guestbook web front end\n")
+        git(self.repo, "commit", "--quiet", "-am", "docs: describe the guestbook base")
+        self.run("discover")
+        docs = self._newest()
+        self.run("approve", docs, "prod", "--by", "user:oncall")
+        self.run("promote", docs, "prod", "--by", "user:oncall")
+        say("\n# 9. What the ApplicationSet generator answers Argo CD: one Application per stage and app.")
+        self.run("apps")
+        say("\n# 10. Where everything is now.")
         self.run("status")
         say(f"\nState (a ConfigMap document): {self.workdir / 'state' / 'freightyard-guestbook.yaml'}")
 

@@ -1,0 +1,29 @@
+"""``freightyard apps``: the Applications the ApplicationSet generator produces for a pipeline now."""
+
+from __future__ import annotations
+
+import argparse
+
+from controller.options import add_common, load_context
+from controller.output import emit
+from shared.params import parameter_sets
+from shared.promotion import Engine
+
+
+def register(sub: argparse._SubParsersAction) -> None:  # type: ignore[type-arg]
+    parser = sub.add_parser("apps", help="what the ApplicationSet generator answers for a pipeline")
+    add_common(parser)
+    parser.add_argument("--pipeline", "-p")
+    parser.add_argument("--stage", action="append", default=None, help="only this stage (repeatable)")
+    parser.set_defaults(run=run)
+
+
+def run(args: argparse.Namespace) -> int:
+    context = load_context(args)
+    pipeline = context.pipeline(args.pipeline)
+    state = Engine(pipeline, context.store(pipeline)).state()
+    sets = parameter_sets(pipeline, state, stages=args.stage)
+    rows = [[p["stage"], p["app"], p["path"], p["targetRevision"][:12], p["freight"]["alias"],
+             p["destination"]["namespace"]] for p in sets]
+    emit(sets, args.output, rows, ["STAGE", "APP", "PATH", "REVISION", "FREIGHT", "NAMESPACE"])
+    return 0
