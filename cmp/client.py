@@ -78,7 +78,9 @@ def start_server(environ: Mapping[str, str]) -> None:
         os.makedirs(os.path.dirname(path), mode=0o700, exist_ok=True)
         if not _private(os.path.dirname(path)):
             return
-        subprocess.Popen([sys.executable, "-m", "cmp.server", path],
+        # -P and cwd "/": the repo copy we were called in must never shadow our modules (a repo file
+        # named yaml.py or cmp/server.py would otherwise run inside the server).
+        subprocess.Popen([sys.executable, "-P", "-m", "cmp.server", path], cwd="/",
                          stdin=subprocess.DEVNULL, stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL,
                          start_new_session=True, close_fds=True)
     except OSError:

@@ -129,3 +129,24 @@ def test_no_server_means_none(tmp_path: Path) -> None:
     run_dir = tmp_path / "run"
     run_dir.mkdir(mode=0o700)
     assert client.render({"FREIGHTYARD_CMP_SOCKET": str(run_dir / "render.sock")}, str(tmp_path)) is None
+
+
+def test_the_repo_copy_cannot_shadow_the_servers_modules(git_repo: Path, tmp_path: Path,  # noqa: F811
+                                                         socket_path: Path) -> None:
+    marker = tmp_path / "pwned"
+    app = fresh_copy(git_repo, tmp_path, "evil")
+    for module in ("cmp/server.py", "yaml.py", "shared/render/__init__.py"):
+        (app / module).parent.mkdir(parents=True, exist_ok=True)
+        (app / module).write_text(f"open({str(marker)!r}, 'w').write('imported')\n")
+    (app / "cmp" / "__init__.py").write_text("")
+    env = plugin_env(tmp_path, socket_path, **pinned_env(freight()))
+    first = subprocess.run([sys.executable, "-P", "-m", "cmp.entry", "generate"], cwd=app, env=env,
+                           capture_output=True, timeout=60, check=False)
+    assert first.returncode == 0, first.stderr
+    deadline = time.monotonic() + 20
+    while not socket_path.exists():
+        assert time.monotonic() < deadline, "the render server did not start"
+        time.sleep(0.05)
+    served = client.render(env, str(app))
+    assert served is not None and served[0] == 0
+    assert not marker.exists()
