@@ -72,6 +72,13 @@ class StateReader:
                 if last is not None and version is not None and version == last.version:
                     entry.decoded = _Decoded(last.version, last.state, now)
                     return last.state
+            if document is None:
+                # A new pipeline has no Applications yet, so an error costs nothing there; a deleted
+                # state document would otherwise become an empty list and prune every Application.
+                raise ApiError(503, f"{where} does not exist: nothing was discovered for this pipeline yet "
+                                    "(run the controller or `freightyard discover`), or the state was deleted "
+                                    "(restore it); existing Applications are kept meanwhile",
+                               reason="StateMissing")
             state = state_from_document(document)
         except ApiError:
             raise

@@ -8,6 +8,7 @@ from pathlib import Path
 from typing import Any
 
 import pytest
+import yaml
 from flask import Flask
 from flask.testing import FlaskClient
 
@@ -245,8 +246,21 @@ def test_a_bug_is_500_without_a_traceback(setup: dict[str, Path], caplog: pytest
     assert any("unexpected error" in r.message for r in caplog.records)
 
 
-def test_no_state_yet_is_an_empty_answer(setup: dict[str, Path]) -> None:
+def test_missing_state_is_an_error_never_an_empty_list(setup: dict[str, Path]) -> None:
+    # New pipeline: no Applications exist, so an error costs nothing. Deleted state: an empty list
+    # would prune every Application of the pipeline; an error keeps them.
     (setup["state"] / "freightyard-guestbook.yaml").unlink()
+    response = call(make_app(setup).test_client())
+    assert response.status_code == 503
+    error = response.get_json()["error"]
+    assert error["reason"] == "StateMissing" and "restore it" in error["message"]
+
+
+def test_state_without_promotions_is_an_empty_answer(setup: dict[str, Path]) -> None:
+    state_file = setup["state"] / "freightyard-guestbook.yaml"
+    document = yaml.safe_load(state_file.read_text())
+    document["data"] = {key: value for key, value in document["data"].items() if not key.startswith("stage.")}
+    state_file.write_text(yaml.safe_dump(document))
     response = call(make_app(setup).test_client())
     assert response.status_code == 200
     assert response.get_json() == {"output": {"parameters": []}}
