@@ -117,3 +117,30 @@ def _commit_with_images(commits: list[Commit], subs: list[ImageSubscription],
         else:
             return commit, tuple(found)
     return None
+
+
+@dataclass(frozen=True)
+class Discovered:
+    """The newest artifacts one subscription offers, best first, at most its ``discoveryLimit``."""
+
+    kind: str  # git | image | chart
+    repo_url: str
+    artifacts: tuple[Commit | Image | Chart, ...]
+
+
+def discovered_artifacts(warehouse: Warehouse, sources: SourceFactory) -> list[Discovered]:
+    """What each subscription offers now (``freightyard discover --artifacts``), to see what a warehouse
+    sees and why it chose what it chose; freight is made from the first of each (see ``discover``)."""
+    found: list[Discovered] = []
+    try:
+        for git in warehouse.git():
+            found.append(Discovered("git", git.repo_url, tuple(sources.git(git).commits(git, git.discovery_limit))))
+        for image in warehouse.images():
+            found.append(Discovered("image", image.repo_url,
+                                    tuple(sources.image(image).images(image, image.discovery_limit))))
+        for chart in warehouse.charts():
+            found.append(Discovered("chart", f"{chart.repo_url} {chart.name}",
+                                    tuple(sources.chart(chart).charts(chart, chart.discovery_limit))))
+    except SelectionError as error:
+        raise SourceError(f"warehouse {warehouse.name}: {error}") from error
+    return found

@@ -74,7 +74,3 @@ def _span(seconds: int) -> str:
     minutes, secs = divmod(rest, 60)
     return "".join(f"{v}{u}" for v, u in ((hours, "h"), (minutes, "m"), (secs, "s")) if v) or "0s"
 
-
-def eligible_freight(pipeline: Pipeline, state: State, stage_name: str, now: dt.datetime) -> list[Freight]:
-    """Every catalog freight that may enter the stage now, newest first."""
-    return [f for f in state.freight.values() if check(pipeline, state, f, stage_name, now).eligible]

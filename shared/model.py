@@ -6,11 +6,7 @@ Parsing and validation live in ``shared.pipeline``; everything else works on the
 from __future__ import annotations
 
 from dataclasses import dataclass, field
-from typing import Any, Literal
-
-Availability = Literal["OneOf", "All"]
-CommitStrategy = Literal["NewestFromBranch", "SemVer", "Lexical", "NewestTag"]
-ImageStrategy = Literal["SemVer", "Lexical", "NewestBuild", "Digest"]
+from typing import Any
 
 COMMIT_STRATEGIES: tuple[str, ...] = ("NewestFromBranch", "SemVer", "Lexical", "NewestTag")
 IMAGE_STRATEGIES: tuple[str, ...] = ("SemVer", "Lexical", "NewestBuild", "Digest")

@@ -114,10 +114,3 @@ def test_skipped_verification_counts_as_verified() -> None:
     verified(state, "dev", 1, phase="Skipped")
     assert check(state, "edge").eligible
 
-
-def test_eligible_freight_lists_newest_first() -> None:
-    state = State()
-    newer = Freight("main", images=(Image("reg.example.com/app", "1.1.0", "sha256:" + "c" * 64),))
-    state.add_freight(FREIGHT)
-    state.add_freight(newer)
-    assert [f.id for f in eligibility.eligible_freight(PIPE, state, "dev", NOW)] == [newer.id, FREIGHT.id]

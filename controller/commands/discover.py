@@ -5,11 +5,13 @@ from __future__ import annotations
 import argparse
 from typing import Any
 
-from controller.options import add_common, add_source_options, load_context, sources_from
+from controller.options import Context, add_common, add_source_options, load_context, sources_from
 from controller.output import emit
-from shared.discovery import discover
+from shared.discovery import discover, discovered_artifacts
 from shared.errors import SourceError
+from shared.freight import Chart, Commit, Image
 from shared.promotion import Engine
+from shared.sources.base import SourceFactory
 from shared.sources.git import default_cache_dir
 
 
@@ -18,6 +20,8 @@ def register(sub: argparse._SubParsersAction) -> None:  # type: ignore[type-arg]
     add_common(parser)
     parser.add_argument("--pipeline", "-p", help="only this pipeline")
     parser.add_argument("--warehouse", "-w", help="only this warehouse")
+    parser.add_argument("--artifacts", action="store_true",
+                        help="only list what each subscription offers (up to its discoveryLimit); make no freight")
     add_source_options(parser)
     parser.set_defaults(run=run)
 
@@ -25,6 +29,8 @@ def register(sub: argparse._SubParsersAction) -> None:  # type: ignore[type-arg]
 def run(args: argparse.Namespace) -> int:
     context = load_context(args)
     sources = sources_from(args)
+    if args.artifacts:
+        return list_artifacts(args, context, sources)
     rows: list[list[str]] = []
     data: list[dict[str, Any]] = []
     failed = 0
@@ -52,3 +58,29 @@ def run(args: argparse.Namespace) -> int:
                          "freight": found.freight.to_dict()})
     emit(data, args.output, rows, ["PIPELINE", "WAREHOUSE", "FREIGHT", "ALIAS", "RESULT"])
     return 1 if failed else 0
+
+
+def list_artifacts(args: argparse.Namespace, context: Context, sources: SourceFactory) -> int:
+    rows: list[list[str]] = []
+    data: list[dict[str, Any]] = []
+    pipelines = [context.pipeline(args.pipeline)] if args.pipeline else context.pipelines
+    for pipeline in pipelines:
+        for warehouse in pipeline.warehouses:
+            if args.warehouse and warehouse.name != args.warehouse:
+                continue
+            for found in discovered_artifacts(warehouse, sources):
+                for artifact in found.artifacts:
+                    version, identity = _describe(artifact)
+                    rows.append([pipeline.name, warehouse.name, found.kind, found.repo_url, version, identity])
+                data.append({"pipeline": pipeline.name, "warehouse": warehouse.name, "kind": found.kind,
+                             "repoURL": found.repo_url, "artifacts": [a.to_dict() for a in found.artifacts]})
+    emit(data, args.output, rows, ["PIPELINE", "WAREHOUSE", "KIND", "REPO", "VERSION", "ID"])
+    return 0
+
+
+def _describe(artifact: Commit | Image | Chart) -> tuple[str, str]:
+    if isinstance(artifact, Commit):
+        return artifact.tag or artifact.message[:50], artifact.id[:12]
+    if isinstance(artifact, Image):
+        return artifact.tag, artifact.digest[:19]
+    return artifact.version, ""

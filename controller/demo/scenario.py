@@ -12,8 +12,6 @@ from controller.demo.oci import add_image
 from shared.errors import FreightyardError
 from shared.process import Request, run
 
-IMAGE = "demo.local/guestbook"
-
 PIPELINE = """\
 apiVersion: freightyard.io/v1alpha1
 kind: Pipeline
