@@ -81,13 +81,19 @@ class Engine:
         return freight
 
     def promote(self, freight_ref: str, stage_name: str, actor: str, *, hold: bool = False) -> PromotionRecord:
-        """Promote, or raise ``NotEligibleError`` saying why not; a failed mechanism is recorded, then raised."""
+        """Promote, or raise ``NotEligibleError`` saying why not; a failed mechanism is recorded, then raised.
+
+        ``hold`` marks a manual promotion: when newer eligible freight exists (a rollback), the stage's
+        auto-promotion then waits until someone promotes the candidate again, as in Kargo.
+        """
         stage = self.pipeline.stage(stage_name)
         state = self.state()
         freight = find_freight(state, freight_ref)
-        verdict = eligibility.check(self.pipeline, state, freight, stage_name, self.clock())
+        now = self.clock()
+        verdict = eligibility.check(self.pipeline, state, freight, stage_name, now)
         if not verdict.eligible:
             raise NotEligibleError(f"{freight.alias} ({freight.short_id}) cannot enter {stage_name}: {verdict.reason}")
+        hold = hold and self._newer_eligible_exists(state, freight, stage_name, now)
         current = state.current_freight(stage_name)
         context = PromotionContext(self.pipeline, stage, freight, current, actor, self.cache_dir, self.settings)
         if current is not None and current.id == freight.id:
@@ -135,6 +141,14 @@ class Engine:
             revision = current.revision if current else ""
         return MechanismResult(NOOP, f"rendered output unchanged for every app ({apps}); nothing to do",
                                revision=revision, render_hash=verdict.candidate.render_hash)
+
+    def _newer_eligible_exists(self, state: State, freight: Freight, stage_name: str, now: dt.datetime) -> bool:
+        for other in state.freight.values():  # newest first
+            if other.id == freight.id:
+                return False
+            if eligibility.check(self.pipeline, state, other, stage_name, now).eligible:
+                return True
+        return False
 
     def _record(self, stage_name: str, freight: Freight, actor: str, result: MechanismResult,
                 *, hold: bool) -> PromotionRecord:

@@ -26,7 +26,8 @@ def test_demo_promotes_through_dev_and_staging_and_hotfixes_prod(tmp_path: Path,
     assert [i.tag for i in first.images] == ["1.0.0"] and [i.tag for i in hotfix.images] == ["1.0.1"]
     assert docs.images == hotfix.images and docs.commits[0].id != hotfix.commits[0].id
     current = {name: s.current.freight if s.current else None for name, s in state.stages.items()}
-    assert current == {"dev": first.id, "staging": first.id, "hotfix": hotfix.id, "prod": docs.id}
+    assert current == {"dev": docs.id, "staging": first.id, "hotfix": hotfix.id, "prod": docs.id}
+    assert state.stages["dev"].current is not None and state.stages["dev"].current.by.startswith("controller")
     prod = state.stages["prod"]
     assert prod.approvals[hotfix.id].by == "user:oncall"
     assert [(h.freight, h.phase) for h in prod.history] == [(docs.id, "Noop"), (hotfix.id, "Succeeded")]

@@ -121,3 +121,16 @@ def test_racing_promotions_from_several_processes_lose_nothing(tmp_path: Path) -
     assert sorted(h.freight for h in history) == expected
     assert {h.by for h in history} == {f"worker-{w}" for w in range(6)}
     assert len(state.freight) == 18
+
+
+def test_only_a_manual_rollback_holds_auto_promotion(tmp_path: Path) -> None:
+    e = engine(tmp_path)
+    older, newer = make_freight(1), make_freight(2)
+    e.add_freight(older)
+    e.promote(older.id, "dev", "user:a", hold=True)
+    assert e.state().stages["dev"].hold == ""  # it was the newest freight: nothing to hold against
+    e.add_freight(newer)
+    e.promote(newer.id, "dev", "user:a", hold=True)
+    assert e.state().stages["dev"].hold == ""
+    e.promote(older.id, "dev", "user:a", hold=True)  # a rollback while newer freight is eligible
+    assert e.state().stages["dev"].hold == older.id

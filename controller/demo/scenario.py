@@ -133,8 +133,10 @@ class Demo:
     def run(self, *args: str, expect_failure: bool = False) -> int:
         argv = [*args[:1], *self.common, *args[1:]] if args[0] != "freight" else \
             [args[0], args[1], *self.common, *args[2:]]
-        if args[0] == "discover":
+        if args[0] in ("discover", "controller"):
             argv += ["--oci-layout", f"demo.local={self.workdir / 'oci'}"]
+        if args[0] == "controller":
+            argv = ["--log-level", "INFO", *argv]  # its story is told in its log
         self.say(f"\n$ freightyard {' '.join(shlex.quote(a) for a in args)}")
         code = self.cli(argv)
         if (code != 0) != expect_failure:
@@ -179,9 +181,12 @@ class Demo:
         docs = self._newest()
         self.run("approve", docs, "prod", "--by", "user:oncall")
         self.run("promote", docs, "prod", "--by", "user:oncall")
-        say("\n# 9. What the ApplicationSet generator answers Argo CD: one Application per stage and app.")
+        say("\n# 9. dev has autoPromotion: one pass of the controller (normally a Deployment, looping and")
+        say("#    woken by webhooks) discovers, and promotes the newest eligible freight into dev by itself.")
+        self.run("controller", "--once", "--listen", "off")
+        say("\n# 10. What the ApplicationSet generator answers Argo CD: one Application per stage and app.")
         self.run("apps")
-        say("\n# 10. Where everything is now.")
+        say("\n# 11. Where everything is now.")
         self.run("status")
         say(f"\nState (a ConfigMap document): {self.workdir / 'state' / 'freightyard-guestbook.yaml'}")
 
