@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import time
 from typing import Any
 
 import pytest
@@ -154,3 +155,40 @@ def test_failed_promotion_is_retried_with_backoff(tmp_path: Any) -> None:
 
 def test_auto_stages_are_ordered_upstream_first() -> None:
     assert [s.name for s in autopromote.auto_stages(pipeline())] == ["dev", "staging"]
+
+
+def test_background_verification_never_blocks_a_pass(tmp_path: Any) -> None:
+    import threading
+
+    from controller.runtime import verify as verify_hooks
+
+    clock, sources = Clock(), FakeSources()
+    release = threading.Event()
+
+    def slow_verify(engine_: Engine, stage: str) -> Any:
+        assert release.wait(10)
+        return "Succeeded"
+
+    eng = engine(tmp_path, clock, "verification: {http: [{url: 'http://app/healthz'}]}")
+    background = verify_hooks.Background(workers=1)
+    rec = Reconciler(sources, Metrics.create(), verifier=lambda: slow_verify, monotonic=clock.monotonic,
+                     verifications=background)
+    rec.discover(eng, eng.pipeline.warehouses[0])
+    clock.advance(3600)
+    rec.advance(eng)
+    clock.advance(601)
+    advanced = rec.advance(eng)  # promotes staging and starts its verification without waiting for it
+    assert [r.stage for r in advanced.promoted] == ["staging"] and advanced.next_in == 5.0
+    freight = eng.state().current_freight("staging")
+    assert freight is not None
+    assert eng.state().stages["staging"].verifications[freight.id].phase == "Pending"
+    rec.advance(eng)  # still running: the pass returns at once
+    assert eng.state().stages["staging"].verifications[freight.id].phase == "Pending"
+    release.set()
+    deadline = time.monotonic() + 10
+    while eng.state().stages["staging"].verifications[freight.id].phase == "Pending":
+        assert time.monotonic() < deadline, "the finished verification was never recorded"
+        rec.advance(eng)
+        time.sleep(0.02)
+    assert eng.state().stages["staging"].verifications[freight.id].phase == "Succeeded"
+    background.close()

@@ -22,6 +22,7 @@ from controller.metrics import Metrics
 from controller.options import DEFAULT_STATE, add_source_options, sources_from
 from controller.pipelines_source import PIPELINE_LABEL, ConfigMapPipelines, DirectoryPipelines, PipelineSet
 from controller.pipelines_source import PipelineSource as PipelineSourceType
+from controller.runtime import verify
 from controller.runtime.loop import Controller, Settings
 from controller.runtime.reconcile import Reconciler
 from controller.runtime.refresh import KubeRefresher, NoRefresh, Refresher
@@ -88,6 +89,8 @@ def register(sub: argparse._SubParsersAction) -> None:  # type: ignore[type-arg]
                    help="seconds between re-reads of pipeline definitions (default 5)")
     p.add_argument("--verify-poll", type=float, default=float(_env("FREIGHTYARD_VERIFY_POLL", "5")),
                    help="seconds between polls of a running verification (default 5)")
+    p.add_argument("--verify-workers", type=int, default=int(_env("FREIGHTYARD_VERIFY_WORKERS", "8")),
+                   help="verifications running at once, beside the reconcile workers (default 8)")
     add_source_options(p)
     p.add_argument("--once", action="store_true", help="one pass over every pipeline, then exit (1 on errors)")
     p.set_defaults(run=run)
@@ -135,7 +138,9 @@ def build(args: argparse.Namespace) -> tuple[Controller, tuple[str, int] | None]
         refresher = KubeRefresher(kube, tuple(n.strip() for n in args.argocd_namespaces.split(",") if n.strip()),
                                   on_result=lambda kind, result: metrics.refreshes.labels(kind, result).inc())
     factory = sources_from(args)
-    reconciler = Reconciler(SerializedSources(factory), metrics, refresher, verify_poll_s=args.verify_poll)
+    verifications = verify.Inline() if args.once else verify.Background(max(1, args.verify_workers))
+    reconciler = Reconciler(SerializedSources(factory), metrics, refresher, verify_poll_s=args.verify_poll,
+                            verifications=verifications)
     state_spec = args.state
 
     argocd_namespace = next((n.strip() for n in args.argocd_namespaces.split(",") if n.strip()), "argocd")

@@ -55,6 +55,7 @@ class Reconciler:
     metrics: Metrics
     refresher: Refresher = field(default_factory=NoRefresh)
     verifier: Callable[[], verify.VerifyFn | None] = verify.lookup
+    verifications: verify.Inline | verify.Background = field(default_factory=verify.Inline)
     monotonic: Callable[[], float] = time.monotonic
     actor: str = ACTOR
     verify_poll_s: float = 5.0
@@ -178,8 +179,13 @@ class Reconciler:
         timeout = stage.verification.timeout_seconds if stage.verification else 0
         if timeout and since and (engine.clock() - parse_time(since)) > dt.timedelta(seconds=timeout):
             return self._record(engine, stage.name, freight_id, "Failed", f"verification timed out after {timeout}s")
+        done, result = self.verifications.poll((pipeline, stage.name, freight_id),
+                                               functools.partial(runner, engine, stage.name))
+        if not done:
+            wake.append(self.verify_poll_s)
+            return False
         try:
-            outcome = verify.interpret(runner(engine, stage.name))
+            outcome = verify.interpret(result())
         except FreightyardError as error:
             log.warning("verification of %s failed to run: %s", stage.name, error, extra=extra)
             wake.append(self.verify_poll_s)

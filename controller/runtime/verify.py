@@ -11,7 +11,9 @@ from __future__ import annotations
 
 import importlib
 import logging
+import threading
 from collections.abc import Callable
+from concurrent.futures import Future, ThreadPoolExecutor
 from dataclasses import dataclass
 from typing import Any
 
@@ -53,3 +55,38 @@ def interpret(result: Any) -> Outcome:
     phase = str(getattr(result, "phase", "") or "")
     message = str(getattr(result, "message", "") or "")
     return Outcome(phase if phase in FINAL_PHASES else "", message)
+
+
+Key = tuple[str, str, str]  # pipeline, stage, freight id
+
+
+class Inline:
+    """Run a verification where the pass runs (one-shot CLI passes and tests)."""
+
+    def poll(self, key: Key, run: Callable[[], Any]) -> tuple[bool, Callable[[], Any]]:
+        return True, run
+
+
+class Background:
+    """Run verifications on their own threads: an Argo CD check may wait minutes for a sync, and the
+    reconcile workers must keep discovering and promoting meanwhile. A pass asks again until done."""
+
+    def __init__(self, workers: int = 8) -> None:
+        self._pool = ThreadPoolExecutor(max_workers=workers, thread_name_prefix="verify")
+        self._running: dict[Key, Future[Any]] = {}
+        self._lock = threading.Lock()
+
+    def poll(self, key: Key, run: Callable[[], Any]) -> tuple[bool, Callable[[], Any]]:
+        """(done, a call giving the result or raising its error); starts ``run`` if it is not running."""
+        with self._lock:
+            future = self._running.get(key)
+            if future is None:
+                self._running[key] = self._pool.submit(run)
+                return False, run
+            if not future.done():
+                return False, run
+            del self._running[key]
+        return True, future.result
+
+    def close(self) -> None:
+        self._pool.shutdown(wait=False, cancel_futures=True)
