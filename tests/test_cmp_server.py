@@ -150,3 +150,18 @@ def test_the_repo_copy_cannot_shadow_the_servers_modules(git_repo: Path, tmp_pat
     served = client.render(env, str(app))
     assert served is not None and served[0] == 0
     assert not marker.exists()
+
+
+def test_concurrent_renders_are_served_independently(git_repo: Path, tmp_path: Path,  # noqa: F811
+                                                     socket_path: Path) -> None:
+    from concurrent.futures import ThreadPoolExecutor
+
+    envs = [plugin_env(tmp_path, socket_path, **pinned_env(freight(tag=f"1.{n}.0", digest="sha256:" + f"{n}" * 64)))
+            for n in range(1, 7)]
+    start_server(socket_path, envs[0])
+    copies = [str(fresh_copy(git_repo, tmp_path, f"c{n}")) for n in range(len(envs))]
+    with ThreadPoolExecutor(max_workers=len(envs)) as pool:
+        answers = list(pool.map(lambda pair: client.render(*pair), zip(envs, copies, strict=True)))
+    for n, answer in enumerate(answers, start=1):
+        assert answer is not None and answer[0] == 0, answer
+        assert f":1.{n}.0@sha256:{str(n) * 64}".encode() in answer[1]  # each request its own freight
