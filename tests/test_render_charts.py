@@ -23,7 +23,8 @@ IMAGE = "registry.example.com/org/web"
 DIGEST = "sha256:" + "d" * 64
 
 
-def pipeline_for(repo_url: str, *, insecure: bool) -> str:
+def pipeline_for(repo_url: str, *, insecure: bool, credentials: str = "") -> str:
+    extra = f", credentials: {credentials}" if credentials else ""
     return f"""\
 apiVersion: freightyard.io/v1alpha1
 kind: Pipeline
@@ -32,7 +33,7 @@ spec:
   warehouses:
   - name: main
     subscriptions:
-    - chart: {{repoURL: "{repo_url}", name: web, insecure: {str(insecure).lower()}}}
+    - chart: {{repoURL: "{repo_url}", name: web, insecure: {str(insecure).lower()}{extra}}}
     - image: {{repoURL: {IMAGE}}}
   stages:
   - name: dev
@@ -55,11 +56,12 @@ def chart_package(tmp_path: Path, version: str) -> Path:
     return package_chart(chart, tmp_path / "pkg")
 
 
-def render(tmp_path: Path, env: RenderEnv, repo_url: str, version: str, *, insecure: bool = False) -> list[dict]:
+def render(tmp_path: Path, env: RenderEnv, repo_url: str, version: str, *, insecure: bool = False,
+           credentials: str = "") -> list[dict]:
     root = tmp_path / f"repo-{uuid.uuid4().hex[:6]}"
     (root / "web").mkdir(parents=True)
     (root / "web" / "values.yaml").write_text(f"image: {{repository: {IMAGE}}}\nreplicaCount: 2\n")
-    (pipeline,) = parse_pipelines(pipeline_for(repo_url, insecure=insecure))
+    (pipeline,) = parse_pipelines(pipeline_for(repo_url, insecure=insecure, credentials=credentials))
     freight = Freight("main", charts=(Chart(repo_url, "web", version),), images=(Image(IMAGE, version, DIGEST),))
     app = pipeline.stage("dev").apps[0]
     return list(yaml.safe_load_all(render_app(pipeline, "dev", app, freight, root, env).manifests))
@@ -87,3 +89,28 @@ def test_chart_from_an_oci_registry(registry: Registry, tmp_path: Path, env: Ren
     namespace = f"charts-{uuid.uuid4().hex[:6]}"
     push_chart_oci(chart_package(tmp_path, "2.0.0"), registry.host, namespace=namespace, home=tmp_path / "h")
     check(render(tmp_path, env, f"oci://{registry.host}/{namespace}", "2.0.0", insecure=True), "2.0.0")
+
+
+def test_private_chart_repositories_use_the_subscriptions_credentials(
+        tmp_path: Path, env: RenderEnv, registry_basic: Registry, monkeypatch: pytest.MonkeyPatch) -> None:
+    password = "pw-" + uuid.uuid4().hex[:8]
+    with HelmRepoServer(tmp_path / "private", username="reader", password=password) as private:
+        private.add_charts({"web": ["3.0.0"]})
+        with pytest.raises(RenderError) as refused:  # no credentials: helm is refused, one clean line
+            render(tmp_path, env, private.url, "3.0.0")
+        assert password not in str(refused.value)
+        monkeypatch.setenv("CHARTS_USERNAME", "reader")
+        monkeypatch.setenv("CHARTS_PASSWORD", password)
+        check(render(tmp_path, env, private.url, "3.0.0", credentials="charts"), "3.0.0")
+        monkeypatch.setenv("CHARTS_PASSWORD", "wrong-" + password)
+        with pytest.raises(RenderError) as wrong:
+            render(tmp_path, env, private.url, "3.0.0", credentials="charts")
+        assert password not in str(wrong.value)
+
+    namespace = f"private-{uuid.uuid4().hex[:6]}"
+    push_chart_oci(chart_package(tmp_path, "4.0.0"), registry_basic.host, namespace=namespace,
+                   username=registry_basic.username, password=registry_basic.password, home=tmp_path / "h")
+    monkeypatch.setenv("OCI_USERNAME", str(registry_basic.username))
+    monkeypatch.setenv("OCI_PASSWORD", str(registry_basic.password))
+    check(render(tmp_path, env, f"oci://{registry_basic.host}/{namespace}", "4.0.0", insecure=True,
+                 credentials="oci"), "4.0.0")

@@ -8,10 +8,14 @@ the directory's ``values.yaml`` (if any) and ``helm.valuesFiles``; otherwise a p
 from __future__ import annotations
 
 from pathlib import Path
+from typing import TYPE_CHECKING
 
 from shared.errors import NotFoundError, RenderError
 from shared.freight import Chart, Freight, Image, same_repo
 from shared.model import App, Pipeline
+
+if TYPE_CHECKING:
+    from shared.render.helm import ChartAccess
 from shared.render import kustomize
 from shared.render.env import ANNOTATION_FREIGHT, ANNOTATION_PIPELINE, ANNOTATION_STAGE, Rendered, RenderEnv
 from shared.render.hashing import render_hash
@@ -123,16 +127,34 @@ def _helm(root: Path, directory: Path, tool: str, *, stage_name: str, pipeline: 
                          values_files=values_files,
                          values=helm.image_values(app, freight, stage_name, pipeline.name),
                          namespace=env.namespace or app.destination.namespace, env=env, deadline=deadline,
-                         shown_path=app.path, insecure=chart is not None and _insecure_chart(pipeline, freight, chart))
+                         shown_path=app.path, access=_chart_access(pipeline, freight, chart))
 
 
-def _insecure_chart(pipeline: Pipeline, freight: Freight, chart: Chart) -> bool:
-    """The chart's subscription allows plain HTTP / unverified TLS (test registries)."""
+def _chart_access(pipeline: Pipeline, freight: Freight, chart: Chart | None) -> ChartAccess:
+    """How to reach the freight's chart: its subscription's ``insecure`` flag and ``credentials``
+    (env vars or a Secret mounted in the sidecar, as for discovery)."""
+    from shared.render.helm import ChartAccess
+
+    if chart is None:
+        return ChartAccess()
     try:
         subscriptions = pipeline.warehouse(freight.origin).charts()
     except NotFoundError:
-        return False
-    return any(s.insecure and same_repo(s.repo_url, chart.repo_url) and s.name == chart.name for s in subscriptions)
+        return ChartAccess()
+    sub = next((s for s in subscriptions if same_repo(s.repo_url, chart.repo_url) and s.name == chart.name), None)
+    if sub is None:
+        return ChartAccess()
+    from urllib.parse import urlsplit
+
+    from shared.errors import SourceError
+    from shared.sources.credentials import EnvFileCredentials
+
+    host = urlsplit(sub.repo_url if "://" in sub.repo_url else f"//{sub.repo_url}").netloc
+    try:
+        credentials = EnvFileCredentials.from_env()(sub.credentials_secret, host)
+    except SourceError as error:
+        raise RenderError(f"chart {chart.name} from {chart.repo_url}: {error.message}") from error
+    return ChartAccess(insecure=sub.insecure, credentials=credentials)
 
 
 def _pick_chart(freight: Freight, app: App) -> Chart:

@@ -8,6 +8,7 @@ import re
 import shutil
 import tempfile
 from collections.abc import Sequence
+from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
 
@@ -15,6 +16,7 @@ from shared.errors import RenderError
 from shared.freight import Chart, Freight
 from shared.model import App
 from shared.process import ProcessError, Request, run
+from shared.sources.credentials import Credentials
 from shared.render.env import RenderEnv, remaining
 
 _KUBE_VERSION = re.compile(r"(\d+)\.(\d+)(?:\.(\d+))?")
@@ -66,9 +68,17 @@ def image_values(app: App, freight: Freight, stage: str, pipeline: str) -> dict[
     return values
 
 
+@dataclass(frozen=True)
+class ChartAccess:
+    """Reaching a chart repository: plain HTTP / unverified TLS, and basic-auth credentials."""
+
+    insecure: bool = False
+    credentials: Credentials | None = None
+
+
 def template(*, chart_dir: Path | None, chart: Chart | None, app: App, values_files: Sequence[Path],
              values: dict[str, Any], namespace: str, env: RenderEnv, deadline: float, shown_path: str,
-             insecure: bool = False) -> bytes:
+             access: ChartAccess = ChartAccess()) -> bytes:
     if not env.helm:
         raise RenderError("helm is not installed: put helm on PATH (or set FREIGHTYARD_HELM)")
     work = Path(tempfile.mkdtemp(prefix="freightyard-helm-"))
@@ -79,10 +89,12 @@ def template(*, chart_dir: Path | None, chart: Chart | None, app: App, values_fi
         elif chart is not None:
             if chart.repo_url.startswith("oci://"):
                 argv += [f"{chart.repo_url.rstrip('/')}/{chart.name}", "--version", chart.version]
-                argv += ["--plain-http"] if insecure else []
+                argv += ["--plain-http"] if access.insecure else []
             else:
                 argv += [chart.name, "--repo", chart.repo_url, "--version", chart.version]
-                argv += ["--insecure-skip-tls-verify"] if insecure else []
+                argv += ["--insecure-skip-tls-verify"] if access.insecure else []
+            if access.credentials is not None:  # argv stays inside the sidecar; every message redacts it
+                argv += ["--username", access.credentials.username, "--password", access.credentials.password]
         argv += ["--include-crds"]
         if namespace:
             argv += ["--namespace", namespace]
@@ -97,8 +109,9 @@ def template(*, chart_dir: Path | None, chart: Chart | None, app: App, values_fi
             generated = work / "freightyard-images.yaml"
             generated.write_text(json.dumps(values, sort_keys=True), encoding="utf-8")
             argv += ["--values", str(generated)]
+        secrets = (access.credentials.password,) if access.credentials else ()
         request = Request(argv=tuple(argv), cwd=str(chart_dir) if chart_dir else None, env=dict(env.extra_env),
-                          timeout=remaining(deadline, "helm"))
+                          timeout=remaining(deadline, "helm"), secrets=secrets)
         try:
             outcome = run(request)
         except ProcessError as error:
