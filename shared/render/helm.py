@@ -16,8 +16,8 @@ from shared.errors import RenderError
 from shared.freight import Chart, Freight
 from shared.model import App
 from shared.process import ProcessError, Request, run
-from shared.sources.credentials import Credentials
 from shared.render.env import RenderEnv, remaining
+from shared.sources.credentials import Credentials
 
 _KUBE_VERSION = re.compile(r"(\d+)\.(\d+)(?:\.(\d+))?")
 _RELEASE = re.compile(r"[^a-z0-9-]+")
