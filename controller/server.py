@@ -18,6 +18,7 @@ from urllib.parse import parse_qs, urlsplit
 
 log = logging.getLogger("freightyard.controller")
 MAX_BODY_BYTES = 1024 * 1024  # GitHub caps payloads at 25 MB but pushes are tiny; 1 MiB is plenty
+DRAIN_LIMIT_BYTES = 8 * MAX_BODY_BYTES  # refused bodies up to this size are read and dropped
 WEBHOOK_PREFIX = "/webhooks/"
 
 
@@ -71,6 +72,7 @@ class _Handler(BaseHTTPRequestHandler):
             self._send(Answer.json(411, {"error": "Content-Length is required"}))
             return
         if int(length) > MAX_BODY_BYTES:
+            self._drain(int(length))
             self._send(Answer.json(413, {"error": f"body over {MAX_BODY_BYTES} bytes"}))
             return
         body = self.rfile.read(int(length))
@@ -83,6 +85,21 @@ class _Handler(BaseHTTPRequestHandler):
             log.exception("webhook handler failed")
             answer = Answer.json(500, {"error": "internal error"})
         self._send(answer)
+
+    def _drain(self, length: int) -> None:
+        """Read and drop a refused body (bounded), so the sender gets our 413 instead of a reset."""
+        if length > DRAIN_LIMIT_BYTES:
+            return
+        self.connection.settimeout(2.0)
+        remaining = length
+        try:
+            while remaining > 0:
+                chunk = self.rfile.read(min(remaining, 64 * 1024))
+                if not chunk:
+                    break
+                remaining -= len(chunk)
+        except OSError:
+            return
 
     def _send(self, answer: Answer) -> None:
         self.send_response(answer.status)
