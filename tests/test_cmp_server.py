@@ -165,3 +165,19 @@ def test_concurrent_renders_are_served_independently(git_repo: Path, tmp_path: P
     for n, answer in enumerate(answers, start=1):
         assert answer is not None and answer[0] == 0, answer
         assert f":1.{n}.0@sha256:{str(n) * 64}".encode() in answer[1]  # each request its own freight
+
+
+def test_sidecar_entry_starts_the_server_then_becomes_the_cmp_server(tmp_path: Path, socket_path: Path) -> None:
+    env = {**plugin_env(tmp_path, socket_path), "PYTHONPATH": str(REPO)}
+    done = subprocess.run([sys.executable, "-P", "-m", "cmp.entry", "sidecar", "--", sys.executable, "-c",
+                           "print('argocd-cmp-server stand-in')"], cwd=tmp_path, env=env, capture_output=True,
+                          timeout=30, check=False)
+    assert done.returncode == 0 and done.stdout == b"argocd-cmp-server stand-in\n"
+    deadline = time.monotonic() + 20
+    while not socket_path.exists():
+        assert time.monotonic() < deadline, "the sidecar entry did not start the render server"
+        time.sleep(0.05)
+    missing = subprocess.run([sys.executable, "-P", "-m", "cmp.entry", "sidecar", "--", "/nonexistent/cmp-server"],
+                             env={**env, "FREIGHTYARD_CMP_SERVER": "off"}, capture_output=True, timeout=30,
+                             check=False)
+    assert missing.returncode == 127 and b"cannot run /nonexistent/cmp-server" in missing.stderr
