@@ -34,6 +34,7 @@ def test_demo_promotes_through_dev_and_staging_and_hotfixes_prod(tmp_path: Path,
     assert prod.verifications[hotfix.id].phase == "Succeeded"  # the smoke check ran
     assert prod.verifications[docs.id].phase == "Skipped"  # a no-op needs no verification
     assert "freightyard apps" in out and "guestbook-prod" in out
+    assert "prod/guestbook: unchanged (a no-op here)" in out  # freightyard diff before the no-op promotion
 
 
 def test_demo_refuses_a_non_empty_directory(tmp_path: Path, capsys: pytest.CaptureFixture[str]) -> None:

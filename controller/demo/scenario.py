@@ -179,6 +179,7 @@ class Demo:
         git(self.repo, "commit", "--quiet", "-am", "docs: describe the guestbook base")
         self.run("discover")
         docs = self._newest()
+        self.run("diff", docs, "prod")
         self.run("approve", docs, "prod", "--by", "user:oncall")
         self.run("promote", docs, "prod", "--by", "user:oncall")
         say("\n# 9. dev has autoPromotion: one pass of the controller (normally a Deployment, looping and")

@@ -1,0 +1,66 @@
+"""``freightyard diff FREIGHT STAGE``: what promoting would change, per app, as a unified diff of the
+rendered manifests (the stage's current freight against the candidate) — before anything is pushed."""
+
+from __future__ import annotations
+
+import argparse
+import difflib
+import tempfile
+from pathlib import Path
+from typing import Any
+
+from controller.options import add_common, load_context
+from controller.output import emit
+from shared.mechanisms.common import credentials_lookup, render_env
+from shared.noop import render_stage
+from shared.promotion import Engine
+from shared.render.hashing import without_freight_id
+from shared.sources.git import GitMirrors, default_cache_dir
+from shared.state import find_freight
+
+
+def register(sub: argparse._SubParsersAction) -> None:  # type: ignore[type-arg]
+    parser = sub.add_parser("diff", help="what promoting freight into a stage would change, per app")
+    add_common(parser)
+    parser.add_argument("--pipeline", "-p")
+    parser.add_argument("freight", help="id, id prefix or alias")
+    parser.add_argument("stage")
+    parser.set_defaults(run=run)
+
+
+def unified(old: bytes, new: bytes, old_label: str, new_label: str) -> str:
+    """A unified diff of two renders, blind to the freight-id annotation (as the render hash is)."""
+    lines = difflib.unified_diff(without_freight_id(old).decode("utf-8", "replace").splitlines(keepends=True),
+                                 without_freight_id(new).decode("utf-8", "replace").splitlines(keepends=True),
+                                 old_label, new_label)
+    return "".join(lines)
+
+
+def run(args: argparse.Namespace) -> int:
+    context = load_context(args)
+    pipeline = context.pipeline(args.pipeline)
+    engine = Engine(pipeline, context.store(pipeline))
+    state = engine.state()
+    stage = pipeline.stage(args.stage)
+    candidate = find_freight(state, args.freight)
+    current = state.current_freight(stage.name)
+    mirrors = GitMirrors(default_cache_dir(), credentials=credentials_lookup(engine.settings))
+    env = render_env(engine.settings)
+    with tempfile.TemporaryDirectory(prefix="freightyard-diff-") as tmp:
+        new = render_stage(pipeline, stage, candidate, mirrors=mirrors, env=env, workdir=Path(tmp) / "new")
+        old = render_stage(pipeline, stage, current, mirrors=mirrors, env=env, workdir=Path(tmp) / "old") \
+            if current else None
+    data: list[dict[str, Any]] = []
+    for name, rendered in new.apps.items():
+        before = old.apps[name].manifests if old else b""
+        label = f"{stage.name}/{name}"
+        text = unified(before, rendered.manifests, f"{label} ({current.alias if current else 'nothing'})",
+                       f"{label} ({candidate.alias})")
+        data.append({"app": name, "changed": bool(text), "diff": text})
+    if args.output == "table":
+        for item in data:
+            print(item["diff"] if item["changed"] else f"{stage.name}/{item['app']}: unchanged (a no-op here)",
+                  end="" if item["changed"] else "\n")
+        return 0
+    emit(data, args.output)
+    return 0
