@@ -20,8 +20,8 @@ from pathlib import Path
 REPO = Path(__file__).resolve().parents[1]
 sys.path.insert(0, str(REPO))
 
-from shared.freight import Freight, Image  # noqa: E402
-from shared.render.env import find_tools  # noqa: E402
+from freightyard.shared.freight import Freight, Image  # noqa: E402
+from freightyard.shared.render.env import find_tools  # noqa: E402
 
 IMAGE = "registry.example.com/org/web"
 PIPELINE = """\
@@ -107,7 +107,7 @@ def main() -> int:
         bin_dir = Path(tmp) / "bin"
         bin_dir.mkdir()
         shim = bin_dir / "freightyard-cmp"  # what the console script does
-        shim.write_text(f"#!{plain_python(Path(tmp) / 'venv')}\nimport sys\nfrom cmp.entry import main\n"
+        shim.write_text(f"#!{plain_python(Path(tmp) / 'venv')}\nimport sys\nfrom freightyard.cmp.entry import main\n"
                         "sys.exit(main())\n")
         shim.chmod(0o755)
         socket_path = Path(tmp) / "run" / "render.sock"

@@ -23,9 +23,9 @@ from pathlib import Path
 ROOT = Path(__file__).resolve().parents[1]
 sys.path.insert(0, str(ROOT))
 
-from controller.webhooks import signature  # noqa: E402
-from shared.state import state_from_document  # noqa: E402
-from shared.stores.file import FileStore  # noqa: E402
+from freightyard.controller.webhooks import signature  # noqa: E402
+from freightyard.shared.state import state_from_document  # noqa: E402
+from freightyard.shared.stores.file import FileStore  # noqa: E402
 from tests.servers._proc import free_port  # noqa: E402
 from tests.servers.git_http import GitHttpServer  # noqa: E402
 from tests.servers.oci import push_image  # noqa: E402
@@ -59,7 +59,7 @@ def start(workdir: Path, pipelines: Path) -> tuple[subprocess.Popen[bytes], int]
     env = {**os.environ, "PYTHONPATH": str(ROOT), "FREIGHTYARD_WEBHOOK_SECRET": SECRET,
            "FREIGHTYARD_CACHE": str(workdir / "cache")}
     log = (workdir / "controller.log").open("ab")
-    process = subprocess.Popen([sys.executable, "-m", "controller.cli", "--log-level", "WARNING", "controller",
+    process = subprocess.Popen([sys.executable, "-m", "freightyard.controller.cli", "--log-level", "WARNING", "controller",
                                 "-f", str(pipelines), "--state", f"file:{workdir / 'state'}",
                                 "--listen", f"127.0.0.1:{port}", "--leader-election", "file"],
                                cwd=workdir, env=env, stdout=log, stderr=subprocess.STDOUT)

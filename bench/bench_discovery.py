@@ -25,10 +25,10 @@ from pathlib import Path
 
 sys.path.insert(0, str(Path(__file__).resolve().parents[1]))
 
-from shared.model import GitSubscription, ImageSubscription
-from shared.sources.credentials import EnvFileCredentials
-from shared.sources.factory import DefaultSources
-from shared.sources.git import GitCliSource, GitMirrors
+from freightyard.shared.model import GitSubscription, ImageSubscription
+from freightyard.shared.sources.credentials import EnvFileCredentials
+from freightyard.shared.sources.factory import DefaultSources
+from freightyard.shared.sources.git import GitCliSource, GitMirrors
 from tests.servers.git_daemon import GitDaemon
 from tests.servers.git_http import git, git_env
 from tests.servers.oci import push_many_tags

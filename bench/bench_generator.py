@@ -30,9 +30,9 @@ from pathlib import Path
 ROOT = Path(__file__).resolve().parent.parent
 sys.path.insert(0, str(ROOT))
 
-from shared.freight import Commit, Freight, Image  # noqa: E402
-from shared.state import PromotionRecord, StageState, State, state_to_document  # noqa: E402
-from shared.stores.file import FileStore  # noqa: E402
+from freightyard.shared.freight import Commit, Freight, Image  # noqa: E402
+from freightyard.shared.state import PromotionRecord, StageState, State, state_to_document  # noqa: E402
+from freightyard.shared.stores.file import FileStore  # noqa: E402
 
 TOKEN = "bench-token-0123456789abcdef"  # noqa: S105 - a throw-away token for a loopback server
 HOST = "127.0.0.1"
@@ -104,8 +104,8 @@ def server(pipeline_dir: Path, state_dir: Path, tmp: Path, workers: int) -> Iter
                 "FREIGHTYARD_PIPELINES": str(pipeline_dir), "FREIGHTYARD_STATE": f"file:{state_dir}",
                 "FREIGHTYARD_TOKEN_FILE": str(token_file), "FREIGHTYARD_LOG_LEVEL": "warning"})
     log = open(tmp / f"gunicorn-{port}.log", "wb")  # noqa: SIM115 - closed in finally
-    process = subprocess.Popen([sys.executable, "-m", "gunicorn", "-c", "python:generator.gunicorn_conf",
-                                "generator.app:create_app()"], env=env, cwd=ROOT, stdout=log, stderr=log,
+    process = subprocess.Popen([sys.executable, "-m", "gunicorn", "-c", "python:freightyard.generator.gunicorn_conf",
+                                "freightyard.generator.app:create_app()"], env=env, cwd=ROOT, stdout=log, stderr=log,
                                start_new_session=True)
     try:
         deadline = time.monotonic() + 30

@@ -9,7 +9,7 @@ import _socket
 import os
 import sys
 
-from cmp.protocol import code_version, decode, encode, read_frame, socket_path
+from freightyard.cmp.protocol import code_version, decode, encode, read_frame, socket_path
 
 TYPE_CHECKING = False  # typing itself costs milliseconds to import; only the checker needs these
 if TYPE_CHECKING:
@@ -80,7 +80,7 @@ def start_server(environ: Mapping[str, str]) -> None:
             return
         # -P and cwd "/": the repo copy we were called in must never shadow our modules (a repo file
         # named yaml.py or cmp/server.py would otherwise run inside the server).
-        subprocess.Popen([sys.executable, "-P", "-m", "cmp.server", path], cwd="/",
+        subprocess.Popen([sys.executable, "-P", "-m", "freightyard.cmp.server", path], cwd="/",
                          stdin=subprocess.DEVNULL, stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL,
                          start_new_session=True, close_fds=True)
     except OSError:

@@ -20,23 +20,23 @@ def main() -> int:
         return sidecar(args[1:])
     use_server = args[:1] == ["generate"] and os.environ.get("FREIGHTYARD_CMP_SERVER", "on") != "off"
     if use_server:
-        from cmp import client
+        from freightyard.cmp import client
 
         served = client.render(os.environ, os.getcwd())
         if served is not None:
             return client.finish(*served)
-    from cmp.main import main as run_in_process
+    from freightyard.cmp.main import main as run_in_process
 
     code = run_in_process(args)
     if use_server:
-        from cmp import client
+        from freightyard.cmp import client
 
         client.start_server(os.environ)
     return code
 
 
 def sidecar(args: list[str]) -> int:
-    from cmp import client
+    from freightyard.cmp import client
 
     target = args[1:] if args[:1] == ["--"] else args
     target = target or [ARGOCD_CMP_SERVER]

@@ -8,8 +8,8 @@ import os
 from collections.abc import Callable
 from pathlib import Path, PurePosixPath
 
-from shared.errors import ConfigError, NotFoundError, RenderError
-from shared.model import App, Pipeline, Stage
+from freightyard.shared.errors import ConfigError, NotFoundError, RenderError
+from freightyard.shared.model import App, Pipeline, Stage
 
 SUFFIXES = (".yaml", ".yml")
 SKIP_DIRS = {".git", "node_modules"}
@@ -42,8 +42,8 @@ def repo_root(cwd: Path, source_path: str) -> Path:
 def find_pipeline(root: Path, name: str, hint: str = "") -> Pipeline:
     """The pipeline ``name`` (any, if only one exists) from ``hint`` (a repo-relative file or directory)
     or, without a hint, from every YAML file in the repo that declares a freightyard Pipeline."""
-    from shared.pipeline import parse_pipelines
-    from shared.render.paths import inside, safe_join
+    from freightyard.shared.pipeline import parse_pipelines
+    from freightyard.shared.render.paths import inside, safe_join
 
     real_root = root.resolve()
     start = safe_join(real_root, real_root, hint, "pipeline file") if hint else real_root

@@ -13,10 +13,10 @@ from collections.abc import Callable, Mapping, Sequence
 from pathlib import Path
 from typing import TYPE_CHECKING
 
-from cmp.client import finish
+from freightyard.cmp.client import finish
 
 if TYPE_CHECKING:
-    from shared.state import State
+    from freightyard.shared.state import State
 
 USAGE = "usage: freightyard-cmp generate | parameters"
 MAX_ERROR = 1000
@@ -42,12 +42,12 @@ def render_request(environ: Mapping[str, str], cwd: str) -> tuple[int, bytes, st
 
 def generate(environ: Mapping[str, str], cwd: Path) -> bytes:
     """Render the app Argo CD asked for; returns the YAML stream (raises FreightyardError)."""
-    from cmp.env import from_environ
-    from cmp.freight_source import resolve
-    from cmp.locate import find_pipeline, pick_app, repo_root
-    from shared.errors import ConfigError
-    from shared.render import RenderEnv, render_app
-    from shared.render.env import find_tools
+    from freightyard.cmp.env import from_environ
+    from freightyard.cmp.freight_source import resolve
+    from freightyard.cmp.locate import find_pipeline, pick_app, repo_root
+    from freightyard.shared.errors import ConfigError
+    from freightyard.shared.render import RenderEnv, render_app
+    from freightyard.shared.render.env import find_tools
 
     argo = from_environ(environ)
     root = repo_root(cwd, argo.source_path) if argo.source_path else _git_root(cwd)
@@ -62,7 +62,7 @@ def generate(environ: Mapping[str, str], cwd: Path) -> bytes:
     spec = environ.get("FREIGHTYARD_STATE", "")
 
     def state_loader() -> State:
-        from cmp.state_source import load_state
+        from freightyard.cmp.state_source import load_state
 
         return load_state(spec, pipeline)
 
@@ -81,7 +81,7 @@ def parameters(environ: Mapping[str, str]) -> bytes:
     """The dynamic parameter announcement: what the UI shows for this App (never fails on bad input)."""
     import json
 
-    from cmp.env import from_environ
+    from freightyard.cmp.env import from_environ
 
     argo = from_environ(environ)
     announced: list[dict[str, object]] = [
@@ -109,7 +109,7 @@ def parameters(environ: Mapping[str, str]) -> bytes:
 
 def outcome(action: Callable[[], bytes], *, debug: bool = False) -> tuple[int, bytes, str]:
     """Run ``action``; any failure becomes exit 1, no stdout and one redacted line for stderr."""
-    from shared.errors import ConfigError, FreightyardError
+    from freightyard.shared.errors import ConfigError, FreightyardError
 
     try:
         return 0, action(), ""
@@ -126,7 +126,7 @@ def outcome(action: Callable[[], bytes], *, debug: bool = False) -> tuple[int, b
 
 
 def _failure(message: str) -> tuple[int, bytes, str]:
-    from shared.redact import redact
+    from freightyard.shared.redact import redact
 
     line = " ".join(redact(message).split())[:MAX_ERROR]
     return 1, b"", f"freightyard-cmp: {line}\n"

@@ -15,9 +15,9 @@ import sys
 import threading
 import time
 
-from cmp.client import STALE
-from cmp.main import render_request
-from cmp.protocol import code_version, decode, encode, frame, read_frame
+from freightyard.cmp.client import STALE
+from freightyard.cmp.main import render_request
+from freightyard.cmp.protocol import code_version, decode, encode, frame, read_frame
 
 IDLE_SECONDS = float(os.environ.get("FREIGHTYARD_CMP_SERVER_IDLE", "900"))
 # The first client's per-app settings must not leak into the tools every later render runs.

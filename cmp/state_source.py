@@ -6,9 +6,9 @@ from __future__ import annotations
 from pathlib import Path
 from typing import Any
 
-from shared.errors import StoreError
-from shared.model import Pipeline
-from shared.state import State, state_from_document
+from freightyard.shared.errors import StoreError
+from freightyard.shared.model import Pipeline
+from freightyard.shared.state import State, state_from_document
 
 
 def load_state(spec: str, pipeline: Pipeline) -> State:
@@ -21,7 +21,7 @@ def load_state(spec: str, pipeline: Pipeline) -> State:
             return state_from_document(_document_from_dir(path))
         if path.is_file():
             return state_from_document(_document_from_file(path))
-    from shared.stores.factory import store_from_spec
+    from freightyard.shared.stores.factory import store_from_spec
 
     snapshot = store_from_spec(spec, pipeline).read()
     if snapshot.document is None:

@@ -7,20 +7,22 @@ import importlib
 import sys
 from collections.abc import Sequence
 
-from controller.commands import COMMANDS
-from shared.errors import ConfigError, FreightyardError
+from freightyard import __version__
+from freightyard.controller.commands import COMMANDS
+from freightyard.shared.errors import ConfigError, FreightyardError
 
 
 def build_parser() -> argparse.ArgumentParser:
     parser = argparse.ArgumentParser(prog="freightyard", description="Continuous promotion for Argo CD.")
+    parser.add_argument("--version", action="version", version=f"freightyard {__version__}")
     parser.add_argument("--log-level", default="WARNING", help="DEBUG, INFO, WARNING (default) or ERROR")
     parser.add_argument("--log-format", choices=("text", "json"), default="text")
     sub = parser.add_subparsers(dest="command", required=True, metavar="COMMAND")
     for name in COMMANDS:
         try:
-            module = importlib.import_module(f"controller.commands.{name}")
+            module = importlib.import_module(f"freightyard.controller.commands.{name}")
         except ModuleNotFoundError as error:
-            if error.name == f"controller.commands.{name}":
+            if error.name == f"freightyard.controller.commands.{name}":
                 continue  # not built into this version
             raise
         module.register(sub)
@@ -30,7 +32,7 @@ def build_parser() -> argparse.ArgumentParser:
 def main(argv: Sequence[str] | None = None) -> int:
     parser = build_parser()
     args = parser.parse_args(argv)
-    from controller.logs import configure_logging
+    from freightyard.controller.logs import configure_logging
 
     configure_logging(args.log_level, args.log_format)
     try:

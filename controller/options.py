@@ -7,12 +7,12 @@ import os
 from dataclasses import dataclass
 from pathlib import Path
 
-from shared.errors import ConfigError
-from shared.model import Pipeline
-from shared.pipeline_files import find_pipeline, load_pipelines
-from shared.sources.factory import DefaultSources
-from shared.sources.git import default_cache_dir
-from shared.stores.base import DocumentStore
+from freightyard.shared.errors import ConfigError
+from freightyard.shared.model import Pipeline
+from freightyard.shared.pipeline_files import find_pipeline, load_pipelines
+from freightyard.shared.sources.factory import DefaultSources
+from freightyard.shared.sources.git import default_cache_dir
+from freightyard.shared.stores.base import DocumentStore
 
 DEFAULT_STATE = "file:.freightyard/freightyard-{pipeline}.yaml"
 
@@ -42,7 +42,7 @@ class Context:
         return find_pipeline(self.pipelines, name)
 
     def store(self, pipeline: Pipeline) -> DocumentStore:
-        from shared.stores.factory import store_from_spec
+        from freightyard.shared.stores.factory import store_from_spec
 
         return store_from_spec(self.state_spec, pipeline)
 

@@ -13,9 +13,9 @@ from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Protocol
 
-from shared.errors import FreightyardError
-from shared.model import Pipeline
-from shared.pipeline_sources import (
+from freightyard.shared.errors import FreightyardError
+from freightyard.shared.model import Pipeline
+from freightyard.shared.pipeline_sources import (
     MARKER,
     PIPELINE_LABEL,
     STATE_MANAGED_BY,

@@ -1,5 +1,5 @@
 """The ApplicationSet plugin generator: one Application per stage × app, following promoted freight.
 
-Entry point: ``generator.app:create_app()`` (gunicorn: ``gunicorn -c python:generator.gunicorn_conf
-'generator.app:create_app()'``).
+Entry point: ``freightyard.generator.app:create_app()`` (gunicorn:
+``gunicorn -c python:freightyard.generator.gunicorn_conf 'freightyard.generator.app:create_app()'``).
 """

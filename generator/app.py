@@ -1,4 +1,4 @@
-"""The app factory: ``create_app()`` for gunicorn (``generator.app:create_app()``), nothing at import time.
+"""The app factory: ``create_app()`` for gunicorn (``freightyard.generator.app:create_app()``), nothing at import time.
 
 Settings come from ``FREIGHTYARD_*`` environment variables, or from a mapping in tests. The
 Kubernetes client (for ConfigMap pipelines and state) is built on first use, once per process.
@@ -12,23 +12,23 @@ from typing import TYPE_CHECKING, Any
 
 from flask import Flask
 
-from generator import errors
-from generator.auth import TokenSource
-from generator.config import Settings
-from generator.context import Context
-from generator.errors import ApiError
-from generator.metrics import Metrics
-from generator.pipelines import ConfigMapSource, DirectorySource, Lister, PipelineCatalog, PipelineSource
-from generator.routes import bp, install_metrics_hooks
-from generator.service import ParamsService
-from generator.states import StateReader, StoreFactory
+from freightyard.generator import errors
+from freightyard.generator.auth import TokenSource
+from freightyard.generator.config import Settings
+from freightyard.generator.context import Context
+from freightyard.generator.errors import ApiError
+from freightyard.generator.metrics import Metrics
+from freightyard.generator.pipelines import ConfigMapSource, DirectorySource, Lister, PipelineCatalog, PipelineSource
+from freightyard.generator.routes import bp, install_metrics_hooks
+from freightyard.generator.service import ParamsService
+from freightyard.generator.states import StateReader, StoreFactory
 
 log = logging.getLogger("freightyard.generator")
 
 if TYPE_CHECKING:
-    from shared.kube.client import KubeApi
-    from shared.model import Pipeline
-    from shared.stores.base import DocumentStore
+    from freightyard.shared.kube.client import KubeApi
+    from freightyard.shared.model import Pipeline
+    from freightyard.shared.stores.base import DocumentStore
 
 
 def create_app(config: Mapping[str, Any] | None = None, *, store_factory: StoreFactory | None = None,
@@ -81,7 +81,7 @@ def _kube_factory(settings: Settings) -> Callable[[], KubeApi]:
 
     def factory() -> KubeApi:
         if not built:
-            from shared.kube.client import KubeSettings, api_factory
+            from freightyard.shared.kube.client import KubeSettings, api_factory
 
             built.append(api_factory(KubeSettings(host=settings.kube_host or None,
                                                   timeout_s=settings.kube_timeout_s)))
@@ -92,7 +92,7 @@ def _kube_factory(settings: Settings) -> Callable[[], KubeApi]:
 
 def _default_lister(kube: Callable[[], KubeApi]) -> Lister:
     def lister(namespace: str, selector: str) -> list[dict[str, Any]]:
-        from shared.kube.configmaps import list_configmaps
+        from freightyard.shared.kube.configmaps import list_configmaps
 
         return list_configmaps(kube(), namespace, selector)
 
@@ -101,7 +101,7 @@ def _default_lister(kube: Callable[[], KubeApi]) -> Lister:
 
 def _default_store_factory(kube: Callable[[], KubeApi]) -> StoreFactory:
     def factory(spec: str, pipeline: Pipeline) -> DocumentStore:
-        from shared.stores.factory import store_from_spec
+        from freightyard.shared.stores.factory import store_from_spec
 
         return store_from_spec(spec, pipeline, api_factory=kube)
 

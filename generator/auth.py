@@ -13,7 +13,7 @@ import os
 import threading
 from pathlib import Path
 
-from generator.errors import ApiError
+from freightyard.generator.errors import ApiError
 
 MAX_TOKEN_FILE_BYTES = 16 * 1024
 

@@ -7,7 +7,7 @@ from collections.abc import Mapping
 from dataclasses import dataclass
 from typing import Any
 
-from shared.errors import ConfigError
+from freightyard.shared.errors import ConfigError
 
 PREFIX = "FREIGHTYARD_"
 PIPELINE_LABEL = "freightyard.io/pipeline"
@@ -24,7 +24,7 @@ class Settings:
       hold pipelines; "" to read none. Needs ``list`` on configmaps there.
     ``pipeline_selector``: the label selector of those ConfigMaps (default ``freightyard.io/pipeline``).
     ``state``: where state lives: ``configmap`` (each pipeline's ``spec.state``, the default),
-      ``configmap:NS/NAME`` or ``file:PATH`` (see ``shared.stores.factory``).
+      ``configmap:NS/NAME`` or ``file:PATH`` (see ``freightyard.shared.stores.factory``).
     ``token`` / ``token_file``: the bearer token the ApplicationSet controller sends; the file wins, is
       re-read whenever it changes (rotation without restart) and may hold several tokens, one a line,
       to overlap old and new during a rotation. One of the two is required.

@@ -4,11 +4,11 @@ from __future__ import annotations
 
 from dataclasses import dataclass
 
-from generator.auth import TokenSource
-from generator.config import Settings
-from generator.metrics import Metrics
-from generator.pipelines import PipelineCatalog
-from generator.service import ParamsService
+from freightyard.generator.auth import TokenSource
+from freightyard.generator.config import Settings
+from freightyard.generator.metrics import Metrics
+from freightyard.generator.pipelines import PipelineCatalog
+from freightyard.generator.service import ParamsService
 
 
 @dataclass(frozen=True)

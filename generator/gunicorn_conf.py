@@ -1,4 +1,6 @@
-"""Gunicorn settings for the generator (``gunicorn -c python:generator.gunicorn_conf 'generator.app:create_app()'``).
+"""Gunicorn settings for the generator.
+
+``gunicorn -c python:freightyard.generator.gunicorn_conf 'freightyard.generator.app:create_app()'``.
 
 Environment: ``FREIGHTYARD_BIND`` (default ``0.0.0.0:8080``), ``FREIGHTYARD_WORKERS`` (default 2),
 ``FREIGHTYARD_THREADS`` (default 4: state reads wait on the Kubernetes API), ``FREIGHTYARD_LOG_LEVEL``
@@ -48,7 +50,7 @@ def on_starting(server: Any) -> None:
 
 def post_worker_init(worker: Any) -> None:
     """Warm each worker (pipelines parsed, state decoded, answers built) before it takes requests."""
-    from generator.app import warm
+    from freightyard.generator.app import warm
 
     warm(worker.wsgi)
 

@@ -17,10 +17,17 @@ from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any, Protocol
 
-from generator.errors import ApiError
-from shared.errors import FreightyardError
-from shared.model import Pipeline
-from shared.pipeline_sources import MARKER, STATE_MANAGED_BY, Identity, Lister, PipelineConfigMaps, PipelineFiles
+from freightyard.generator.errors import ApiError
+from freightyard.shared.errors import FreightyardError
+from freightyard.shared.model import Pipeline
+from freightyard.shared.pipeline_sources import (
+    MARKER,
+    STATE_MANAGED_BY,
+    Identity,
+    Lister,
+    PipelineConfigMaps,
+    PipelineFiles,
+)
 
 log = logging.getLogger("freightyard.generator")
 __all__ = ["MARKER", "STATE_MANAGED_BY", "ConfigMapSource", "DirectorySource", "Index", "Lister", "Loaded",

@@ -7,9 +7,9 @@ import time
 
 from flask import Blueprint, Flask, Response, current_app, g, jsonify, request
 
-from generator.context import Context
-from generator.errors import ApiError
-from generator.request import parse_body
+from freightyard.generator.context import Context
+from freightyard.generator.errors import ApiError
+from freightyard.generator.request import parse_body
 
 log = logging.getLogger("freightyard.generator")
 GETPARAMS = "/api/v1/getparams.execute"

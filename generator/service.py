@@ -12,13 +12,13 @@ import logging
 import threading
 from dataclasses import dataclass
 
-from generator.errors import ApiError
-from generator.pipelines import Loaded, PipelineCatalog
-from generator.request import GetParams
-from generator.states import StateReader
-from shared.errors import FreightyardError
-from shared.params import parameter_sets
-from shared.state import State
+from freightyard.generator.errors import ApiError
+from freightyard.generator.pipelines import Loaded, PipelineCatalog
+from freightyard.generator.request import GetParams
+from freightyard.generator.states import StateReader
+from freightyard.shared.errors import FreightyardError
+from freightyard.shared.params import parameter_sets
+from freightyard.shared.state import State
 
 log = logging.getLogger("freightyard.generator")
 

@@ -15,12 +15,12 @@ from dataclasses import dataclass
 
 import yaml
 
-from generator.errors import ApiError
-from shared.errors import FreightyardError
-from shared.model import Pipeline, StateRef
-from shared.state import State, state_from_document
-from shared.stores.base import DocumentStore
-from shared.stores.file import FileStore
+from freightyard.generator.errors import ApiError
+from freightyard.shared.errors import FreightyardError
+from freightyard.shared.model import Pipeline, StateRef
+from freightyard.shared.state import State, state_from_document
+from freightyard.shared.stores.base import DocumentStore
+from freightyard.shared.stores.file import FileStore
 
 StoreFactory = Callable[[str, Pipeline], DocumentStore]
 

@@ -11,14 +11,14 @@ from __future__ import annotations
 from collections.abc import Collection
 from dataclasses import dataclass
 
-from shared import expressions
-from shared.errors import SourceError
-from shared.freight import Chart, Commit, Freight, Image
-from shared.model import ChartSubscription, GitSubscription, ImageSubscription, Warehouse
-from shared.redact import redact
-from shared.selection import SelectionError
-from shared.sources.base import SourceFactory
-from shared.state import format_time, now_utc
+from freightyard.shared import expressions
+from freightyard.shared.errors import SourceError
+from freightyard.shared.freight import Chart, Commit, Freight, Image
+from freightyard.shared.model import ChartSubscription, GitSubscription, ImageSubscription, Warehouse
+from freightyard.shared.redact import redact
+from freightyard.shared.selection import SelectionError
+from freightyard.shared.sources.base import SourceFactory
+from freightyard.shared.state import format_time, now_utc
 
 
 @dataclass(frozen=True)

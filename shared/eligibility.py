@@ -10,9 +10,9 @@ from __future__ import annotations
 import datetime as dt
 from dataclasses import dataclass
 
-from shared.freight import Freight
-from shared.model import Pipeline
-from shared.state import State, parse_time
+from freightyard.shared.freight import Freight
+from freightyard.shared.model import Pipeline
+from freightyard.shared.state import State, parse_time
 
 
 @dataclass(frozen=True)

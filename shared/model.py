@@ -1,6 +1,6 @@
 """The pipeline model: what a validated pipeline file means, as frozen dataclasses.
 
-Parsing and validation live in ``shared.pipeline``; everything else works on these types.
+Parsing and validation live in ``freightyard.shared.pipeline``; everything else works on these types.
 """
 
 from __future__ import annotations
@@ -176,7 +176,7 @@ class Pipeline:
     lines: dict[str, int] = field(default_factory=dict, compare=False, repr=False)
 
     def warehouse(self, name: str) -> Warehouse:
-        from shared.errors import NotFoundError
+        from freightyard.shared.errors import NotFoundError
 
         for warehouse in self.warehouses:
             if warehouse.name == name:
@@ -185,7 +185,7 @@ class Pipeline:
                             f"(known: {', '.join(w.name for w in self.warehouses)})")
 
     def stage(self, name: str) -> Stage:
-        from shared.errors import NotFoundError
+        from freightyard.shared.errors import NotFoundError
 
         for stage in self.stages:
             if stage.name == name:

@@ -15,13 +15,13 @@ from collections.abc import Iterable
 from dataclasses import dataclass, field
 from pathlib import Path
 
-from shared.errors import ConfigError, FreightyardError, RenderError
-from shared.freight import Freight
-from shared.gitops.trees import export_tree
-from shared.model import App, Pipeline, Stage
-from shared.params import app_repo_url
-from shared.render import Rendered, RenderEnv, render_app
-from shared.sources.git import GitMirrors
+from freightyard.shared.errors import ConfigError, FreightyardError, RenderError
+from freightyard.shared.freight import Freight
+from freightyard.shared.gitops.trees import export_tree
+from freightyard.shared.model import App, Pipeline, Stage
+from freightyard.shared.params import app_repo_url
+from freightyard.shared.render import Rendered, RenderEnv, render_app
+from freightyard.shared.sources.git import GitMirrors
 
 log = logging.getLogger(__name__)
 

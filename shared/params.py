@@ -27,10 +27,10 @@ from __future__ import annotations
 from collections.abc import Collection, Mapping
 from typing import Any
 
-from shared.errors import ConfigError, NotFoundError, StoreError
-from shared.freight import Chart, Commit, Freight, Image, normalize_repo
-from shared.model import App, Pipeline, Stage
-from shared.state import PromotionRecord, State
+from freightyard.shared.errors import ConfigError, NotFoundError, StoreError
+from freightyard.shared.freight import Chart, Commit, Freight, Image, normalize_repo
+from freightyard.shared.model import App, Pipeline, Stage
+from freightyard.shared.state import PromotionRecord, State
 
 BRANCH_MECHANISMS = ("render-branch", "copy-branch")
 DEFAULT_REVISION = "HEAD"

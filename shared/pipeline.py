@@ -1,7 +1,7 @@
 """Parse and validate Pipeline documents, reporting every problem as ``file:line: path: what (fix)``.
 
 Pure: takes text, returns model objects or raises ``ConfigError`` listing all problems at once.
-Reading files and checking app paths on disk is ``shared.pipeline_files``.
+Reading files and checking app paths on disk is ``freightyard.shared.pipeline_files``.
 """
 
 from __future__ import annotations
@@ -10,9 +10,9 @@ import difflib
 
 import yaml
 
-from shared.errors import ConfigError
-from shared.mechanisms import options as mechanism_options
-from shared.model import (
+from freightyard.shared.errors import ConfigError
+from freightyard.shared.mechanisms import options as mechanism_options
+from freightyard.shared.model import (
     COMMIT_STRATEGIES,
     IMAGE_STRATEGIES,
     App,
@@ -31,7 +31,7 @@ from shared.model import (
     Verification,
     Warehouse,
 )
-from shared.yaml_reader import Reader, is_null
+from freightyard.shared.yaml_reader import Reader, is_null
 
 API_VERSION = "freightyard.io/v1alpha1"
 KIND = "Pipeline"

@@ -1,6 +1,6 @@
 """Reading pipeline files from disk: a file, or every YAML file under a directory.
 
-Each file is read by ``shared.pipeline_sources`` (the reader the controller and generator share);
+Each file is read by ``freightyard.shared.pipeline_sources`` (the reader the controller and generator share);
 here we gather the files, check that the app paths exist under the repo root, and report every
 problem at once.
 """
@@ -9,9 +9,9 @@ from __future__ import annotations
 
 from pathlib import Path
 
-from shared.errors import ConfigError, NotFoundError
-from shared.model import Pipeline
-from shared.pipeline_sources import YAML_SUFFIXES, find_repo_root, parse_pipeline_file
+from freightyard.shared.errors import ConfigError, NotFoundError
+from freightyard.shared.model import Pipeline
+from freightyard.shared.pipeline_sources import YAML_SUFFIXES, find_repo_root, parse_pipeline_file
 
 __all__ = ["YAML_SUFFIXES", "find_pipeline", "find_repo_root", "load_pipelines", "missing_app_paths"]
 

@@ -1,8 +1,8 @@
 """Reading Pipeline documents from files and labelled ConfigMaps, re-parsing only what changed.
 
-The one reader behind the CLI (``shared.pipeline_files``), the controller and the generator; each
+The one reader behind the CLI (``freightyard.shared.pipeline_files``), the controller and the generator; each
 keeps its own policy (errors, caching intervals, last-good) in a thin adapter. Parsing is pure
-(``shared.pipeline``); here we read files and, through a lister that is passed in, ConfigMaps, so
+(``freightyard.shared.pipeline``); here we read files and, through a lister that is passed in, ConfigMaps, so
 no Kubernetes client is imported. Problems are collected, never raised: a broken definition must
 not hide the good ones.
 """
@@ -16,9 +16,9 @@ from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
 
-from shared.errors import ConfigError, FreightyardError
-from shared.model import Pipeline
-from shared.pipeline import parse_pipelines
+from freightyard.shared.errors import ConfigError, FreightyardError
+from freightyard.shared.model import Pipeline
+from freightyard.shared.pipeline import parse_pipelines
 
 YAML_SUFFIXES = (".yaml", ".yml")
 MARKER = "kind: Pipeline"  # text without it holds no Pipeline: skipped unparsed

@@ -15,13 +15,13 @@ from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
 
-from shared import eligibility, noop
-from shared.errors import FreightyardError, MechanismError, NotEligibleError
-from shared.freight import Freight
-from shared.mechanisms.base import Mechanism, MechanismResult, PromotionContext, mechanism_for
-from shared.mechanisms.pin import Pin
-from shared.model import Pipeline
-from shared.state import (
+from freightyard.shared import eligibility, noop
+from freightyard.shared.errors import FreightyardError, MechanismError, NotEligibleError
+from freightyard.shared.freight import Freight
+from freightyard.shared.mechanisms.base import Mechanism, MechanismResult, PromotionContext, mechanism_for
+from freightyard.shared.mechanisms.pin import Pin
+from freightyard.shared.model import Pipeline
+from freightyard.shared.state import (
     FAILED,
     NOOP,
     Mark,
@@ -33,7 +33,7 @@ from shared.state import (
     state_from_document,
     state_to_document,
 )
-from shared.stores.base import Document, DocumentStore, update_document
+from freightyard.shared.stores.base import Document, DocumentStore, update_document
 
 log = logging.getLogger(__name__)
 PENDING = "Pending"
@@ -124,8 +124,8 @@ class Engine:
         """Render-level comparison with the current freight, when the stage has apps and one is pinned."""
         if context.current is None or not context.stage.apps or not self.settings.get("noop_detection", True):
             return None
-        from shared.mechanisms.common import credentials_lookup, render_env
-        from shared.sources.git import GitMirrors
+        from freightyard.shared.mechanisms.common import credentials_lookup, render_env
+        from freightyard.shared.sources.git import GitMirrors
 
         mirrors = GitMirrors(Path(self.cache_dir), credentials=credentials_lookup(self.settings))
         return noop.detect(self.pipeline, context.stage, context.freight, context.current, mirrors=mirrors,

@@ -7,7 +7,7 @@ from collections.abc import Iterator
 
 import pytest
 
-from shared.kube.client import KubeApi, KubeSettings, make_api
+from freightyard.shared.kube.client import KubeApi, KubeSettings, make_api
 from tests.servers.kube_emulator import KubeEmulator
 
 pytest_plugins = ["tests.servers.fixtures"]

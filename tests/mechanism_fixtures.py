@@ -7,11 +7,11 @@ import textwrap
 from pathlib import Path
 from typing import Any
 
-from shared.freight import Commit, Freight, Image
-from shared.pipeline import parse_pipelines
-from shared.promotion import Engine
-from shared.render.env import RenderEnv
-from shared.stores.file import FileStore
+from freightyard.shared.freight import Commit, Freight, Image
+from freightyard.shared.pipeline import parse_pipelines
+from freightyard.shared.promotion import Engine
+from freightyard.shared.render.env import RenderEnv
+from freightyard.shared.stores.file import FileStore
 from tests.servers.git_http import GitHttpServer, commit_files, git_env, init_bare_repo
 from tests.servers.tools import git_path, helm_path, kubectl_path
 

@@ -14,8 +14,8 @@ from pathlib import Path
 import pytest
 import yaml
 
-from shared.freight import Freight, Image
-from shared.state import PromotionRecord, StageState, State, state_to_document
+from freightyard.shared.freight import Freight, Image
+from freightyard.shared.state import PromotionRecord, StageState, State, state_to_document
 
 pytestmark = pytest.mark.integration
 
@@ -128,7 +128,7 @@ def shim_path(tmp_path_factory: pytest.TempPathFactory) -> str:
     bin_dir = tmp_path_factory.mktemp("bin")
     shim = bin_dir / "freightyard-cmp"
     shim.write_text(f"#!{sys.executable}\nimport sys\nsys.path.insert(0, {str(REPO)!r})\n"
-                    "from cmp.entry import main\nsys.exit(main())\n")
+                    "from freightyard.cmp.entry import main\nsys.exit(main())\n")
     shim.chmod(0o755)
     return str(bin_dir)
 
@@ -323,7 +323,7 @@ def test_generate_imports_nothing_heavy(run_plugin: Run) -> None:
     result = run_plugin(env=pinned_env(freight()), sidecar={"PYTHONPROFILEIMPORTTIME": "1"})
     assert result.returncode == 0
     imported = {line.split("|")[-1].strip() for line in result.stderr.decode().splitlines() if "|" in line}
-    assert "cmp.main" in imported
+    assert "freightyard.cmp.main" in imported
     for heavy in ("flask", "kubernetes", "requests", "prompt_toolkit", "controller", "generator"):
         assert heavy not in imported
 

@@ -14,7 +14,7 @@ from pathlib import Path
 
 import pytest
 
-from cmp import client
+from freightyard.cmp import client
 from tests.test_cmp import OVERLAY, freight, git_repo, pinned_env  # noqa: F401 - git_repo is a fixture
 
 REPO = Path(__file__).resolve().parents[1]
@@ -48,7 +48,7 @@ def socket_path(tmp_path: Path) -> Iterator[Path]:
 
 
 def start_server(path: Path, env: dict[str, str]) -> subprocess.Popen[bytes]:
-    process = subprocess.Popen([sys.executable, "-m", "cmp.server", str(path)], env=env, cwd=REPO)
+    process = subprocess.Popen([sys.executable, "-m", "freightyard.cmp.server", str(path)], env=env, cwd=REPO)
     STARTED.append(process)
     deadline = time.monotonic() + 20
     while not path.exists():
@@ -65,7 +65,7 @@ def fresh_copy(repo: Path, tmp_path: Path, name: str) -> Path:
 
 
 def in_process(cwd: Path, env: dict[str, str]) -> subprocess.CompletedProcess[bytes]:
-    return subprocess.run([sys.executable, "-m", "cmp.entry", "generate"], cwd=cwd,
+    return subprocess.run([sys.executable, "-m", "freightyard.cmp.entry", "generate"], cwd=cwd,
                           env={**env, "FREIGHTYARD_CMP_SERVER": "off"}, capture_output=True, timeout=60, check=False)
 
 
@@ -96,7 +96,7 @@ def test_failures_through_the_server_keep_the_contract(git_repo: Path, tmp_path:
 def test_first_call_renders_in_process_and_starts_the_server(git_repo: Path, tmp_path: Path,  # noqa: F811
                                                              socket_path: Path) -> None:
     env = plugin_env(tmp_path, socket_path, **pinned_env(freight()))
-    first = subprocess.run([sys.executable, "-m", "cmp.entry", "generate"], cwd=fresh_copy(git_repo, tmp_path, "a"),
+    first = subprocess.run([sys.executable, "-m", "freightyard.cmp.entry", "generate"], cwd=fresh_copy(git_repo, tmp_path, "a"),
                            env=env, capture_output=True, timeout=60, check=False)
     assert first.returncode == 0 and b"@sha256:" in first.stdout
     deadline = time.monotonic() + 20
@@ -140,7 +140,7 @@ def test_the_repo_copy_cannot_shadow_the_servers_modules(git_repo: Path, tmp_pat
         (app / module).write_text(f"open({str(marker)!r}, 'w').write('imported')\n")
     (app / "cmp" / "__init__.py").write_text("")
     env = plugin_env(tmp_path, socket_path, **pinned_env(freight()))
-    first = subprocess.run([sys.executable, "-P", "-m", "cmp.entry", "generate"], cwd=app, env=env,
+    first = subprocess.run([sys.executable, "-P", "-m", "freightyard.cmp.entry", "generate"], cwd=app, env=env,
                            capture_output=True, timeout=60, check=False)
     assert first.returncode == 0, first.stderr
     deadline = time.monotonic() + 20
@@ -169,7 +169,7 @@ def test_concurrent_renders_are_served_independently(git_repo: Path, tmp_path: P
 
 def test_sidecar_entry_starts_the_server_then_becomes_the_cmp_server(tmp_path: Path, socket_path: Path) -> None:
     env = {**plugin_env(tmp_path, socket_path), "PYTHONPATH": str(REPO)}
-    done = subprocess.run([sys.executable, "-P", "-m", "cmp.entry", "sidecar", "--", sys.executable, "-c",
+    done = subprocess.run([sys.executable, "-P", "-m", "freightyard.cmp.entry", "sidecar", "--", sys.executable, "-c",
                            "print('argocd-cmp-server stand-in')"], cwd=tmp_path, env=env, capture_output=True,
                           timeout=30, check=False)
     assert done.returncode == 0 and done.stdout == b"argocd-cmp-server stand-in\n"
@@ -177,7 +177,7 @@ def test_sidecar_entry_starts_the_server_then_becomes_the_cmp_server(tmp_path: P
     while not socket_path.exists():
         assert time.monotonic() < deadline, "the sidecar entry did not start the render server"
         time.sleep(0.05)
-    missing = subprocess.run([sys.executable, "-P", "-m", "cmp.entry", "sidecar", "--", "/nonexistent/cmp-server"],
+    missing = subprocess.run([sys.executable, "-P", "-m", "freightyard.cmp.entry", "sidecar", "--", "/nonexistent/cmp-server"],
                              env={**env, "FREIGHTYARD_CMP_SERVER": "off"}, capture_output=True, timeout=30,
                              check=False)
     assert missing.returncode == 127 and b"cannot run /nonexistent/cmp-server" in missing.stderr

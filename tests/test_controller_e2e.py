@@ -21,9 +21,9 @@ from typing import Any, TypeVar
 
 import pytest
 
-from controller.webhooks import signature
-from shared.state import State, state_from_document
-from shared.stores.file import FileStore
+from freightyard.controller.webhooks import signature
+from freightyard.shared.state import State, state_from_document
+from freightyard.shared.stores.file import FileStore
 from tests.servers._proc import free_port
 from tests.servers.git_http import GitHttpServer, commit_files
 from tests.servers.oci import push_image
@@ -58,7 +58,7 @@ spec:
 
 SLOW_STAGING = """\
 import os, sys, time, pathlib
-import shared.mechanisms.pin as pin
+import freightyard.shared.mechanisms.pin as pin
 marker = pathlib.Path(os.environ["FY_TEST_MARKER"])
 original = pin.Pin.promote
 def slow(self, context):
@@ -67,7 +67,7 @@ def slow(self, context):
         time.sleep(120)
     return original(self, context)
 pin.Pin.promote = slow
-from controller.cli import main
+from freightyard.controller.cli import main
 sys.exit(main(sys.argv[1:]))
 """
 
@@ -93,7 +93,7 @@ class Running:
         self.state_dir = workdir / "state"
         self.state_dir.mkdir(exist_ok=True)
         self.log = workdir / f"controller-{self.port}.log"
-        entry = [str(wrapper)] if wrapper else ["-m", "controller.cli"]
+        entry = [str(wrapper)] if wrapper else ["-m", "freightyard.controller.cli"]
         argv = [sys.executable, *entry, "--log-level", "INFO", "--log-format", "json", "controller",
                 "-f", str(pipelines), "--state", f"file:{self.state_dir}", "--listen", f"127.0.0.1:{self.port}",
                 "--leader-election", "file", "--reload-interval", "1"]

@@ -7,8 +7,8 @@ from typing import Any
 
 import pytest
 
-from controller.runtime.refresh import KubeRefresher, app_needs_hard_refresh, appset_uses
-from shared.kube.client import KubeApi, KubeSettings, make_api
+from freightyard.controller.runtime.refresh import KubeRefresher, app_needs_hard_refresh, appset_uses
+from freightyard.shared.kube.client import KubeApi, KubeSettings, make_api
 from tests.servers.kube_emulator import KubeEmulator
 
 NS = "argocd"

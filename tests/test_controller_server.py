@@ -10,8 +10,8 @@ from pathlib import Path
 
 import pytest
 
-from controller.pipelines_source import ConfigMapPipelines, DirectoryPipelines, PipelineSet
-from controller.server import MAX_BODY_BYTES, Answer, HttpServer, Routes, parse_listen
+from freightyard.controller.pipelines_source import ConfigMapPipelines, DirectoryPipelines, PipelineSet
+from freightyard.controller.server import MAX_BODY_BYTES, Answer, HttpServer, Routes, parse_listen
 from tests.controller_fakes import PIPELINE
 
 seen: list[tuple[str, dict[str, str], dict[str, str], bytes]] = []

@@ -7,14 +7,14 @@ from typing import Any
 
 import pytest
 
-from controller.metrics import Metrics
-from controller.runtime import autopromote
-from controller.runtime.reconcile import Reconciler
-from controller.runtime.schedule import Backoff, Scheduler
-from shared.errors import MechanismError
-from shared.mechanisms.base import MechanismResult, PromotionContext, mechanism_for
-from shared.promotion import Engine
-from shared.stores.file import FileStore
+from freightyard.controller.metrics import Metrics
+from freightyard.controller.runtime import autopromote
+from freightyard.controller.runtime.reconcile import Reconciler
+from freightyard.controller.runtime.schedule import Backoff, Scheduler
+from freightyard.shared.errors import MechanismError
+from freightyard.shared.mechanisms.base import MechanismResult, PromotionContext, mechanism_for
+from freightyard.shared.promotion import Engine
+from freightyard.shared.stores.file import FileStore
 from tests.controller_fakes import Clock, FakeSources, pipeline, seeded
 
 
@@ -160,7 +160,7 @@ def test_auto_stages_are_ordered_upstream_first() -> None:
 def test_background_verification_never_blocks_a_pass(tmp_path: Any) -> None:
     import threading
 
-    from controller.runtime import verify as verify_hooks
+    from freightyard.controller.runtime import verify as verify_hooks
 
     clock, sources = Clock(), FakeSources()
     release = threading.Event()

@@ -6,10 +6,10 @@ from pathlib import Path
 
 import pytest
 
-from controller.cli import main
-from shared.pipeline_files import load_pipelines
-from shared.promotion import Engine
-from shared.stores.file import FileStore
+from freightyard.controller.cli import main
+from freightyard.shared.pipeline_files import load_pipelines
+from freightyard.shared.promotion import Engine
+from freightyard.shared.stores.file import FileStore
 
 
 @pytest.mark.integration

@@ -2,7 +2,7 @@
 
 from __future__ import annotations
 
-from controller.commands.diff import unified
+from freightyard.controller.commands.diff import unified
 
 OLD = b"""metadata:
   annotations:

@@ -8,9 +8,9 @@ from pathlib import Path
 
 import pytest
 
-from controller.cli import main
-from controller.demo.oci import add_image
-from controller.demo.scenario import git
+from freightyard.controller.cli import main
+from freightyard.controller.demo.oci import add_image
+from freightyard.controller.demo.scenario import git
 
 PIPELINE = """\
 apiVersion: freightyard.io/v1alpha1

@@ -6,11 +6,11 @@ from pathlib import Path
 
 import pytest
 
-from shared.discovery import discover
-from shared.errors import SourceError
-from shared.model import ChartSubscription, GitSubscription, ImageSubscription, Warehouse
-from shared.sources.credentials import EnvFileCredentials
-from shared.sources.factory import DefaultSources
+from freightyard.shared.discovery import discover
+from freightyard.shared.errors import SourceError
+from freightyard.shared.model import ChartSubscription, GitSubscription, ImageSubscription, Warehouse
+from freightyard.shared.sources.credentials import EnvFileCredentials
+from freightyard.shared.sources.factory import DefaultSources
 from tests.servers.git_http import GitHttpServer, commit_files
 from tests.servers.helm_repo import HelmRepoServer
 from tests.servers.oci import push_image

@@ -12,20 +12,20 @@ from typing import Any
 import pytest
 import yaml
 
-from shared.discovery import discover
-from shared.errors import NotEligibleError
-from shared.freight import Freight
-from shared.kube.client import KubeApi
-from shared.model import Pipeline
-from shared.noop import render_stage
-from shared.pipeline import parse_pipelines
-from shared.promotion import Engine
-from shared.sources.credentials import no_credentials
-from shared.sources.factory import DefaultSources
-from shared.sources.git import GitMirrors
-from shared.state import format_time
-from shared.stores.file import FileStore
-from shared.verification.runner import verify
+from freightyard.shared.discovery import discover
+from freightyard.shared.errors import NotEligibleError
+from freightyard.shared.freight import Freight
+from freightyard.shared.kube.client import KubeApi
+from freightyard.shared.model import Pipeline
+from freightyard.shared.noop import render_stage
+from freightyard.shared.pipeline import parse_pipelines
+from freightyard.shared.promotion import Engine
+from freightyard.shared.sources.credentials import no_credentials
+from freightyard.shared.sources.factory import DefaultSources
+from freightyard.shared.sources.git import GitMirrors
+from freightyard.shared.state import format_time
+from freightyard.shared.stores.file import FileStore
+from freightyard.shared.verification.runner import verify
 from tests.mechanism_fixtures import commit_files, head, render_env, show
 from tests.servers.git_http import GitHttpServer, init_bare_repo
 from tests.servers.helm_repo import HelmRepoServer
@@ -102,7 +102,7 @@ def world(request: pytest.FixtureRequest, tmp_path: Path, git_http_server: GitHt
 
 
 def test_every_example_has_a_readme_line_and_validates() -> None:
-    from shared.pipeline_files import load_pipelines
+    from freightyard.shared.pipeline_files import load_pipelines
 
     names = sorted(p.name for p in EXAMPLES.iterdir() if p.is_dir())
     assert names == ["common-case", "direct-and-upstream", "hotfix-lane", "image-updater", "monorepo",

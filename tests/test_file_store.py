@@ -8,12 +8,12 @@ from pathlib import Path
 import pytest
 import yaml
 
-from shared.errors import ConfigError, StoreConflict, StoreError
-from shared.model import Pipeline, StateRef
-from shared.stores.base import Document, update_document
-from shared.stores.configmap import ConfigMapStore
-from shared.stores.factory import store_from_spec
-from shared.stores.file import FileStore
+from freightyard.shared.errors import ConfigError, StoreConflict, StoreError
+from freightyard.shared.model import Pipeline, StateRef
+from freightyard.shared.stores.base import Document, update_document
+from freightyard.shared.stores.configmap import ConfigMapStore
+from freightyard.shared.stores.factory import store_from_spec
+from freightyard.shared.stores.file import FileStore
 
 
 def cm(**data: str) -> Document:

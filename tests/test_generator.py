@@ -12,10 +12,10 @@ import yaml
 from flask import Flask
 from flask.testing import FlaskClient
 
-from generator.app import create_app
-from shared.errors import ConfigError, StoreError
-from shared.model import Pipeline
-from shared.stores.base import Document, Snapshot
+from freightyard.generator.app import create_app
+from freightyard.shared.errors import ConfigError, StoreError
+from freightyard.shared.model import Pipeline
+from freightyard.shared.stores.base import Document, Snapshot
 from tests.test_generator_helpers import (
     DIGEST2,
     PIPELINE,

@@ -13,8 +13,8 @@ from typing import Any
 
 import pytest
 
-from generator.app import create_app
-from shared.freight import Freight
+from freightyard.generator.app import create_app
+from freightyard.shared.freight import Freight
 from tests.servers._proc import LOOPBACK, ManagedProcess, free_port
 from tests.test_generator_helpers import (
     DIGEST2,
@@ -73,7 +73,7 @@ def gunicorn(world: dict[str, Path]) -> Iterator[int]:
                 "FREIGHTYARD_PIPELINES": str(world["pipelines"]), "FREIGHTYARD_STATE": f"file:{world['state']}",
                 "FREIGHTYARD_TOKEN_FILE": str(world["token"]), "FREIGHTYARD_PIPELINES_RECHECK_S": "0",
                 "FREIGHTYARD_WORKER_TMP_DIR": str(world["tmp"])})
-    argv = [sys.executable, "-m", "gunicorn", "-c", "python:generator.gunicorn_conf", "generator.app:create_app()"]
+    argv = [sys.executable, "-m", "gunicorn", "-c", "python:freightyard.generator.gunicorn_conf", "freightyard.generator.app:create_app()"]
     with ManagedProcess(argv, name="generator", env=env, cwd=ROOT, log_dir=world["tmp"]) as process:
         process.wait_ready(lambda: _healthy(port), timeout=30)
         yield port

@@ -11,11 +11,11 @@ from typing import Any
 import pytest
 import yaml
 
-from shared.freight import Commit, Freight, Image
-from shared.model import Pipeline
-from shared.pipeline import parse_pipelines
-from shared.state import PromotionRecord, StageState, State, state_to_document
-from shared.stores.file import FileStore
+from freightyard.shared.freight import Commit, Freight, Image
+from freightyard.shared.model import Pipeline
+from freightyard.shared.pipeline import parse_pipelines
+from freightyard.shared.state import PromotionRecord, StageState, State, state_to_document
+from freightyard.shared.stores.file import FileStore
 
 REPO_URL = "https://git.example.com/org/gitops.git"
 IMAGE_REPO = "registry.example.com/org/guestbook"

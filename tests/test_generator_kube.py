@@ -9,11 +9,11 @@ from typing import Any
 
 import pytest
 
-from generator.app import create_app
-from shared.kube.client import KubeSettings, make_api
-from shared.state import state_to_document
-from shared.stores.base import update_document
-from shared.stores.configmap import ConfigMapStore
+from freightyard.generator.app import create_app
+from freightyard.shared.kube.client import KubeSettings, make_api
+from freightyard.shared.state import state_to_document
+from freightyard.shared.stores.base import update_document
+from freightyard.shared.stores.configmap import ConfigMapStore
 from tests.servers.kube_emulator import KubeEmulator
 from tests.test_generator_helpers import DIGEST2, SHA2, TOKEN, freight, load_example, state_with
 

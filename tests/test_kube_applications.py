@@ -1,4 +1,4 @@
-"""Argo CD Applications and ApplicationSets through shared.kube.applications, against kmock's emulator."""
+"""Argo CD Applications and ApplicationSets through freightyard.shared.kube.applications, against kmock's emulator."""
 
 from __future__ import annotations
 
@@ -6,9 +6,9 @@ from collections.abc import Iterator
 
 import pytest
 
-from shared.errors import NotFoundError
-from shared.kube import applications as apps
-from shared.kube.client import KubeApi, KubeSettings, make_api
+from freightyard.shared.errors import NotFoundError
+from freightyard.shared.kube import applications as apps
+from freightyard.shared.kube.client import KubeApi, KubeSettings, make_api
 from tests.servers.kube_emulator import KubeEmulator
 
 NS = "argocd"

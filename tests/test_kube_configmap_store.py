@@ -8,11 +8,11 @@ from typing import Any
 import kmock
 import pytest
 
-from shared.errors import StoreConflict, StoreError, StoreForbidden
-from shared.kube.client import KubeApi, KubeSettings, make_api
-from shared.kube.errors import KubeConflict, KubeForbidden
-from shared.stores.base import Document, update_document
-from shared.stores.configmap import ConfigMapStore
+from freightyard.shared.errors import StoreConflict, StoreError, StoreForbidden
+from freightyard.shared.kube.client import KubeApi, KubeSettings, make_api
+from freightyard.shared.kube.errors import KubeConflict, KubeForbidden
+from freightyard.shared.stores.base import Document, update_document
+from freightyard.shared.stores.configmap import ConfigMapStore
 from tests.servers.kube_emulator import KubeEmulator
 
 NS, NAME = "argocd", "freightyard-guestbook"

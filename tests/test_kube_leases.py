@@ -1,4 +1,4 @@
-"""Lease-based leader election (shared.kube.leases) against kmock's emulator."""
+"""Lease-based leader election (freightyard.shared.kube.leases) against kmock's emulator."""
 
 from __future__ import annotations
 
@@ -6,8 +6,8 @@ import datetime as dt
 
 import pytest
 
-from shared.kube import leases
-from shared.kube.client import KubeApi, KubeSettings, make_api
+from freightyard.shared.kube import leases
+from freightyard.shared.kube.client import KubeApi, KubeSettings, make_api
 from tests.servers.kube_emulator import KubeEmulator
 
 NS, NAME = "argocd", "freightyard-controller"

@@ -11,17 +11,17 @@ from typing import TypeVar
 
 import pytest
 
-from controller.leader import FileLockElector, LeaseElector
-from controller.metrics import Metrics
-from controller.pipelines_source import Loaded, PipelineSet
-from controller.runtime.loop import Controller, Settings
-from controller.runtime.reconcile import Reconciler
-from controller.runtime.schedule import Scheduler
-from controller.webhooks import Secrets, Target
-from shared.kube.client import KubeApi, KubeSettings, make_api
-from shared.model import Pipeline
-from shared.promotion import Engine
-from shared.stores.configmap import ConfigMapStore
+from freightyard.controller.leader import FileLockElector, LeaseElector
+from freightyard.controller.metrics import Metrics
+from freightyard.controller.pipelines_source import Loaded, PipelineSet
+from freightyard.controller.runtime.loop import Controller, Settings
+from freightyard.controller.runtime.reconcile import Reconciler
+from freightyard.controller.runtime.schedule import Scheduler
+from freightyard.controller.webhooks import Secrets, Target
+from freightyard.shared.kube.client import KubeApi, KubeSettings, make_api
+from freightyard.shared.model import Pipeline
+from freightyard.shared.promotion import Engine
+from freightyard.shared.stores.configmap import ConfigMapStore
 from tests.controller_fakes import FakeSources, pipeline, seeded
 from tests.servers.kube_emulator import KubeEmulator
 

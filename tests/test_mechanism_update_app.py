@@ -6,10 +6,10 @@ from pathlib import Path
 
 import pytest
 
-from shared.errors import ConfigError, MechanismError
-from shared.freight import Chart, Commit, Freight, Image
-from shared.kube.client import KubeApi
-from shared.pipeline import parse_pipelines
+from freightyard.shared.errors import ConfigError, MechanismError
+from freightyard.shared.freight import Chart, Commit, Freight, Image
+from freightyard.shared.kube.client import KubeApi
+from freightyard.shared.pipeline import parse_pipelines
 from tests.mechanism_fixtures import DIGEST1, engine_for
 from tests.servers.kube_emulator import KubeEmulator
 

@@ -7,8 +7,8 @@ from pathlib import Path
 
 import pytest
 
-from shared.noop import detect, stage_hash
-from shared.sources.git import GitMirrors
+from freightyard.shared.noop import detect, stage_hash
+from freightyard.shared.sources.git import GitMirrors
 from tests.mechanism_fixtures import (
     DEPLOYMENT,
     DIGEST2,

@@ -1,4 +1,4 @@
-"""shared.params: (pipeline, state) → ApplicationSet parameter sets, pure."""
+"""freightyard.shared.params: (pipeline, state) → ApplicationSet parameter sets, pure."""
 
 from __future__ import annotations
 
@@ -7,12 +7,12 @@ import json
 
 import pytest
 
-from shared.errors import ConfigError, NotFoundError, StoreError
-from shared.freight import Chart, Commit, Freight, Image
-from shared.model import App, Promotion
-from shared.params import flatten, image_keys, parameter_sets
-from shared.pipeline import parse_pipelines
-from shared.state import PromotionRecord, StageState, State
+from freightyard.shared.errors import ConfigError, NotFoundError, StoreError
+from freightyard.shared.freight import Chart, Commit, Freight, Image
+from freightyard.shared.model import App, Promotion
+from freightyard.shared.params import flatten, image_keys, parameter_sets
+from freightyard.shared.pipeline import parse_pipelines
+from freightyard.shared.state import PromotionRecord, StageState, State
 from tests.test_generator_helpers import (
     DIGEST1,
     DIGEST2,

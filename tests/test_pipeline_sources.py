@@ -9,10 +9,10 @@ from typing import Any
 
 import pytest
 
-from shared.errors import FreightyardError
-from shared.model import Pipeline
-from shared.pipeline import parse_pipelines
-from shared.pipeline_sources import (
+from freightyard.shared.errors import FreightyardError
+from freightyard.shared.model import Pipeline
+from freightyard.shared.pipeline import parse_pipelines
+from freightyard.shared.pipeline_sources import (
     Parsed,
     PipelineConfigMaps,
     PipelineFiles,
@@ -39,7 +39,7 @@ def parses(monkeypatch: pytest.MonkeyPatch) -> list[str]:
         calls.append(filename)
         return parse_pipelines(text, filename)
 
-    monkeypatch.setattr("shared.pipeline_sources.parse_pipelines", counting)
+    monkeypatch.setattr("freightyard.shared.pipeline_sources.parse_pipelines", counting)
     return calls
 
 

@@ -7,9 +7,9 @@ from pathlib import Path
 
 import pytest
 
-from shared.errors import ConfigError
-from shared.pipeline import parse_pipelines
-from shared.pipeline_files import load_pipelines
+from freightyard.shared.errors import ConfigError
+from freightyard.shared.pipeline import parse_pipelines
+from freightyard.shared.pipeline_files import load_pipelines
 
 GOOD = textwrap.dedent("""\
     apiVersion: freightyard.io/v1alpha1

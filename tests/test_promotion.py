@@ -8,14 +8,14 @@ from pathlib import Path
 
 import pytest
 
-from shared.errors import MechanismError, NotEligibleError, NotFoundError
-from shared.freight import Freight, Image
-from shared.mechanisms.base import Mechanism, MechanismResult, PromotionContext
-from shared.model import Pipeline
-from shared.pipeline import parse_pipelines
-from shared.promotion import Engine
-from shared.state import find_freight
-from shared.stores.file import FileStore
+from freightyard.shared.errors import MechanismError, NotEligibleError, NotFoundError
+from freightyard.shared.freight import Freight, Image
+from freightyard.shared.mechanisms.base import Mechanism, MechanismResult, PromotionContext
+from freightyard.shared.model import Pipeline
+from freightyard.shared.pipeline import parse_pipelines
+from freightyard.shared.promotion import Engine
+from freightyard.shared.state import find_freight
+from freightyard.shared.stores.file import FileStore
 
 PIPELINE = textwrap.dedent("""\
     apiVersion: freightyard.io/v1alpha1

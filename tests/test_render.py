@@ -1,4 +1,4 @@
-"""``shared.render`` as a library (the API no-op detection and render-branch use) and
+"""``freightyard.shared.render`` as a library (the API no-op detection and render-branch use) and
 ``freightyard render``, which prints what the CMP would."""
 
 from __future__ import annotations
@@ -11,17 +11,17 @@ from pathlib import Path
 import pytest
 import yaml
 
-from cmp.env import from_environ
-from cmp.locate import normalize_path, pick_app, repo_root
-from shared.errors import ConfigError, NotFoundError, RenderError
-from shared.freight import Commit, Freight, Image
-from shared.model import App, RequestedFreight, Sources, Stage
-from shared.pipeline import parse_pipelines
-from shared.render import RenderEnv, render_app, render_hash
-from shared.render.env import find_tools
-from shared.render.helm import kube_version, set_key
-from shared.render.objects import image_name
-from shared.state import PromotionRecord, StageState, State, find_freight, state_to_document
+from freightyard.cmp.env import from_environ
+from freightyard.cmp.locate import normalize_path, pick_app, repo_root
+from freightyard.shared.errors import ConfigError, NotFoundError, RenderError
+from freightyard.shared.freight import Commit, Freight, Image
+from freightyard.shared.model import App, RequestedFreight, Sources, Stage
+from freightyard.shared.pipeline import parse_pipelines
+from freightyard.shared.render import RenderEnv, render_app, render_hash
+from freightyard.shared.render.env import find_tools
+from freightyard.shared.render.helm import kube_version, set_key
+from freightyard.shared.render.objects import image_name
+from freightyard.shared.state import PromotionRecord, StageState, State, find_freight, state_to_document
 
 REPO = Path(__file__).resolve().parents[1]
 IMAGE = "registry.example.com/org/web"
@@ -178,12 +178,12 @@ def test_freightyard_render_prints_what_the_cmp_would(repo: Path, tmp_path: Path
                                                            namespace="argocd")))
     subprocess.run(["git", "init", "-q", str(repo)], check=True)
     base = {**os.environ, "PYTHONPATH": str(REPO), "FREIGHTYARD_TOOLS_DIR": str(REPO / ".tools")}
-    local = subprocess.run([sys.executable, "-m", "controller.cli", "render", "shop", "dev", "--app", "web",
+    local = subprocess.run([sys.executable, "-m", "freightyard.controller.cli", "render", "shop", "dev", "--app", "web",
                             "-f", str(repo / "pipeline.yaml"), "--state", f"file:{state_file}", "--hash"],
                            capture_output=True, check=False, env=base)
     assert local.returncode == 0, local.stderr
     assert b"web: sha256:" in local.stderr
-    plugin = subprocess.run([sys.executable, "-m", "cmp.main", "generate"], cwd=repo / "app", capture_output=True,
+    plugin = subprocess.run([sys.executable, "-m", "freightyard.cmp.main", "generate"], cwd=repo / "app", capture_output=True,
                             check=False, env={**base, "ARGOCD_APP_SOURCE_PATH": "app", "ARGOCD_ENV_PIPELINE": "shop",
                                               "ARGOCD_ENV_STAGE": "dev", "ARGOCD_ENV_FREIGHT": f.to_json(),
                                               "ARGOCD_ENV_FREIGHT_ID": f.id})

@@ -9,11 +9,11 @@ from pathlib import Path
 import pytest
 import yaml
 
-from shared.errors import RenderError
-from shared.freight import Chart, Freight, Image
-from shared.pipeline import parse_pipelines
-from shared.render import RenderEnv, render_app
-from shared.render.env import find_tools
+from freightyard.shared.errors import RenderError
+from freightyard.shared.freight import Chart, Freight, Image
+from freightyard.shared.pipeline import parse_pipelines
+from freightyard.shared.render import RenderEnv, render_app
+from freightyard.shared.render.env import find_tools
 from tests.servers.helm_repo import HelmRepoServer, create_chart, package_chart, push_chart_oci
 from tests.servers.registry import Registry
 

@@ -4,9 +4,9 @@ from __future__ import annotations
 
 import yaml
 
-from shared.freight import Image
-from shared.render.objects import load_objects, pin_images
-from shared.render.textual import annotate_stream, pin_images_stream
+from freightyard.shared.freight import Image
+from freightyard.shared.render.objects import load_objects, pin_images
+from freightyard.shared.render.textual import annotate_stream, pin_images_stream
 
 ANNOTATIONS = {"freightyard.io/freight": "1234567890123456789012345678901234567890", "freightyard.io/stage": "dev"}
 STREAM = b"""apiVersion: v1

@@ -7,10 +7,10 @@ from pathlib import Path
 
 import pytest
 
-from shared.errors import SourceError
-from shared.model import GitSubscription
-from shared.sources.credentials import EnvFileCredentials
-from shared.sources.git import GitCliSource, GitMirrors
+from freightyard.shared.errors import SourceError
+from freightyard.shared.model import GitSubscription
+from freightyard.shared.sources.credentials import EnvFileCredentials
+from freightyard.shared.sources.git import GitCliSource, GitMirrors
 from tests.servers.git_daemon import GitDaemon
 from tests.servers.git_http import GitHttpServer, commit_files, git
 

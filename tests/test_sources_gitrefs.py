@@ -9,12 +9,12 @@ from pathlib import Path
 
 import pytest
 
-from shared.errors import SourceError
-from shared.sources.credentials import Credentials, EnvFileCredentials
-from shared.sources.git import GitMirrors, RemoteRefs, parse_ls_remote
-from shared.sources.gitrefs import daemon_refs, http_refs
-from shared.sources.http import HttpClient, Response
-from shared.sources.pktline import FLUSH, encode
+from freightyard.shared.errors import SourceError
+from freightyard.shared.sources.credentials import Credentials, EnvFileCredentials
+from freightyard.shared.sources.git import GitMirrors, RemoteRefs, parse_ls_remote
+from freightyard.shared.sources.gitrefs import daemon_refs, http_refs
+from freightyard.shared.sources.http import HttpClient, Response
+from freightyard.shared.sources.pktline import FLUSH, encode
 from tests.servers.git_daemon import GitDaemon
 from tests.servers.git_http import GitHttpServer, commit_files, git, init_bare_repo
 

@@ -6,10 +6,10 @@ from pathlib import Path
 
 import pytest
 
-from shared.errors import SourceError
-from shared.model import ChartSubscription
-from shared.sources.credentials import EnvFileCredentials
-from shared.sources.factory import DefaultSources
+from freightyard.shared.errors import SourceError
+from freightyard.shared.model import ChartSubscription
+from freightyard.shared.sources.credentials import EnvFileCredentials
+from freightyard.shared.sources.factory import DefaultSources
 from tests.servers.helm_repo import HelmRepoServer, build_chart_repo, push_chart_oci
 from tests.servers.registry import Registry
 

@@ -6,7 +6,7 @@ import io
 
 import pytest
 
-from shared.sources.pktline import (
+from freightyard.shared.sources.pktline import (
     FLUSH,
     PktLineError,
     RemoteRefusal,

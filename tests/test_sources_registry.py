@@ -9,10 +9,10 @@ from pathlib import Path
 
 import pytest
 
-from shared.errors import SourceError
-from shared.model import ImageSubscription
-from shared.sources.credentials import EnvFileCredentials
-from shared.sources.factory import DefaultSources
+from freightyard.shared.errors import SourceError
+from freightyard.shared.model import ImageSubscription
+from freightyard.shared.sources.credentials import EnvFileCredentials
+from freightyard.shared.sources.factory import DefaultSources
 from tests.servers._proc import InProcessHTTPServer, free_port
 from tests.servers.oci import push_image, push_many_tags, push_multiarch_image
 from tests.servers.registry import Registry

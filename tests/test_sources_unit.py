@@ -9,18 +9,18 @@ from pathlib import Path
 
 import pytest
 
-from shared.errors import SourceError
-from shared.model import ImageSubscription
-from shared.selection import SelectionError, filter_tags, order_tags, semver_order
-from shared.sources.challenge import next_link, parse_challenge, parse_image_ref
-from shared.sources.credentials import Credentials, EnvFileCredentials
-from shared.sources.git import parse_ls_remote
-from shared.sources.gitauth import askpass_env, split_credentials
-from shared.sources.gitpaths import is_simple, paths_match, pathspecs
-from shared.sources.helm import parse_index
-from shared.sources.http import HttpClient, Response, retry_delay
-from shared.sources.images import RegistryImageSource
-from shared.sources.registry import RegistryClient
+from freightyard.shared.errors import SourceError
+from freightyard.shared.model import ImageSubscription
+from freightyard.shared.selection import SelectionError, filter_tags, order_tags, semver_order
+from freightyard.shared.sources.challenge import next_link, parse_challenge, parse_image_ref
+from freightyard.shared.sources.credentials import Credentials, EnvFileCredentials
+from freightyard.shared.sources.git import parse_ls_remote
+from freightyard.shared.sources.gitauth import askpass_env, split_credentials
+from freightyard.shared.sources.gitpaths import is_simple, paths_match, pathspecs
+from freightyard.shared.sources.helm import parse_index
+from freightyard.shared.sources.http import HttpClient, Response, retry_delay
+from freightyard.shared.sources.images import RegistryImageSource
+from freightyard.shared.sources.registry import RegistryClient
 
 # ------------------------------------------------------------------------------------------- a fake transport
 

@@ -11,11 +11,11 @@ from typing import Any
 
 import pytest
 
-from shared.errors import NotEligibleError
-from shared.freight import Commit, Freight, Image
-from shared.kube.client import KubeApi
-from shared.verification.argocd import Target, judge
-from shared.verification.runner import verify
+from freightyard.shared.errors import NotEligibleError
+from freightyard.shared.freight import Commit, Freight, Image
+from freightyard.shared.kube.client import KubeApi
+from freightyard.shared.verification.argocd import Target, judge
+from freightyard.shared.verification.runner import verify
 from tests.mechanism_fixtures import DIGEST1, engine_for
 from tests.servers.kube_emulator import KubeEmulator
 
@@ -174,7 +174,7 @@ def test_argocd_timeout_names_the_last_state(kube: KubeEmulator, api: KubeApi, w
     engine, freight = make(tmp_path, api, web)
     seed(kube, freight.id, {"reconciledAt": "2000-01-01T00:00:00Z"})
     engine.pipeline.stage("staging")
-    from shared.verification import argocd
+    from freightyard.shared.verification import argocd
 
     results = argocd.wait_for(api, [Target("argocd", "guestbook-staging", SHA)], freight.id, SINCE, 0.0, poll=0)
     assert not results[0].ok and "not verified within 0s: refresh requested" in results[0].message
@@ -182,10 +182,10 @@ def test_argocd_timeout_names_the_last_state(kube: KubeEmulator, api: KubeApi, w
 
 def test_verify_command_records_and_exits_non_zero_on_failure(tmp_path: Path,
                                                               capsys: pytest.CaptureFixture[str]) -> None:
-    from controller.cli import main
-    from shared.pipeline import parse_pipelines
-    from shared.promotion import Engine
-    from shared.stores.file import FileStore
+    from freightyard.controller.cli import main
+    from freightyard.shared.pipeline import parse_pipelines
+    from freightyard.shared.promotion import Engine
+    from freightyard.shared.stores.file import FileStore
 
     text = PIPELINE.replace("argocd: {healthy: true}", "argocd: {healthy: false}").replace("http: [HTTP]", "")
     (tmp_path / "p.yaml").write_text(text.replace("\n    ", "\n").removeprefix("    "))
@@ -203,7 +203,7 @@ def test_verify_command_records_and_exits_non_zero_on_failure(tmp_path: Path,
 
 
 def test_command_checks_get_freight_facts_and_templated_env(tmp_path: Path) -> None:
-    from shared.verification.commands import run_command
+    from freightyard.shared.verification.commands import run_command
 
     image = Image("registry.example.com/org/web", "1.2.3", DIGEST1)
     subject = Freight("main", images=(image,))

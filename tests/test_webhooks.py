@@ -7,7 +7,7 @@ from typing import Any
 
 import pytest
 
-from controller.webhooks import Secrets, WebhookError, parse, repo_key, signature, targets
+from freightyard.controller.webhooks import Secrets, WebhookError, parse, repo_key, signature, targets
 from tests.controller_fakes import pipeline
 
 SECRETS = Secrets({"gitlab": "gl-token"}, default="shared-secret")

@@ -4,10 +4,10 @@ from __future__ import annotations
 
 import argparse
 
-from controller.commands.promote import actor
-from controller.options import add_common, load_context
-from controller.output import emit
-from shared.promotion import Engine
+from freightyard.controller.commands.promote import actor
+from freightyard.controller.options import add_common, load_context
+from freightyard.controller.output import emit
+from freightyard.shared.promotion import Engine
 
 
 def register(sub: argparse._SubParsersAction) -> None:  # type: ignore[type-arg]

@@ -17,26 +17,26 @@ from collections.abc import Callable
 from pathlib import Path
 from types import FrameType
 
-from controller.leader import Always, Elector, FileLockElector, LeaseElector, default_identity
-from controller.metrics import Metrics
-from controller.options import DEFAULT_STATE, add_source_options, sources_from
-from controller.pipelines_source import PIPELINE_LABEL, ConfigMapPipelines, DirectoryPipelines, PipelineSet
-from controller.pipelines_source import PipelineSource as PipelineSourceType
-from controller.runtime import verify
-from controller.runtime.loop import Controller, Settings
-from controller.runtime.reconcile import Reconciler
-from controller.runtime.refresh import KubeRefresher, NoRefresh, Refresher
-from controller.runtime.schedule import Scheduler
-from controller.runtime.sources import SerializedSources
-from controller.server import HttpServer, parse_listen
-from controller.webhooks import Secrets
-from shared.errors import ConfigError
-from shared.kube.client import KubeApi, KubeSettings, api_factory
-from shared.kube.configmaps import list_configmaps
-from shared.model import Pipeline
-from shared.promotion import Engine
-from shared.sources.git import default_cache_dir
-from shared.stores.factory import store_from_spec
+from freightyard.controller.leader import Always, Elector, FileLockElector, LeaseElector, default_identity
+from freightyard.controller.metrics import Metrics
+from freightyard.controller.options import DEFAULT_STATE, add_source_options, sources_from
+from freightyard.controller.pipelines_source import PIPELINE_LABEL, ConfigMapPipelines, DirectoryPipelines, PipelineSet
+from freightyard.controller.pipelines_source import PipelineSource as PipelineSourceType
+from freightyard.controller.runtime import verify
+from freightyard.controller.runtime.loop import Controller, Settings
+from freightyard.controller.runtime.reconcile import Reconciler
+from freightyard.controller.runtime.refresh import KubeRefresher, NoRefresh, Refresher
+from freightyard.controller.runtime.schedule import Scheduler
+from freightyard.controller.runtime.sources import SerializedSources
+from freightyard.controller.server import HttpServer, parse_listen
+from freightyard.controller.webhooks import Secrets
+from freightyard.shared.errors import ConfigError
+from freightyard.shared.kube.client import KubeApi, KubeSettings, api_factory
+from freightyard.shared.kube.configmaps import list_configmaps
+from freightyard.shared.model import Pipeline
+from freightyard.shared.promotion import Engine
+from freightyard.shared.sources.git import default_cache_dir
+from freightyard.shared.stores.factory import store_from_spec
 
 log = logging.getLogger("freightyard.controller")
 

@@ -12,8 +12,8 @@ def register(sub: argparse._SubParsersAction) -> None:  # type: ignore[type-arg]
 
 
 def run(args: argparse.Namespace) -> int:
-    from controller.cli import main
-    from controller.demo.scenario import run_demo
+    from freightyard.controller.cli import main
+    from freightyard.controller.demo.scenario import run_demo
 
     run_demo(args.dir, main, lambda line: print(line, flush=True))
     return 0

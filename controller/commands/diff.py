@@ -9,14 +9,14 @@ import tempfile
 from pathlib import Path
 from typing import Any
 
-from controller.options import add_common, load_context
-from controller.output import emit
-from shared.mechanisms.common import credentials_lookup, render_env
-from shared.noop import render_stage
-from shared.promotion import Engine
-from shared.render.hashing import without_freight_id
-from shared.sources.git import GitMirrors, default_cache_dir
-from shared.state import find_freight
+from freightyard.controller.options import add_common, load_context
+from freightyard.controller.output import emit
+from freightyard.shared.mechanisms.common import credentials_lookup, render_env
+from freightyard.shared.noop import render_stage
+from freightyard.shared.promotion import Engine
+from freightyard.shared.render.hashing import without_freight_id
+from freightyard.shared.sources.git import GitMirrors, default_cache_dir
+from freightyard.shared.state import find_freight
 
 
 def register(sub: argparse._SubParsersAction) -> None:  # type: ignore[type-arg]

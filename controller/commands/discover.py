@@ -5,14 +5,14 @@ from __future__ import annotations
 import argparse
 from typing import Any
 
-from controller.options import Context, add_common, add_source_options, load_context, sources_from
-from controller.output import emit
-from shared.discovery import discover, discovered_artifacts
-from shared.errors import SourceError
-from shared.freight import Chart, Commit, Image
-from shared.promotion import Engine
-from shared.sources.base import SourceFactory
-from shared.sources.git import default_cache_dir
+from freightyard.controller.options import Context, add_common, add_source_options, load_context, sources_from
+from freightyard.controller.output import emit
+from freightyard.shared.discovery import discover, discovered_artifacts
+from freightyard.shared.errors import SourceError
+from freightyard.shared.freight import Chart, Commit, Image
+from freightyard.shared.promotion import Engine
+from freightyard.shared.sources.base import SourceFactory
+from freightyard.shared.sources.git import default_cache_dir
 
 
 def register(sub: argparse._SubParsersAction) -> None:  # type: ignore[type-arg]

@@ -5,10 +5,10 @@ from __future__ import annotations
 import argparse
 import getpass
 
-from controller.options import add_common, load_context
-from controller.output import emit
-from shared.promotion import Engine
-from shared.sources.git import default_cache_dir
+from freightyard.controller.options import add_common, load_context
+from freightyard.controller.output import emit
+from freightyard.shared.promotion import Engine
+from freightyard.shared.sources.git import default_cache_dir
 
 
 def register(sub: argparse._SubParsersAction) -> None:  # type: ignore[type-arg]

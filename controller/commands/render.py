@@ -7,7 +7,7 @@ import os
 import sys
 from pathlib import Path
 
-from controller.options import add_common, load_context
+from freightyard.controller.options import add_common, load_context
 
 
 def register(subparsers: argparse._SubParsersAction[argparse.ArgumentParser]) -> None:
@@ -23,11 +23,11 @@ def register(subparsers: argparse._SubParsersAction[argparse.ArgumentParser]) ->
 
 
 def run(args: argparse.Namespace) -> int:
-    from cmp.freight_source import freight_from_state
-    from cmp.locate import pick_app
-    from shared.render import RenderEnv, render_app
-    from shared.render.env import find_tools
-    from shared.state import state_from_document
+    from freightyard.cmp.freight_source import freight_from_state
+    from freightyard.cmp.locate import pick_app
+    from freightyard.shared.render import RenderEnv, render_app
+    from freightyard.shared.render.env import find_tools
+    from freightyard.shared.state import state_from_document
 
     context = load_context(args)
     pipeline = context.pipeline(args.pipeline)

@@ -5,12 +5,12 @@ from __future__ import annotations
 import argparse
 from typing import Any
 
-from controller.options import add_common, load_context
-from controller.output import emit
-from shared import eligibility
-from shared.model import Pipeline
-from shared.promotion import Engine
-from shared.state import State, now_utc
+from freightyard.controller.options import add_common, load_context
+from freightyard.controller.output import emit
+from freightyard.shared import eligibility
+from freightyard.shared.model import Pipeline
+from freightyard.shared.promotion import Engine
+from freightyard.shared.state import State, now_utc
 
 
 def register(sub: argparse._SubParsersAction) -> None:  # type: ignore[type-arg]

@@ -4,7 +4,7 @@ from __future__ import annotations
 
 import argparse
 
-from controller.options import add_common, load_context
+from freightyard.controller.options import add_common, load_context
 
 
 def register(sub: argparse._SubParsersAction) -> None:  # type: ignore[type-arg]

@@ -5,10 +5,10 @@ from __future__ import annotations
 import argparse
 import os
 
-from controller.options import add_common, load_context
-from controller.output import emit
-from shared.promotion import Engine
-from shared.sources.git import default_cache_dir
+from freightyard.controller.options import add_common, load_context
+from freightyard.controller.output import emit
+from freightyard.shared.promotion import Engine
+from freightyard.shared.sources.git import default_cache_dir
 
 
 def register(sub: argparse._SubParsersAction) -> None:  # type: ignore[type-arg]
@@ -25,8 +25,8 @@ def register(sub: argparse._SubParsersAction) -> None:  # type: ignore[type-arg]
 
 
 def run(args: argparse.Namespace) -> int:
-    from shared.kube.client import KubeSettings, api_factory
-    from shared.verification.runner import SKIPPED, SUCCEEDED, verify
+    from freightyard.shared.kube.client import KubeSettings, api_factory
+    from freightyard.shared.verification.runner import SKIPPED, SUCCEEDED, verify
 
     context = load_context(args)
     pipeline = context.pipeline(args.pipeline)

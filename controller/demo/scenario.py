@@ -8,9 +8,9 @@ import tempfile
 from collections.abc import Callable
 from pathlib import Path
 
-from controller.demo.oci import add_image
-from shared.errors import FreightyardError
-from shared.process import Request, run
+from freightyard.controller.demo.oci import add_image
+from freightyard.shared.errors import FreightyardError
+from freightyard.shared.process import Request, run
 
 PIPELINE = """\
 apiVersion: freightyard.io/v1alpha1
@@ -196,9 +196,9 @@ class Demo:
         self.run("render", "guestbook", "prod")
 
     def _newest(self) -> str:
-        from shared.pipeline_files import load_pipelines
-        from shared.promotion import Engine
-        from shared.stores.factory import store_from_spec
+        from freightyard.shared.pipeline_files import load_pipelines
+        from freightyard.shared.promotion import Engine
+        from freightyard.shared.stores.factory import store_from_spec
 
         pipeline = load_pipelines(self.repo / "pipelines")[0]
         state = Engine(pipeline, store_from_spec(self.common[3], pipeline)).state()

@@ -17,16 +17,16 @@ import time
 from collections.abc import Callable, Hashable
 from dataclasses import dataclass
 
-from controller import webhooks
-from controller.leader import Elector
-from controller.metrics import Metrics
-from controller.pipelines_source import PipelineSet
-from controller.runtime.reconcile import Reconciler
-from controller.runtime.schedule import Scheduler
-from controller.server import Answer, Routes
-from shared.errors import FreightyardError, SourceError
-from shared.model import Pipeline
-from shared.promotion import Engine
+from freightyard.controller import webhooks
+from freightyard.controller.leader import Elector
+from freightyard.controller.metrics import Metrics
+from freightyard.controller.pipelines_source import PipelineSet
+from freightyard.controller.runtime.reconcile import Reconciler
+from freightyard.controller.runtime.schedule import Scheduler
+from freightyard.controller.server import Answer, Routes
+from freightyard.shared.errors import FreightyardError, SourceError
+from freightyard.shared.model import Pipeline
+from freightyard.shared.promotion import Engine
 
 log = logging.getLogger("freightyard.controller")
 RETRY_AFTER_ERROR_S = 30.0

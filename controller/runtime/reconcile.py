@@ -16,16 +16,16 @@ import time
 from collections.abc import Callable
 from dataclasses import dataclass, field
 
-from controller.metrics import Metrics
-from controller.runtime import autopromote, verify
-from controller.runtime.refresh import NoRefresh, Refresher
-from controller.runtime.schedule import Backoff
-from shared.discovery import discover
-from shared.errors import FreightyardError, MechanismError, NotEligibleError
-from shared.model import Stage, Warehouse
-from shared.promotion import PENDING, Engine
-from shared.sources.base import SourceFactory
-from shared.state import FAILED, PromotionRecord, State, parse_time
+from freightyard.controller.metrics import Metrics
+from freightyard.controller.runtime import autopromote, verify
+from freightyard.controller.runtime.refresh import NoRefresh, Refresher
+from freightyard.controller.runtime.schedule import Backoff
+from freightyard.shared.discovery import discover
+from freightyard.shared.errors import FreightyardError, MechanismError, NotEligibleError
+from freightyard.shared.model import Stage, Warehouse
+from freightyard.shared.promotion import PENDING, Engine
+from freightyard.shared.sources.base import SourceFactory
+from freightyard.shared.state import FAILED, PromotionRecord, State, parse_time
 
 log = logging.getLogger("freightyard.controller")
 ACTOR = "controller:auto-promotion"

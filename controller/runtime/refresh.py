@@ -19,14 +19,14 @@ from collections.abc import Callable, Iterator
 from dataclasses import dataclass, field
 from typing import Any, Protocol
 
-from shared.errors import FreightyardError
-from shared.kube.applications import (
+from freightyard.shared.errors import FreightyardError
+from freightyard.shared.kube.applications import (
     list_applications,
     list_applicationsets,
     refresh_applicationset,
     request_refresh,
 )
-from shared.kube.client import KubeApi
+from freightyard.shared.kube.client import KubeApi
 
 log = logging.getLogger("freightyard.controller")
 PIPELINE_LABEL, STAGE_LABEL = "freightyard.io/pipeline", "freightyard.io/stage"

@@ -11,9 +11,9 @@ from __future__ import annotations
 import threading
 from dataclasses import dataclass, field
 
-from shared.freight import Commit
-from shared.model import ChartSubscription, GitSubscription, ImageSubscription
-from shared.sources.base import ChartSource, GitSource, ImageSource, SourceFactory
+from freightyard.shared.freight import Commit
+from freightyard.shared.model import ChartSubscription, GitSubscription, ImageSubscription
+from freightyard.shared.sources.base import ChartSource, GitSource, ImageSource, SourceFactory
 
 
 @dataclass

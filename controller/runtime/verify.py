@@ -1,6 +1,6 @@
-"""The narrow hook to the verification runners (``shared.verification``), looked up lazily.
+"""The narrow hook to the verification runners (``freightyard.shared.verification``), looked up lazily.
 
-The contract we rely on is one function, ``shared.verification.verify_stage(engine, stage_name)``,
+The contract we rely on is one function, ``freightyard.shared.verification.verify_stage(engine, stage_name)``,
 which checks the stage's current freight. It may record the result itself (``engine.record_verification``)
 or return it: ``None`` (still running — ask again later), a phase string, or an object with ``phase``
 (and optionally ``message``). Until that module exists the hook is unavailable and stages with
@@ -17,10 +17,10 @@ from concurrent.futures import Future, ThreadPoolExecutor
 from dataclasses import dataclass
 from typing import Any
 
-from shared.promotion import Engine
+from freightyard.shared.promotion import Engine
 
 log = logging.getLogger("freightyard.controller")
-MODULE, FUNCTION = "shared.verification", "verify_stage"
+MODULE, FUNCTION = "freightyard.shared.verification", "verify_stage"
 FINAL_PHASES = ("Succeeded", "Failed", "Error", "Skipped")
 
 VerifyFn = Callable[[Engine, str], Any]
@@ -35,11 +35,11 @@ class Outcome:
 
 
 def lookup() -> VerifyFn | None:
-    """``shared.verification.verify_stage`` if this build has it, else None."""
+    """``freightyard.shared.verification.verify_stage`` if this build has it, else None."""
     try:
         module = importlib.import_module(MODULE)
     except ModuleNotFoundError as error:
-        if error.name in (MODULE, "shared.verification"):
+        if error.name in (MODULE, "freightyard.shared.verification"):
             return None
         raise
     function = getattr(module, FUNCTION, None)

@@ -4,9 +4,9 @@ from __future__ import annotations
 
 from typing import Any
 
-from shared import expressions
-from shared.errors import MechanismError
-from shared.freight import Freight
+from freightyard.shared import expressions
+from freightyard.shared.errors import MechanismError
+from freightyard.shared.freight import Freight
 
 DEFAULT_SUBJECT = "Promote ${{ freight.alias }} (${{ freight.short }}) into ${{ stage.name }}"
 

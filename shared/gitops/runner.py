@@ -5,11 +5,11 @@ from __future__ import annotations
 from dataclasses import dataclass, field
 from pathlib import Path
 
-from shared.errors import MechanismError
-from shared.process import Outcome, ProcessError, Request, run
-from shared.redact import redact
-from shared.sources.credentials import Credentials
-from shared.sources.gitauth import askpass_env
+from freightyard.shared.errors import MechanismError
+from freightyard.shared.process import Outcome, ProcessError, Request, run
+from freightyard.shared.redact import redact
+from freightyard.shared.sources.credentials import Credentials
+from freightyard.shared.sources.gitauth import askpass_env
 
 
 class GitWriteError(MechanismError):

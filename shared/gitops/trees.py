@@ -7,11 +7,11 @@ import tarfile
 from dataclasses import dataclass
 from pathlib import Path
 
-from shared.errors import MechanismError, SourceError
-from shared.process import ProcessError, Request, run
-from shared.redact import redact
-from shared.sources.git import GitMirrors, RemoteRefs
-from shared.sources.gitauth import split_credentials
+from freightyard.shared.errors import MechanismError, SourceError
+from freightyard.shared.process import ProcessError, Request, run
+from freightyard.shared.redact import redact
+from freightyard.shared.sources.git import GitMirrors, RemoteRefs
+from freightyard.shared.sources.gitauth import split_credentials
 
 
 @dataclass(frozen=True)

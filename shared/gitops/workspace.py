@@ -15,13 +15,13 @@ from collections.abc import Callable
 from dataclasses import dataclass
 from pathlib import Path
 
-from shared.errors import MechanismError, SourceError
-from shared.gitops.runner import GitRunner, GitWriteError
-from shared.gitops.trees import resolve, sync
-from shared.redact import redact
-from shared.sources.credentials import CredentialLookup, Credentials
-from shared.sources.git import GitMirrors
-from shared.sources.gitauth import split_credentials
+from freightyard.shared.errors import MechanismError, SourceError
+from freightyard.shared.gitops.runner import GitRunner, GitWriteError
+from freightyard.shared.gitops.trees import resolve, sync
+from freightyard.shared.redact import redact
+from freightyard.shared.sources.credentials import CredentialLookup, Credentials
+from freightyard.shared.sources.git import GitMirrors
+from freightyard.shared.sources.gitauth import split_credentials
 
 log = logging.getLogger(__name__)
 REJECTED = ("non-fast-forward", "fetch first", "[rejected]", "failed to update ref", "cannot lock ref",

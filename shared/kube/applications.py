@@ -4,8 +4,8 @@ from __future__ import annotations
 
 from typing import Literal
 
-from shared.kube.client import JsonDict, KubeApi
-from shared.kube.errors import Call
+from freightyard.shared.kube.client import JsonDict, KubeApi
+from freightyard.shared.kube.errors import Call
 
 GROUP, VERSION = "argoproj.io", "v1alpha1"
 APPLICATIONS, APPLICATIONSETS = "applications", "applicationsets"

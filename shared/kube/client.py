@@ -12,8 +12,8 @@ from dataclasses import dataclass
 from functools import cached_property
 from typing import Any
 
-from shared.errors import ConfigError
-from shared.kube.errors import Call, KubeInvalid, reraise
+from freightyard.shared.errors import ConfigError
+from freightyard.shared.kube.errors import Call, KubeInvalid, reraise
 
 JsonDict = dict[str, Any]
 

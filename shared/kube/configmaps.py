@@ -4,8 +4,8 @@ from __future__ import annotations
 
 from typing import Any
 
-from shared.kube.client import JsonDict, KubeApi
-from shared.kube.errors import Call, KubeNotFound
+from freightyard.shared.kube.client import JsonDict, KubeApi
+from freightyard.shared.kube.errors import Call, KubeNotFound
 
 RESOURCE = "configmaps"
 MERGE_PATCH = "application/merge-patch+json"

@@ -16,8 +16,8 @@ from __future__ import annotations
 import datetime as dt
 from typing import Any
 
-from shared.kube.client import JsonDict, KubeApi
-from shared.kube.errors import Call, KubeConflict, KubeNotFound
+from freightyard.shared.kube.client import JsonDict, KubeApi
+from freightyard.shared.kube.errors import Call, KubeConflict, KubeNotFound
 
 GROUP, VERSION, PLURAL = "coordination.k8s.io", "v1", "leases"
 RESOURCE = f"{PLURAL}.{GROUP}"

@@ -7,9 +7,9 @@ from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any, Protocol
 
-from shared.errors import ConfigError
-from shared.freight import Freight
-from shared.model import Pipeline, Stage
+from freightyard.shared.errors import ConfigError
+from freightyard.shared.freight import Freight
+from freightyard.shared.model import Pipeline, Stage
 
 
 @dataclass(frozen=True)
@@ -43,12 +43,12 @@ class Mechanism(Protocol):
 
 # name -> "module:Class"; modules load only when a pipeline uses them.
 REGISTRY: dict[str, str] = {
-    "pin": "shared.mechanisms.pin:Pin",
-    "none": "shared.mechanisms.pin:RecordOnly",
-    "render-branch": "shared.mechanisms.render_branch:RenderBranch",
-    "copy-branch": "shared.mechanisms.copy_branch:CopyBranch",
-    "update-images": "shared.mechanisms.update_images:UpdateImages",
-    "update-app": "shared.mechanisms.update_app:UpdateApp",
+    "pin": "freightyard.shared.mechanisms.pin:Pin",
+    "none": "freightyard.shared.mechanisms.pin:RecordOnly",
+    "render-branch": "freightyard.shared.mechanisms.render_branch:RenderBranch",
+    "copy-branch": "freightyard.shared.mechanisms.copy_branch:CopyBranch",
+    "update-images": "freightyard.shared.mechanisms.update_images:UpdateImages",
+    "update-app": "freightyard.shared.mechanisms.update_app:UpdateApp",
 }
 
 

@@ -6,16 +6,16 @@ from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
 
-from shared.errors import ConfigError, MechanismError
-from shared.freight import same_repo
-from shared.gitops.messages import commit_message, evaluate
-from shared.gitops.runner import Author, GitRunner
-from shared.gitops.workspace import DEFAULT_ATTEMPTS, credentials_for
-from shared.mechanisms.base import PromotionContext
-from shared.params import app_repo_url
-from shared.render.env import RenderEnv, find_tools
-from shared.sources.credentials import CredentialLookup, EnvFileCredentials
-from shared.sources.git import GitMirrors
+from freightyard.shared.errors import ConfigError, MechanismError
+from freightyard.shared.freight import same_repo
+from freightyard.shared.gitops.messages import commit_message, evaluate
+from freightyard.shared.gitops.runner import Author, GitRunner
+from freightyard.shared.gitops.workspace import DEFAULT_ATTEMPTS, credentials_for
+from freightyard.shared.mechanisms.base import PromotionContext
+from freightyard.shared.params import app_repo_url
+from freightyard.shared.render.env import RenderEnv, find_tools
+from freightyard.shared.sources.credentials import CredentialLookup, EnvFileCredentials
+from freightyard.shared.sources.git import GitMirrors
 
 
 @dataclass(frozen=True)

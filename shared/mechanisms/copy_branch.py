@@ -7,12 +7,12 @@ import shutil
 import tempfile
 from pathlib import Path
 
-from shared.errors import MechanismError
-from shared.gitops.trees import export_tree
-from shared.gitops.workspace import Change, commit_and_push
-from shared.mechanisms.base import MechanismResult, PromotionContext
-from shared.mechanisms.common import git_target, message, source_revision, stage_repo
-from shared.mechanisms.options import copy_branch_options as validate_options
+from freightyard.shared.errors import MechanismError
+from freightyard.shared.gitops.trees import export_tree
+from freightyard.shared.gitops.workspace import Change, commit_and_push
+from freightyard.shared.mechanisms.base import MechanismResult, PromotionContext
+from freightyard.shared.mechanisms.common import git_target, message, source_revision, stage_repo
+from freightyard.shared.mechanisms.options import copy_branch_options as validate_options
 
 __all__ = ["CopyBranch", "validate_options"]
 

@@ -2,7 +2,7 @@
 
 from __future__ import annotations
 
-from shared.mechanisms.base import MechanismResult, PromotionContext
+from freightyard.shared.mechanisms.base import MechanismResult, PromotionContext
 
 
 class Pin:

@@ -9,11 +9,12 @@ render-branch)::
 ``sha256:<hex>`` over those bytes with the ``freightyard.io/freight`` annotation lines removed, so two
 freights that render the same objects (same images, same files, same stage) hash equal; everything
 else — every object, image reference, the stage/pipeline annotations — is covered.
-See ``shared.render.app`` for the detection rules and ``shared.render.paths`` for the safety rules.
+See ``freightyard.shared.render.app`` for the detection rules and ``freightyard.shared.render.paths`` for the
+safety rules.
 """
 
-from shared.render.app import detect_tool, render_app
-from shared.render.env import Rendered, RenderEnv
-from shared.render.hashing import render_hash
+from freightyard.shared.render.app import detect_tool, render_app
+from freightyard.shared.render.env import Rendered, RenderEnv
+from freightyard.shared.render.hashing import render_hash
 
 __all__ = ["RenderEnv", "Rendered", "detect_tool", "render_app", "render_hash"]

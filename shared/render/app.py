@@ -10,17 +10,17 @@ from __future__ import annotations
 from pathlib import Path
 from typing import TYPE_CHECKING
 
-from shared.errors import NotFoundError, RenderError
-from shared.freight import Chart, Freight, Image, same_repo
-from shared.model import App, Pipeline
+from freightyard.shared.errors import NotFoundError, RenderError
+from freightyard.shared.freight import Chart, Freight, Image, same_repo
+from freightyard.shared.model import App, Pipeline
 
 if TYPE_CHECKING:
-    from shared.render.helm import ChartAccess
-from shared.render import kustomize
-from shared.render.env import ANNOTATION_FREIGHT, ANNOTATION_PIPELINE, ANNOTATION_STAGE, Rendered, RenderEnv
-from shared.render.hashing import render_hash
-from shared.render.objects import annotate, dump_objects, load_objects, pin_images
-from shared.render.paths import KUSTOMIZATION_NAMES, app_dir, check_kustomization, check_tree, safe_join
+    from freightyard.shared.render.helm import ChartAccess
+from freightyard.shared.render import kustomize
+from freightyard.shared.render.env import ANNOTATION_FREIGHT, ANNOTATION_PIPELINE, ANNOTATION_STAGE, Rendered, RenderEnv
+from freightyard.shared.render.hashing import render_hash
+from freightyard.shared.render.objects import annotate, dump_objects, load_objects, pin_images
+from freightyard.shared.render.paths import KUSTOMIZATION_NAMES, app_dir, check_kustomization, check_tree, safe_join
 
 
 def detect_tool(directory: Path, freight: Freight) -> str:
@@ -60,7 +60,7 @@ def render_app(pipeline: Pipeline, stage_name: str, app: App, freight: Freight, 
         empty = not manifests.strip() or manifests.strip() == b"{}"
     else:
         if tool == "plain":
-            from shared.render.plain import read_directory
+            from freightyard.shared.render.plain import read_directory
 
             check_tree(root, directory)
             objects = read_directory(root, directory, shown)
@@ -95,7 +95,7 @@ def rendered_images(pipeline: Pipeline, freight: Freight) -> tuple[Image, ...]:
 
 def _post_process_kustomized(manifests: bytes, images: tuple[Image, ...], annotations: dict[str, str],
                              shown: str) -> bytes:
-    from shared.render.textual import annotate_stream, pin_images_stream
+    from freightyard.shared.render.textual import annotate_stream, pin_images_stream
 
     pinned = pin_images_stream(manifests, images)
     annotated = annotate_stream(pinned, annotations) if pinned is not None else None
@@ -109,7 +109,7 @@ def _post_process_kustomized(manifests: bytes, images: tuple[Image, ...], annota
 
 def _helm(root: Path, directory: Path, tool: str, *, stage_name: str, pipeline: Pipeline, app: App,
           freight: Freight, env: RenderEnv, deadline: float) -> bytes:
-    from shared.render import helm
+    from freightyard.shared.render import helm
 
     check_tree(root, directory)
     values_files = [safe_join(root, directory, name, f"app {app.name!r} helm.valuesFiles")
@@ -133,7 +133,7 @@ def _helm(root: Path, directory: Path, tool: str, *, stage_name: str, pipeline: 
 def _chart_access(pipeline: Pipeline, freight: Freight, chart: Chart | None) -> ChartAccess:
     """How to reach the freight's chart: its subscription's ``insecure`` flag and ``credentials``
     (env vars or a Secret mounted in the sidecar, as for discovery)."""
-    from shared.render.helm import ChartAccess
+    from freightyard.shared.render.helm import ChartAccess
 
     if chart is None:
         return ChartAccess()
@@ -146,8 +146,8 @@ def _chart_access(pipeline: Pipeline, freight: Freight, chart: Chart | None) -> 
         return ChartAccess()
     from urllib.parse import urlsplit
 
-    from shared.errors import SourceError
-    from shared.sources.credentials import EnvFileCredentials
+    from freightyard.shared.errors import SourceError
+    from freightyard.shared.sources.credentials import EnvFileCredentials
 
     host = urlsplit(sub.repo_url if "://" in sub.repo_url else f"//{sub.repo_url}").netloc
     try:

@@ -9,7 +9,7 @@ from collections.abc import Mapping
 from dataclasses import dataclass, field
 from pathlib import Path
 
-from shared.errors import RenderError
+from freightyard.shared.errors import RenderError
 
 ANNOTATION_FREIGHT = "freightyard.io/freight"
 ANNOTATION_STAGE = "freightyard.io/stage"

@@ -12,12 +12,12 @@ from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
 
-from shared.errors import RenderError
-from shared.freight import Chart, Freight
-from shared.model import App
-from shared.process import ProcessError, Request, run
-from shared.render.env import RenderEnv, remaining
-from shared.sources.credentials import Credentials
+from freightyard.shared.errors import RenderError
+from freightyard.shared.freight import Chart, Freight
+from freightyard.shared.model import App
+from freightyard.shared.process import ProcessError, Request, run
+from freightyard.shared.render.env import RenderEnv, remaining
+from freightyard.shared.sources.credentials import Credentials
 
 _KUBE_VERSION = re.compile(r"(\d+)\.(\d+)(?:\.(\d+))?")
 _RELEASE = re.compile(r"[^a-z0-9-]+")
@@ -53,7 +53,7 @@ def image_values(app: App, freight: Freight, stage: str, pipeline: str) -> dict[
     """The values the app's ``helm.images`` entries evaluate to for ``freight``."""
     if not app.helm_values:
         return {}
-    from shared import expressions  # CEL loads only when a chart maps images
+    from freightyard.shared import expressions  # CEL loads only when a chart maps images
 
     data = freight.to_dict()
     variables = {"freight": data, "stage": {"name": stage}, "pipeline": {"name": pipeline}}

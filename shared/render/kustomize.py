@@ -1,14 +1,14 @@
 """Kustomize rendering: exactly the ``kustomize build`` of the app directory a user would run
 (default load restrictor, tracked files never touched); freight images and annotations are applied
-to its output afterwards (``shared.render.textual``)."""
+to its output afterwards (``freightyard.shared.render.textual``)."""
 
 from __future__ import annotations
 
 from pathlib import Path
 
-from shared.errors import RenderError
-from shared.process import ProcessError, Request, run
-from shared.render.env import RenderEnv, remaining
+from freightyard.shared.errors import RenderError
+from freightyard.shared.process import ProcessError, Request, run
+from freightyard.shared.render.env import RenderEnv, remaining
 
 LOAD_RESTRICTOR = "--load-restrictor=LoadRestrictionsRootOnly"
 

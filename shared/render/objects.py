@@ -8,8 +8,8 @@ from typing import Any
 
 import yaml
 
-from shared.errors import RenderError
-from shared.freight import Image, normalize_repo
+from freightyard.shared.errors import RenderError
+from freightyard.shared.freight import Image, normalize_repo
 
 try:  # libyaml is several times faster; fall back where it is missing
     _Loader: Any = yaml.CSafeLoader

@@ -6,9 +6,9 @@ from __future__ import annotations
 from pathlib import Path
 from typing import Any
 
-from shared.errors import RenderError
-from shared.render.objects import load_objects
-from shared.render.paths import inside
+from freightyard.shared.errors import RenderError
+from freightyard.shared.render.objects import load_objects
+from freightyard.shared.render.paths import inside
 
 SUFFIXES = (".yaml", ".yml", ".json")
 

@@ -12,8 +12,8 @@ import json
 import re
 from collections.abc import Mapping, Sequence
 
-from shared.freight import Image, normalize_repo
-from shared.render.objects import image_name, reference
+from freightyard.shared.freight import Image, normalize_repo
+from freightyard.shared.render.objects import image_name, reference
 
 _SEPARATOR = b"\n---\n"
 

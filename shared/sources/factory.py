@@ -9,16 +9,16 @@ from __future__ import annotations
 from dataclasses import dataclass, field
 from pathlib import Path
 
-from shared.model import ChartSubscription, GitSubscription, ImageSubscription
-from shared.sources.base import ChartSource, GitSource, ImageSource
-from shared.sources.challenge import parse_image_ref
-from shared.sources.credentials import CredentialLookup, EnvFileCredentials
-from shared.sources.git import GitCliSource, GitMirrors, default_cache_dir
-from shared.sources.helm import HelmHttpSource, HelmOciSource
-from shared.sources.http import HttpClient
-from shared.sources.images import RegistryImageSource
-from shared.sources.ocilayout import OciLayoutSource
-from shared.sources.registry import RegistryClient
+from freightyard.shared.model import ChartSubscription, GitSubscription, ImageSubscription
+from freightyard.shared.sources.base import ChartSource, GitSource, ImageSource
+from freightyard.shared.sources.challenge import parse_image_ref
+from freightyard.shared.sources.credentials import CredentialLookup, EnvFileCredentials
+from freightyard.shared.sources.git import GitCliSource, GitMirrors, default_cache_dir
+from freightyard.shared.sources.helm import HelmHttpSource, HelmOciSource
+from freightyard.shared.sources.http import HttpClient
+from freightyard.shared.sources.images import RegistryImageSource
+from freightyard.shared.sources.ocilayout import OciLayoutSource
+from freightyard.shared.sources.registry import RegistryClient
 
 
 @dataclass

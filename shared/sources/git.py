@@ -19,19 +19,19 @@ from dataclasses import dataclass, field
 from pathlib import Path
 from typing import TYPE_CHECKING
 
-from shared.errors import SourceError
-from shared.freight import Commit
-from shared.model import GitSubscription
-from shared.process import ProcessError, Request, run
-from shared.redact import redact
-from shared.selection import filter_tags, semver_order
-from shared.semverc import ConstraintError
-from shared.sources.credentials import CredentialLookup, Credentials, no_credentials
-from shared.sources.gitauth import askpass_env, split_credentials
-from shared.sources.gitpaths import is_simple, paths_match, pathspecs
+from freightyard.shared.errors import SourceError
+from freightyard.shared.freight import Commit
+from freightyard.shared.model import GitSubscription
+from freightyard.shared.process import ProcessError, Request, run
+from freightyard.shared.redact import redact
+from freightyard.shared.selection import filter_tags, semver_order
+from freightyard.shared.semverc import ConstraintError
+from freightyard.shared.sources.credentials import CredentialLookup, Credentials, no_credentials
+from freightyard.shared.sources.gitauth import askpass_env, split_credentials
+from freightyard.shared.sources.gitpaths import is_simple, paths_match, pathspecs
 
 if TYPE_CHECKING:
-    from shared.sources.http import HttpClient
+    from freightyard.shared.sources.http import HttpClient
 
 FIELD = "\x1f"
 RECORD = "\x1e"
@@ -130,7 +130,7 @@ class GitMirrors:
     def remote_refs(self, url: str, credentials: Credentials | None, *, repo_url: str = "",
                     insecure: bool = False) -> RemoteRefs:
         """The refs of ``url`` (credentials split out): read in-process where possible, else ``git ls-remote``."""
-        from shared.sources import gitrefs
+        from freightyard.shared.sources import gitrefs
 
         shown_url = repo_url or url
         self.round_trips += 1
@@ -168,7 +168,7 @@ class GitMirrors:
 
     def _http(self) -> HttpClient:
         if self.http is None:
-            from shared.sources.http import HttpClient
+            from freightyard.shared.sources.http import HttpClient
 
             # A ref check retries little: the git CLI fallback (and the next interval) come next.
             self.http = HttpClient(timeout=min(self.timeout, 30.0), retries=1, max_wait=5.0)

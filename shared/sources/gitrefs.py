@@ -15,9 +15,9 @@ from collections.abc import Callable
 from typing import TYPE_CHECKING
 from urllib.parse import unquote, urlsplit
 
-from shared.errors import SourceError
-from shared.sources.credentials import Credentials
-from shared.sources.pktline import (
+from freightyard.shared.errors import SourceError
+from freightyard.shared.sources.credentials import Credentials
+from freightyard.shared.sources.pktline import (
     FLUSH,
     Advertisement,
     PktLineError,
@@ -29,7 +29,7 @@ from shared.sources.pktline import (
 )
 
 if TYPE_CHECKING:  # requests is imported only when an HTTP remote is checked
-    from shared.sources.http import HttpClient
+    from freightyard.shared.sources.http import HttpClient
 
 SCHEMES = ("http", "https", "git")
 GIT_PORT = 9418

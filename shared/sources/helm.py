@@ -13,16 +13,16 @@ from typing import Any
 
 import yaml
 
-from shared.errors import SourceError
-from shared.freight import Chart
-from shared.model import ChartSubscription
-from shared.redact import redact
-from shared.selection import semver_order
-from shared.semverc import ConstraintError
-from shared.sources.challenge import parse_image_ref
-from shared.sources.credentials import Credentials
-from shared.sources.http import HttpClient
-from shared.sources.registry import RegistryClient
+from freightyard.shared.errors import SourceError
+from freightyard.shared.freight import Chart
+from freightyard.shared.model import ChartSubscription
+from freightyard.shared.redact import redact
+from freightyard.shared.selection import semver_order
+from freightyard.shared.semverc import ConstraintError
+from freightyard.shared.sources.challenge import parse_image_ref
+from freightyard.shared.sources.credentials import Credentials
+from freightyard.shared.sources.http import HttpClient
+from freightyard.shared.sources.registry import RegistryClient
 
 _Loader: type[yaml.SafeLoader] = getattr(yaml, "CSafeLoader", yaml.SafeLoader)
 

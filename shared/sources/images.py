@@ -14,13 +14,13 @@ from dataclasses import dataclass, field
 from datetime import UTC, datetime
 from typing import Any
 
-from shared.errors import SourceError
-from shared.freight import Image
-from shared.model import ImageSubscription
-from shared.redact import redact
-from shared.selection import filter_tags, iter_tags
-from shared.sources.challenge import ImageRef
-from shared.sources.registry import Manifest, RegistryClient
+from freightyard.shared.errors import SourceError
+from freightyard.shared.freight import Image
+from freightyard.shared.model import ImageSubscription
+from freightyard.shared.redact import redact
+from freightyard.shared.selection import filter_tags, iter_tags
+from freightyard.shared.sources.challenge import ImageRef
+from freightyard.shared.sources.registry import Manifest, RegistryClient
 
 MAX_BUILD_CANDIDATES = 1000  # NewestBuild inspects every candidate; more than this needs allowTags
 WORKERS = 8

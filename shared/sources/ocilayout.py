@@ -12,10 +12,10 @@ from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
 
-from shared.errors import SourceError
-from shared.freight import Image
-from shared.model import ImageSubscription
-from shared.selection import order_tags
+from freightyard.shared.errors import SourceError
+from freightyard.shared.freight import Image
+from freightyard.shared.model import ImageSubscription
+from freightyard.shared.selection import order_tags
 
 REF_NAME = "org.opencontainers.image.ref.name"
 

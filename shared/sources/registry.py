@@ -17,11 +17,11 @@ from dataclasses import dataclass, field
 from typing import Any
 from urllib.parse import urlencode
 
-from shared.errors import SourceError
-from shared.redact import redact
-from shared.sources.challenge import ImageRef, next_link, parse_challenge
-from shared.sources.credentials import Credentials
-from shared.sources.http import RETRYABLE, HttpClient, Response
+from freightyard.shared.errors import SourceError
+from freightyard.shared.redact import redact
+from freightyard.shared.sources.challenge import ImageRef, next_link, parse_challenge
+from freightyard.shared.sources.credentials import Credentials
+from freightyard.shared.sources.http import RETRYABLE, HttpClient, Response
 
 MANIFEST_TYPES = (
     "application/vnd.oci.image.index.v1+json",

@@ -6,11 +6,11 @@ import copy
 import json
 from collections.abc import Callable
 
-from shared.errors import StoreConflict, StoreError
-from shared.kube.client import KubeApi
-from shared.kube.configmaps import create_configmap, get_configmap, replace_configmap
-from shared.kube.errors import KubeNotFound
-from shared.stores.base import Document, Snapshot
+from freightyard.shared.errors import StoreConflict, StoreError
+from freightyard.shared.kube.client import KubeApi
+from freightyard.shared.kube.configmaps import create_configmap, get_configmap, replace_configmap
+from freightyard.shared.kube.errors import KubeNotFound
+from freightyard.shared.stores.base import Document, Snapshot
 
 MAX_CONFIGMAP_BYTES = 1024 * 1024  # the API server refuses ConfigMaps over 1 MiB
 SERVER_FIELDS = ("managedFields",)  # server bookkeeping we neither show nor send back

@@ -6,15 +6,15 @@ from collections.abc import Callable
 from pathlib import Path
 from typing import TYPE_CHECKING
 
-from shared.errors import ConfigError
-from shared.kube.client import KubeApi
-from shared.kube.client import api_factory as default_api_factory
-from shared.stores.base import DocumentStore
-from shared.stores.configmap import ConfigMapStore
-from shared.stores.file import FileStore
+from freightyard.shared.errors import ConfigError
+from freightyard.shared.kube.client import KubeApi
+from freightyard.shared.kube.client import api_factory as default_api_factory
+from freightyard.shared.stores.base import DocumentStore
+from freightyard.shared.stores.configmap import ConfigMapStore
+from freightyard.shared.stores.file import FileStore
 
 if TYPE_CHECKING:
-    from shared.model import Pipeline
+    from freightyard.shared.model import Pipeline
 
 USAGE = "use file:PATH, configmap:NAMESPACE/NAME or configmap"
 

@@ -17,8 +17,8 @@ from pathlib import Path
 
 import yaml
 
-from shared.errors import StoreConflict, StoreError
-from shared.stores.base import Document, Snapshot
+from freightyard.shared.errors import StoreConflict, StoreError
+from freightyard.shared.stores.base import Document, Snapshot
 
 
 class FileStore:

@@ -6,8 +6,8 @@ from __future__ import annotations
 from typing import TYPE_CHECKING
 
 if TYPE_CHECKING:
-    from shared.promotion import Engine
-    from shared.verification.runner import Outcome
+    from freightyard.shared.promotion import Engine
+    from freightyard.shared.verification.runner import Outcome
 
 
 def verify_stage(engine: Engine, stage_name: str) -> Outcome:
@@ -15,6 +15,6 @@ def verify_stage(engine: Engine, stage_name: str) -> Outcome:
 
     Blocks until every check is decided or the stage's ``verification.timeout`` passes.
     """
-    from shared.verification.runner import verify
+    from freightyard.shared.verification.runner import verify
 
     return verify(engine, stage_name)

@@ -13,10 +13,10 @@ from collections.abc import Callable
 from dataclasses import dataclass
 from typing import Any, Literal
 
-from shared.errors import FreightyardError
-from shared.kube.applications import REFRESH_ANNOTATION, get_application, list_applications, request_refresh
-from shared.kube.client import KubeApi
-from shared.verification.results import CheckResult
+from freightyard.shared.errors import FreightyardError
+from freightyard.shared.kube.applications import REFRESH_ANNOTATION, get_application, list_applications, request_refresh
+from freightyard.shared.kube.client import KubeApi
+from freightyard.shared.verification.results import CheckResult
 
 FREIGHT_ANNOTATION = "freightyard.io/freight"
 Verdict = Literal["ok", "waiting", "failed"]

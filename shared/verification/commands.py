@@ -4,12 +4,12 @@ from __future__ import annotations
 
 from typing import Any
 
-from shared.freight import Freight
-from shared.gitops.messages import evaluate
-from shared.params import image_keys
-from shared.process import ProcessError, Request, run
-from shared.redact import redact
-from shared.verification.results import CheckResult
+from freightyard.shared.freight import Freight
+from freightyard.shared.gitops.messages import evaluate
+from freightyard.shared.params import image_keys
+from freightyard.shared.process import ProcessError, Request, run
+from freightyard.shared.redact import redact
+from freightyard.shared.verification.results import CheckResult
 
 
 def freight_env(freight: Freight, pipeline: str, stage: str) -> dict[str, str]:

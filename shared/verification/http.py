@@ -6,10 +6,10 @@ from typing import Any
 
 import requests
 
-from shared.freight import Freight
-from shared.gitops.messages import evaluate
-from shared.redact import redact
-from shared.verification.results import CheckResult
+from freightyard.shared.freight import Freight
+from freightyard.shared.gitops.messages import evaluate
+from freightyard.shared.redact import redact
+from freightyard.shared.verification.results import CheckResult
 
 MAX_BODY = 1 << 20
 

@@ -10,15 +10,15 @@ from collections.abc import Callable
 from dataclasses import dataclass, field
 from typing import Any
 
-from shared.errors import FreightyardError, NotFoundError
-from shared.freight import Freight
-from shared.kube.client import KubeApi, api_factory
-from shared.promotion import Engine
-from shared.state import NOOP, PromotionRecord, find_freight, parse_time
-from shared.verification import argocd
-from shared.verification.commands import run_command
-from shared.verification.http import run_http
-from shared.verification.results import CheckResult
+from freightyard.shared.errors import FreightyardError, NotFoundError
+from freightyard.shared.freight import Freight
+from freightyard.shared.kube.client import KubeApi, api_factory
+from freightyard.shared.promotion import Engine
+from freightyard.shared.state import NOOP, PromotionRecord, find_freight, parse_time
+from freightyard.shared.verification import argocd
+from freightyard.shared.verification.commands import run_command
+from freightyard.shared.verification.http import run_http
+from freightyard.shared.verification.results import CheckResult
 
 SUCCEEDED, FAILED, SKIPPED = "Succeeded", "Failed", "Skipped"
 

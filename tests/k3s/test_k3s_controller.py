@@ -18,19 +18,19 @@ from typing import Any
 
 import pytest
 
-from controller.leader import LeaseElector
-from controller.metrics import Metrics
-from controller.pipelines_source import Loaded, PipelineSet
-from controller.runtime.loop import Controller, Settings
-from controller.runtime.reconcile import Reconciler
-from controller.runtime.refresh import KubeRefresher
-from controller.runtime.schedule import Scheduler
-from controller.webhooks import Secrets
-from shared.kube.applications import get_applicationset
-from shared.kube.client import KubeApi, KubeSettings, make_api
-from shared.model import Pipeline
-from shared.promotion import Engine
-from shared.stores.configmap import ConfigMapStore
+from freightyard.controller.leader import LeaseElector
+from freightyard.controller.metrics import Metrics
+from freightyard.controller.pipelines_source import Loaded, PipelineSet
+from freightyard.controller.runtime.loop import Controller, Settings
+from freightyard.controller.runtime.reconcile import Reconciler
+from freightyard.controller.runtime.refresh import KubeRefresher
+from freightyard.controller.runtime.schedule import Scheduler
+from freightyard.controller.webhooks import Secrets
+from freightyard.shared.kube.applications import get_applicationset
+from freightyard.shared.kube.client import KubeApi, KubeSettings, make_api
+from freightyard.shared.model import Pipeline
+from freightyard.shared.promotion import Engine
+from freightyard.shared.stores.configmap import ConfigMapStore
 from tests.controller_fakes import FakeSources, pipeline, seeded
 
 pytestmark = pytest.mark.k3s

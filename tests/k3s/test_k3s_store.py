@@ -14,11 +14,11 @@ from typing import Any
 
 import pytest
 
-from shared.errors import StoreConflict
-from shared.kube.client import KubeApi, KubeSettings, make_api
-from shared.kube.configmaps import get_configmap, patch_configmap
-from shared.stores.base import Document, update_document
-from shared.stores.configmap import ConfigMapStore
+from freightyard.shared.errors import StoreConflict
+from freightyard.shared.kube.client import KubeApi, KubeSettings, make_api
+from freightyard.shared.kube.configmaps import get_configmap, patch_configmap
+from freightyard.shared.stores.base import Document, update_document
+from freightyard.shared.stores.configmap import ConfigMapStore
 
 pytestmark = pytest.mark.k3s
 

@@ -1,7 +1,7 @@
 """kmock's Kubernetes API emulator on a loopback port, for the synchronous official client.
 
 kmock is aiohttp-based: its server lives in an event loop. We run that loop in a daemon thread
-(``KubeEmulator``) and point ``shared.kube.client.make_api(KubeSettings(host=...))`` at it.
+(``KubeEmulator``) and point ``freightyard.shared.kube.client.make_api(KubeSettings(host=...))`` at it.
 Anything that touches the emulator's state or scripts a reaction goes through ``run()``, which
 executes it on the loop thread, so the test thread never races the server.
 
