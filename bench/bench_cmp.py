@@ -38,10 +38,12 @@ spec:
 
 
 def deployment(i: int) -> str:
-    return (f"apiVersion: apps/v1\nkind: Deployment\nmetadata: {{name: web-{i}}}\nspec:\n"
-            f"  selector: {{matchLabels: {{app: web-{i}}}}}\n  template:\n    metadata: {{labels: {{app: web-{i}}}}}\n"
-            f"    spec:\n      containers: [{{name: web, image: '{IMAGE}:1.0'}}]\n---\n"
-            f"apiVersion: v1\nkind: Service\nmetadata: {{name: web-{i}}}\nspec: {{ports: [{{port: 80}}]}}\n---\n")
+    return (
+        f"apiVersion: apps/v1\nkind: Deployment\nmetadata: {{name: web-{i}}}\nspec:\n"
+        f"  selector: {{matchLabels: {{app: web-{i}}}}}\n  template:\n    metadata: {{labels: {{app: web-{i}}}}}\n"
+        f"    spec:\n      containers: [{{name: web, image: '{IMAGE}:1.0'}}]\n---\n"
+        f"apiVersion: v1\nkind: Service\nmetadata: {{name: web-{i}}}\nspec: {{ports: [{{port: 80}}]}}\n---\n"
+    )
 
 
 def make_repo(root: Path) -> None:
@@ -53,7 +55,8 @@ def make_repo(root: Path) -> None:
         (root / name / "base/all.yaml").write_text("".join(deployment(i) for i in range(count)))
         (root / name / "base/kustomization.yaml").write_text("resources: [all.yaml]\n")
         (root / name / "overlay/kustomization.yaml").write_text(
-            f"resources: [../base]\nnamePrefix: dev-\nimages: [{{name: {IMAGE}, newTag: '1.1'}}]\n")
+            f"resources: [../base]\nnamePrefix: dev-\nimages: [{{name: {IMAGE}, newTag: '1.1'}}]\n"
+        )
 
 
 def plain_python(venv: Path) -> str:
@@ -107,8 +110,10 @@ def main() -> int:
         bin_dir = Path(tmp) / "bin"
         bin_dir.mkdir()
         shim = bin_dir / "freightyard-cmp"  # what the console script does
-        shim.write_text(f"#!{plain_python(Path(tmp) / 'venv')}\nimport sys\nfrom freightyard.cmp.entry import main\n"
-                        "sys.exit(main())\n")
+        shim.write_text(
+            f"#!{plain_python(Path(tmp) / 'venv')}\nimport sys\nfrom freightyard.cmp.entry import main\n"
+            "sys.exit(main())\n"
+        )
         shim.chmod(0o755)
         socket_path = Path(tmp) / "run" / "render.sock"
         socket_path.parent.mkdir(mode=0o700)
@@ -120,11 +125,17 @@ def main() -> int:
         try:
             for name, target in (("small", 1.5), ("large", 1.2)):
                 app = repo / name / "overlay"
-                env = {**environ, "PATH": f"{bin_dir}{os.pathsep}{environ['PATH']}",
-                       "ARGOCD_APP_SOURCE_PATH": f"{name}/overlay", "ARGOCD_ENV_PIPELINE": "bench",
-                       "ARGOCD_ENV_STAGE": "dev", "ARGOCD_ENV_FREIGHT": freight.to_json(),
-                       "ARGOCD_ENV_FREIGHT_ID": freight.id, "ARGOCD_ENV_APP": name,
-                       "FREIGHTYARD_CMP_SOCKET": str(socket_path)}
+                env = {
+                    **environ,
+                    "PATH": f"{bin_dir}{os.pathsep}{environ['PATH']}",
+                    "ARGOCD_APP_SOURCE_PATH": f"{name}/overlay",
+                    "ARGOCD_ENV_PIPELINE": "bench",
+                    "ARGOCD_ENV_STAGE": "dev",
+                    "ARGOCD_ENV_FREIGHT": freight.to_json(),
+                    "ARGOCD_ENV_FREIGHT_ID": freight.id,
+                    "ARGOCD_ENV_APP": name,
+                    "FREIGHTYARD_CMP_SOCKET": str(socket_path),
+                }
                 cold_env = {**env, "FREIGHTYARD_CMP_SERVER": "off"}
                 outputs = {timed_run(["freightyard-cmp", "generate"], app, env)[1]}  # starts the render server
                 wait_for_server(socket_path)
@@ -141,9 +152,11 @@ def main() -> int:
                     raise SystemExit("the render server and in-process rendering disagree")
                 plain, warm, cold = (statistics.median(samples[k]) for k in ("kustomize", "warm", "cold"))
                 failed |= warm / plain > target
-                print(f"{name:5}  kustomize {plain * 1000:6.1f} ms | freightyard-cmp {warm * 1000:6.1f} ms "
-                      f"(ratio {warm / plain:4.2f}, target <= {target}) | without the render server "
-                      f"{cold * 1000:6.1f} ms (ratio {cold / plain:4.2f})")
+                print(
+                    f"{name:5}  kustomize {plain * 1000:6.1f} ms | freightyard-cmp {warm * 1000:6.1f} ms "
+                    f"(ratio {warm / plain:4.2f}, target <= {target}) | without the render server "
+                    f"{cold * 1000:6.1f} ms (ratio {cold / plain:4.2f})"
+                )
         finally:
             stop_server(socket_path)
     print("targets met" if not failed else "targets NOT met")

@@ -56,13 +56,35 @@ spec:
 def start(workdir: Path, pipelines: Path) -> tuple[subprocess.Popen[bytes], int]:
     port = free_port()
     (workdir / "state").mkdir(exist_ok=True)
-    env = {**os.environ, "PYTHONPATH": str(ROOT), "FREIGHTYARD_WEBHOOK_SECRET": SECRET,
-           "FREIGHTYARD_CACHE": str(workdir / "cache")}
+    env = {
+        **os.environ,
+        "PYTHONPATH": str(ROOT),
+        "FREIGHTYARD_WEBHOOK_SECRET": SECRET,
+        "FREIGHTYARD_CACHE": str(workdir / "cache"),
+    }
     log = (workdir / "controller.log").open("ab")
-    process = subprocess.Popen([sys.executable, "-m", "freightyard.controller.cli", "--log-level", "WARNING", "controller",
-                                "-f", str(pipelines), "--state", f"file:{workdir / 'state'}",
-                                "--listen", f"127.0.0.1:{port}", "--leader-election", "file"],
-                               cwd=workdir, env=env, stdout=log, stderr=subprocess.STDOUT)
+    process = subprocess.Popen(
+        [
+            sys.executable,
+            "-m",
+            "freightyard.controller.cli",
+            "--log-level",
+            "WARNING",
+            "controller",
+            "-f",
+            str(pipelines),
+            "--state",
+            f"file:{workdir / 'state'}",
+            "--listen",
+            f"127.0.0.1:{port}",
+            "--leader-election",
+            "file",
+        ],
+        cwd=workdir,
+        env=env,
+        stdout=log,
+        stderr=subprocess.STDOUT,
+    )
     deadline = time.monotonic() + 30
     while True:
         try:
@@ -109,8 +131,9 @@ def latency(workdir: Path, git: GitHttpServer, registry: Registry, pushes: int) 
     pipelines = workdir / "pipelines-latency"
     pipelines.mkdir()
     image = f"{registry.host}/{repo}/app"
-    (pipelines / "p.yaml").write_text(PIPELINE.format(name=repo, interval="60s", git=git.repo_url(f"{repo}.git"),
-                                                      image=image))
+    (pipelines / "p.yaml").write_text(
+        PIPELINE.format(name=repo, interval="60s", git=git.repo_url(f"{repo}.git"), image=image)
+    )
     process, port = start(workdir, pipelines)
     try:
         wait_for(lambda: dev_tag(workdir, repo) == "1.0.0", 30)
@@ -119,9 +142,12 @@ def latency(workdir: Path, git: GitHttpServer, registry: Registry, pushes: int) 
             tag = f"1.{i}.0"
             push_image(registry.url, f"{repo}/app", tag)
             body = json.dumps({"repository": f"{image}:{tag}"}).encode()
-            request = urllib.request.Request(f"http://127.0.0.1:{port}/webhooks/generic", data=body, method="POST",
-                                             headers={"X-Freightyard-Signature-256": signature(body, SECRET),
-                                                      "Content-Type": "application/json"})
+            request = urllib.request.Request(
+                f"http://127.0.0.1:{port}/webhooks/generic",
+                data=body,
+                method="POST",
+                headers={"X-Freightyard-Signature-256": signature(body, SECRET), "Content-Type": "application/json"},
+            )
             started = time.monotonic()
             with urllib.request.urlopen(request, timeout=5):  # noqa: S310 - http://127.0.0.1 only
                 pass
@@ -133,15 +159,19 @@ def latency(workdir: Path, git: GitHttpServer, registry: Registry, pushes: int) 
         process.wait(20)
 
 
-def idle(workdir: Path, git: GitHttpServer, registry: Registry, *, count: int, window: float,
-         interval: str) -> dict[str, float]:
+def idle(
+    workdir: Path, git: GitHttpServer, registry: Registry, *, count: int, window: float, interval: str
+) -> dict[str, float]:
     git.create_repo("idle.git", {"README": "x\n"})
     push_image(registry.url, "idle/app", "1.0.0")
     pipelines = workdir / "pipelines-idle"
     pipelines.mkdir()
     for i in range(count):
-        (pipelines / f"p{i}.yaml").write_text(PIPELINE.format(
-            name=f"idle{i}", interval=interval, git=git.repo_url("idle.git"), image=f"{registry.host}/idle/app"))
+        (pipelines / f"p{i}.yaml").write_text(
+            PIPELINE.format(
+                name=f"idle{i}", interval=interval, git=git.repo_url("idle.git"), image=f"{registry.host}/idle/app"
+            )
+        )
     started = time.monotonic()
     process, _ = start(workdir, pipelines)
     try:
@@ -151,8 +181,13 @@ def idle(workdir: Path, git: GitHttpServer, registry: Registry, *, count: int, w
         time.sleep(window)  # the measurement window itself, not a stand-in for an assertion
         cpu = cpu_seconds(process.pid) - cpu_before
         elapsed = time.monotonic() - wall_before
-        return {"pipelines": count, "all_in_dev_after_s": warm, "idle_window_s": elapsed,
-                "cpu_percent": 100 * cpu / elapsed, "rss_mib": rss_mib(process.pid)}
+        return {
+            "pipelines": count,
+            "all_in_dev_after_s": warm,
+            "idle_window_s": elapsed,
+            "cpu_percent": 100 * cpu / elapsed,
+            "rss_mib": rss_mib(process.pid),
+        }
     finally:
         process.send_signal(signal.SIGTERM)
         process.wait(30)
@@ -168,8 +203,10 @@ def main() -> int:
         with GitHttpServer(base / "git") as git, Registry("anonymous", workdir=base / "registry") as registry:
             (base / "latency").mkdir()
             (base / "idle").mkdir()
-            result = {"push_to_dev_with_webhook": latency(base / "latency", git, registry, pushes),
-                      "idle": idle(base / "idle", git, registry, count=count, window=window, interval=interval)}
+            result = {
+                "push_to_dev_with_webhook": latency(base / "latency", git, registry, pushes),
+                "idle": idle(base / "idle", git, registry, count=count, window=window, interval=interval),
+            }
     print(json.dumps(result, indent=2))
     return 0
 

@@ -54,7 +54,7 @@ def median_ms(action: Callable[[], object], runs: int = RUNS) -> float:
 
 
 def semver_tags(count: int) -> list[str]:
-    tags = [f"{a}.{b}.{c}" for a in range(1, 6) for b in range(40) for c in range(25)][:count - 100]
+    tags = [f"{a}.{b}.{c}" for a in range(1, 6) for b in range(40) for c in range(25)][: count - 100]
     tags += [f"build-{i:04d}" for i in range(50)] + [f"2.0.0-rc.{i}" for i in range(50)]
     random.Random(7).shuffle(tags)  # noqa: S311 - a reproducible shuffle, not a secret
     return tags
@@ -72,8 +72,11 @@ def bench_registry(registry: Registry, tmp: Path) -> dict[str, float]:
         sub = ImageSubscription(f"{registry.host}/{repo}", constraint=constraint)
 
         def run() -> None:
-            sources = DefaultSources(cache_dir=tmp, credentials=EnvFileCredentials(env={}, secrets_dir=None),
-                                     insecure_hosts=frozenset({registry.host}))
+            sources = DefaultSources(
+                cache_dir=tmp,
+                credentials=EnvFileCredentials(env={}, secrets_dir=None),
+                insecure_hosts=frozenset({registry.host}),
+            )
             [image] = sources.image(sub).images(sub, 1)
             assert (image.tag, image.digest) == (winner, digests[winner]), image
             counts.append(sources.http.requests_sent)
@@ -83,15 +86,24 @@ def bench_registry(registry: Registry, tmp: Path) -> dict[str, float]:
     skopeo = skopeo_path()
 
     def list_tags() -> None:
-        subprocess.run([skopeo, "list-tags", "--tls-verify=false", f"docker://{registry.host}/{repo}"],
-                       check=True, capture_output=True)
+        subprocess.run(
+            [skopeo, "list-tags", "--tls-verify=false", f"docker://{registry.host}/{repo}"],
+            check=True,
+            capture_output=True,
+        )
 
     plain = [tuple(int(p) for p in t.split(".")) for t in tags if t[0].isdigit() and "-" not in t]
     newest, newest_1x = (".".join(map(str, max(v for v in plain if v[0] <= m))) for m in (99, 1))
     ours, theirs = median_ms(discovery("", newest)), median_ms(list_tags)
     deep = median_ms(discovery("^1.0", newest_1x))  # passes over the ~3,900 newer versions first
-    return {"ours_ms": ours, "skopeo_ms": theirs, "ratio": ours / theirs, "requests": float(max(counts)),
-            "deep_ms": deep, "deep_ratio": deep / theirs}
+    return {
+        "ours_ms": ours,
+        "skopeo_ms": theirs,
+        "ratio": ours / theirs,
+        "requests": float(max(counts)),
+        "deep_ms": deep,
+        "deep_ratio": deep / theirs,
+    }
 
 
 def fast_import_stream(commits: int) -> bytes:
@@ -102,9 +114,13 @@ def fast_import_stream(commits: int) -> bytes:
         app = RARE if n in (1, 700) else f"apps/app{rng.randrange(APPS):03d}"
         message = f"change {app} #{n}"
         content = f"{n}\n"
-        lines += ["commit refs/heads/main", f"mark :{n}",
-                  f"committer Bench <bench@freightyard.invalid> {1_700_000_000 + n * 60} +0000",
-                  f"data {len(message)}", message]
+        lines += [
+            "commit refs/heads/main",
+            f"mark :{n}",
+            f"committer Bench <bench@freightyard.invalid> {1_700_000_000 + n * 60} +0000",
+            f"data {len(message)}",
+            message,
+        ]
         if n > 1:
             lines.append(f"from :{n - 1}")
         lines += [f"M 100644 inline {app}/deploy.yaml", f"data {len(content)}", content.rstrip("\n"), ""]
@@ -114,8 +130,12 @@ def fast_import_stream(commits: int) -> bytes:
 def make_monorepo(daemon: GitDaemon) -> Path:
     bare = daemon.base_path / "mono.git"
     git("init", "--quiet", "--bare", "--initial-branch=main", str(bare))
-    subprocess.run([git_path(), "--git-dir", str(bare), "fast-import", "--quiet"], input=fast_import_stream(COMMITS),
-                   check=True, env=git_env())
+    subprocess.run(
+        [git_path(), "--git-dir", str(bare), "fast-import", "--quiet"],
+        input=fast_import_stream(COMMITS),
+        check=True,
+        env=git_env(),
+    )
     git("--git-dir", str(bare), "gc", "--quiet")  # what a server does: packs and a commit-graph
     return bare
 
@@ -128,8 +148,10 @@ def bench_git(daemon: GitDaemon, bare: Path, path: str, tmp: Path) -> dict[str, 
     warm = GitCliSource(mirrors)
     started = time.perf_counter()
     assert [c.id for c in warm.commits(sub, 1)] == [expected]
-    print(f"  {path}: last changed {depth} commits before the tip; first discovery (mirror fetch + "
-          f"commit-graph, or reuse): {(time.perf_counter() - started) * 1000:.0f} ms")
+    print(
+        f"  {path}: last changed {depth} commits before the tip; first discovery (mirror fetch + "
+        f"commit-graph, or reuse): {(time.perf_counter() - started) * 1000:.0f} ms"
+    )
 
     def freightyard() -> None:
         assert warm.commits(sub, 1)[0].id == expected
@@ -138,16 +160,26 @@ def bench_git(daemon: GitDaemon, bare: Path, path: str, tmp: Path) -> dict[str, 
         assert GitCliSource(mirrors).commits(sub, 1)[0].id == expected
 
     def git_log() -> None:
-        subprocess.run([git_path(), "--git-dir", str(bare), "log", "-1", "--format=%H", "--", path],
-                       check=True, capture_output=True, env=git_env())
+        subprocess.run(
+            [git_path(), "--git-dir", str(bare), "log", "-1", "--format=%H", "--", path],
+            check=True,
+            capture_output=True,
+            env=git_env(),
+        )
 
     trips = mirrors.round_trips
     ours = median_ms(freightyard)
     per_run = (mirrors.round_trips - trips) / (RUNS + 1)
     fresh = median_ms(fresh_process_state)
     theirs = median_ms(git_log)
-    return {"ours_ms": ours, "fresh_ms": fresh, "git_log_ms": theirs, "ratio": ours / theirs,
-            "fresh_ratio": fresh / theirs, "round_trips": per_run}
+    return {
+        "ours_ms": ours,
+        "fresh_ms": fresh,
+        "git_log_ms": theirs,
+        "ratio": ours / theirs,
+        "fresh_ratio": fresh / theirs,
+        "round_trips": per_run,
+    }
 
 
 def main() -> int:
@@ -157,19 +189,25 @@ def main() -> int:
         print(f"registry: newest SemVer tag among {TAGS} tags")
         with Registry("anonymous", workdir=tmp / "registry") as registry:
             image = bench_registry(registry, tmp)
-        print(f"  freightyard {image['ours_ms']:.1f} ms ({image['requests']:.0f} requests: tag list + HEAD of the "
-              f"winner) vs skopeo list-tags {image['skopeo_ms']:.1f} ms -> ratio {image['ratio']:.2f}")
-        print(f"  with constraint ^1.0 (winner below ~3,900 newer versions): {image['deep_ms']:.1f} ms "
-              f"-> ratio {image['deep_ratio']:.2f}")
+        print(
+            f"  freightyard {image['ours_ms']:.1f} ms ({image['requests']:.0f} requests: tag list + HEAD of the "
+            f"winner) vs skopeo list-tags {image['skopeo_ms']:.1f} ms -> ratio {image['ratio']:.2f}"
+        )
+        print(
+            f"  with constraint ^1.0 (winner below ~3,900 newer versions): {image['deep_ms']:.1f} ms "
+            f"-> ratio {image['deep_ratio']:.2f}"
+        )
         print(f"git: warm discovery with includePaths in a {COMMITS}-commit repo (git daemon)")
         ok = image["ratio"] <= 1.5
         with GitDaemon(tmp / "git") as daemon:
             bare = make_monorepo(daemon)
             for path in (RARE, TARGET):
                 result = bench_git(daemon, bare, path, tmp)
-                print(f"  freightyard warm {result['ours_ms']:.1f} ms ({result['round_trips']:.0f} round trip: "
-                      f"ref check) vs git log -1 -- {path} {result['git_log_ms']:.1f} ms "
-                      f"-> ratio {result['ratio']:.2f}")
+                print(
+                    f"  freightyard warm {result['ours_ms']:.1f} ms ({result['round_trips']:.0f} round trip: "
+                    f"ref check) vs git log -1 -- {path} {result['git_log_ms']:.1f} ms "
+                    f"-> ratio {result['ratio']:.2f}"
+                )
                 print(f"  (new process, same mirror: {result['fresh_ms']:.1f} ms -> ratio {result['fresh_ratio']:.2f})")
                 ok = ok and result["ratio"] <= 1.5
         print("targets (both ratios <= 1.5):", "met" if ok else "NOT met")

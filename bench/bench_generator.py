@@ -72,16 +72,21 @@ def make_world(root: Path, pipelines: int) -> tuple[Path, Path]:
         name = f"p{p:03d}"
         (pipeline_dir / f"{name}.yaml").write_text(pipeline_text(name))
         state = State()
-        freights = [Freight(origin="main",
-                            commits=(Commit(f"https://git.example.com/org/{name}.git", f"{p:02x}{i:038x}"),),
-                            images=(Image(f"registry.example.com/org/{name}", f"1.{i}.0", "sha256:" + f"{i:064x}"),))
-                    for i in range(5)]
+        freights = [
+            Freight(
+                origin="main",
+                commits=(Commit(f"https://git.example.com/org/{name}.git", f"{p:02x}{i:038x}"),),
+                images=(Image(f"registry.example.com/org/{name}", f"1.{i}.0", "sha256:" + f"{i:064x}"),),
+            )
+            for i in range(5)
+        ]
         for f in freights:
             state.add_freight(f)
         for s in range(STAGES):
             f = freights[s % len(freights)]
-            state.stages[f"s{s}"] = StageState(current=PromotionRecord(f.id, f"s{s}", "bench", "2024-05-01T10:00:00Z",
-                                                                       "Succeeded"))
+            state.stages[f"s{s}"] = StageState(
+                current=PromotionRecord(f.id, f"s{s}", "bench", "2024-05-01T10:00:00Z", "Succeeded")
+            )
         store = FileStore(state_dir / f"freightyard-{name}.yaml")
         store.write(state_to_document(state, pipeline=name, name=f"freightyard-{name}", namespace="argocd"), None)
     return pipeline_dir, state_dir
@@ -100,13 +105,33 @@ def server(pipeline_dir: Path, state_dir: Path, tmp: Path, workers: int) -> Iter
     token_file = tmp / "token"
     token_file.write_text(TOKEN)
     env = {k: v for k, v in os.environ.items() if not k.startswith("FREIGHTYARD_")}
-    env.update({"PYTHONPATH": str(ROOT), "FREIGHTYARD_BIND": f"{HOST}:{port}", "FREIGHTYARD_WORKERS": str(workers),
-                "FREIGHTYARD_PIPELINES": str(pipeline_dir), "FREIGHTYARD_STATE": f"file:{state_dir}",
-                "FREIGHTYARD_TOKEN_FILE": str(token_file), "FREIGHTYARD_LOG_LEVEL": "warning"})
+    env.update(
+        {
+            "PYTHONPATH": str(ROOT),
+            "FREIGHTYARD_BIND": f"{HOST}:{port}",
+            "FREIGHTYARD_WORKERS": str(workers),
+            "FREIGHTYARD_PIPELINES": str(pipeline_dir),
+            "FREIGHTYARD_STATE": f"file:{state_dir}",
+            "FREIGHTYARD_TOKEN_FILE": str(token_file),
+            "FREIGHTYARD_LOG_LEVEL": "warning",
+        }
+    )
     log = open(tmp / f"gunicorn-{port}.log", "wb")  # noqa: SIM115 - closed in finally
-    process = subprocess.Popen([sys.executable, "-m", "gunicorn", "-c", "python:freightyard.generator.gunicorn_conf",
-                                "freightyard.generator.app:create_app()"], env=env, cwd=ROOT, stdout=log, stderr=log,
-                               start_new_session=True)
+    process = subprocess.Popen(
+        [
+            sys.executable,
+            "-m",
+            "gunicorn",
+            "-c",
+            "python:freightyard.generator.gunicorn_conf",
+            "freightyard.generator.app:create_app()",
+        ],
+        env=env,
+        cwd=ROOT,
+        stdout=log,
+        stderr=log,
+        start_new_session=True,
+    )
     try:
         deadline = time.monotonic() + 30
         while True:
@@ -140,8 +165,12 @@ class Client:
 
     def getparams(self, pipeline: str) -> tuple[int, bytes]:
         body = json.dumps({"applicationSetName": pipeline, "input": {"parameters": {"pipeline": pipeline}}})
-        self.connection.request("POST", "/api/v1/getparams.execute", body=body,
-                                headers={"Authorization": f"Bearer {TOKEN}", "Content-Type": "application/json"})
+        self.connection.request(
+            "POST",
+            "/api/v1/getparams.execute",
+            body=body,
+            headers={"Authorization": f"Bearer {TOKEN}", "Content-Type": "application/json"},
+        )
         response = self.connection.getresponse()
         return response.status, response.read()
 
@@ -219,8 +248,10 @@ def main() -> int:
     for pipelines in (1, 200):
         base, ours = results[(pipelines, "trivial")], results[(pipelines, "getparams")]
         ratio = ours[1] / base[1]
-        print(f"{pipelines} x {STAGES}: p50 ratio {ours[0] / base[0]:.2f}, p99 ratio {ratio:.2f}, "
-              f"throughput ratio {ours[2] / base[2]:.2f} (getparams / trivial)")
+        print(
+            f"{pipelines} x {STAGES}: p50 ratio {ours[0] / base[0]:.2f}, p99 ratio {ratio:.2f}, "
+            f"throughput ratio {ours[2] / base[2]:.2f} (getparams / trivial)"
+        )
         if pipelines == 200 and ratio > 2.0:
             verdict = 1
     print("target (p99 within 2x of trivial at 200 x 10):", "met" if verdict == 0 else "NOT met")

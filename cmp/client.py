@@ -80,8 +80,14 @@ def start_server(environ: Mapping[str, str]) -> None:
             return
         # -P and cwd "/": the repo copy we were called in must never shadow our modules (a repo file
         # named yaml.py or cmp/server.py would otherwise run inside the server).
-        subprocess.Popen([sys.executable, "-P", "-m", "freightyard.cmp.server", path], cwd="/",
-                         stdin=subprocess.DEVNULL, stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL,
-                         start_new_session=True, close_fds=True)
+        subprocess.Popen(
+            [sys.executable, "-P", "-m", "freightyard.cmp.server", path],
+            cwd="/",
+            stdin=subprocess.DEVNULL,
+            stdout=subprocess.DEVNULL,
+            stderr=subprocess.DEVNULL,
+            start_new_session=True,
+            close_fds=True,
+        )
     except OSError:
         return

@@ -43,7 +43,7 @@ class ArgoEnv:
 
 def from_environ(environ: Mapping[str, str] | None = None) -> ArgoEnv:
     environ = os.environ if environ is None else environ
-    plugin_env = {k[len(ENV_PREFIX):]: v for k, v in environ.items() if k.startswith(ENV_PREFIX) and v != ""}
+    plugin_env = {k[len(ENV_PREFIX) :]: v for k, v in environ.items() if k.startswith(ENV_PREFIX) and v != ""}
     return ArgoEnv(
         app_name=environ.get("ARGOCD_APP_NAME", ""),
         app_namespace=environ.get("ARGOCD_APP_NAMESPACE", ""),
@@ -67,7 +67,11 @@ def _parameters(text: str) -> dict[str, str]:
         return {}
     out: dict[str, str] = {}
     for item in data if isinstance(data, list) else ():
-        if isinstance(item, dict) and isinstance(item.get("name"), str) and isinstance(item.get("string"), str) \
-                and item["string"]:
+        if (
+            isinstance(item, dict)
+            and isinstance(item.get("name"), str)
+            and isinstance(item.get("string"), str)
+            and item["string"]
+        ):
             out[item["name"]] = item["string"]
     return out

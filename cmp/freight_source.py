@@ -16,8 +16,12 @@ if TYPE_CHECKING:
 def freight_from_env(freight_json: str, freight_id: str) -> Freight:
     """Parse the generator's compact JSON and insist its recomputed id is ``freight_id``."""
     if not freight_id:
-        raise ConfigError(["ARGOCD_ENV_FREIGHT is set without ARGOCD_ENV_FREIGHT_ID; the generator sets both "
-                           "(a hand-written App should name only the pipeline and stage)"])
+        raise ConfigError(
+            [
+                "ARGOCD_ENV_FREIGHT is set without ARGOCD_ENV_FREIGHT_ID; the generator sets both "
+                "(a hand-written App should name only the pipeline and stage)"
+            ]
+        )
     try:
         freight = Freight.from_json(freight_json)
     except FreightyardError:
@@ -25,8 +29,10 @@ def freight_from_env(freight_json: str, freight_id: str) -> Freight:
     except (ValueError, KeyError, TypeError) as error:
         raise ConfigError([f"ARGOCD_ENV_FREIGHT is not valid freight JSON ({type(error).__name__})"]) from error
     if freight.id != freight_id.strip():
-        raise FreightyardError(f"ARGOCD_ENV_FREIGHT_ID {freight_id.strip()[:12]} does not match the freight's "
-                               f"recomputed id {freight.id[:12]}; the freight was altered or is stale")
+        raise FreightyardError(
+            f"ARGOCD_ENV_FREIGHT_ID {freight_id.strip()[:12]} does not match the freight's "
+            f"recomputed id {freight.id[:12]}; the freight was altered or is stale"
+        )
     return freight
 
 
@@ -40,8 +46,10 @@ def freight_from_state(state: State, stage: str, freight_id: str = "") -> Freigh
     if freight is None:
         record = state.stages.get(stage)
         if record is not None and record.current is not None:
-            raise NotFoundError(f"stage {stage!r} is pinned to freight {record.current.freight[:12]}, "
-                                "which is not in the state's catalog")
+            raise NotFoundError(
+                f"stage {stage!r} is pinned to freight {record.current.freight[:12]}, "
+                "which is not in the state's catalog"
+            )
         raise NotFoundError(f"stage {stage!r} has no freight yet: promote some first")
     return freight
 
@@ -50,6 +58,10 @@ def resolve(freight_json: str, freight_id: str, stage: str, state_loader: Callab
     if freight_json:
         return freight_from_env(freight_json, freight_id)
     if state_loader is None:
-        raise ConfigError(["no freight: the Application sets neither ARGOCD_ENV_FREIGHT (the generator does) "
-                           "nor does the sidecar have FREIGHTYARD_STATE to read the stage's pin from"])
+        raise ConfigError(
+            [
+                "no freight: the Application sets neither ARGOCD_ENV_FREIGHT (the generator does) "
+                "nor does the sidecar have FREIGHTYARD_STATE to read the stage's pin from"
+            ]
+        )
     return freight_from_state(state_loader(), stage, freight_id)

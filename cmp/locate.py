@@ -34,8 +34,10 @@ def repo_root(cwd: Path, source_path: str) -> Path:
     for _ in parts:
         root = root.parent
     if (root / relative).resolve() != cwd.resolve():
-        raise RenderError(f"cannot find the repository root: the working directory does not end with "
-                          f"ARGOCD_APP_SOURCE_PATH {relative!r}")
+        raise RenderError(
+            f"cannot find the repository root: the working directory does not end with "
+            f"ARGOCD_APP_SOURCE_PATH {relative!r}"
+        )
     return root
 
 
@@ -112,8 +114,9 @@ def pick_app(stage: Stage, app_name: str, source_path: str) -> App:
     if app_name:
         app = next((a for a in stage.apps if a.name == app_name), None)
         if app is None:
-            raise NotFoundError(f"stage {stage.name!r} has no app {app_name!r} "
-                                f"(known: {', '.join(a.name for a in stage.apps)})")
+            raise NotFoundError(
+                f"stage {stage.name!r} has no app {app_name!r} (known: {', '.join(a.name for a in stage.apps)})"
+            )
     else:
         at_path = [a for a in stage.apps if normalize_path(a.path) == path]
         if len(at_path) == 1:
@@ -121,9 +124,12 @@ def pick_app(stage: Stage, app_name: str, source_path: str) -> App:
         elif len(stage.apps) == 1:
             app = stage.apps[0]
         else:
-            raise ConfigError([f"stage {stage.name!r} has several apps "
-                               f"({', '.join(a.name for a in stage.apps)}): set ARGOCD_ENV_APP"])
+            raise ConfigError(
+                [f"stage {stage.name!r} has several apps ({', '.join(a.name for a in stage.apps)}): set ARGOCD_ENV_APP"]
+            )
     if path and normalize_path(app.path) != path:
-        raise RenderError(f"the Application's path {path!r} is not the path of app {app.name!r} in stage "
-                          f"{stage.name!r} ({app.path!r}); fix the Application or the pipeline")
+        raise RenderError(
+            f"the Application's path {path!r} is not the path of app {app.name!r} in stage "
+            f"{stage.name!r} ({app.path!r}); fix the Application or the pipeline"
+        )
     return app

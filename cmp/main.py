@@ -38,8 +38,6 @@ def render_request(environ: Mapping[str, str], cwd: str) -> tuple[int, bytes, st
     return outcome(lambda: generate(environ, Path(cwd)), debug=bool(environ.get("FREIGHTYARD_DEBUG")))
 
 
-
-
 def generate(environ: Mapping[str, str], cwd: Path) -> bytes:
     """Render the app Argo CD asked for; returns the YAML stream (raises FreightyardError)."""
     from freightyard.cmp.env import from_environ
@@ -51,12 +49,17 @@ def generate(environ: Mapping[str, str], cwd: Path) -> bytes:
 
     argo = from_environ(environ)
     root = repo_root(cwd, argo.source_path) if argo.source_path else _git_root(cwd)
-    pipeline = find_pipeline(root, argo.setting("PIPELINE"),
-                             argo.setting("PIPELINE_FILE") or environ.get("FREIGHTYARD_PIPELINE_FILE", ""))
+    pipeline = find_pipeline(
+        root, argo.setting("PIPELINE"), argo.setting("PIPELINE_FILE") or environ.get("FREIGHTYARD_PIPELINE_FILE", "")
+    )
     stage_name = argo.setting("STAGE")
     if not stage_name:
-        raise ConfigError([f"set ARGOCD_ENV_STAGE to one of the stages of pipeline {pipeline.name!r} "
-                           f"({', '.join(s.name for s in pipeline.stages)})"])
+        raise ConfigError(
+            [
+                f"set ARGOCD_ENV_STAGE to one of the stages of pipeline {pipeline.name!r} "
+                f"({', '.join(s.name for s in pipeline.stages)})"
+            ]
+        )
     stage = pipeline.stage(stage_name)
     app = pick_app(stage, argo.setting("APP"), argo.source_path)
     spec = environ.get("FREIGHTYARD_STATE", "")
@@ -66,14 +69,19 @@ def generate(environ: Mapping[str, str], cwd: Path) -> bytes:
 
         return load_state(spec, pipeline)
 
-    freight = resolve(argo.setting("FREIGHT"), argo.setting("FREIGHT_ID"), stage_name,
-                      state_loader if spec else None)
+    freight = resolve(argo.setting("FREIGHT"), argo.setting("FREIGHT_ID"), stage_name, state_loader if spec else None)
     kustomize, helm = find_tools(environ)
-    env = RenderEnv(kustomize=kustomize, helm=helm, kube_version=argo.kube_version,
-                    api_versions=argo.kube_api_versions, namespace=argo.app_namespace,
-                    annotate=argo.flag("ANNOTATE", True), allow_empty=argo.flag("ALLOW_EMPTY", False),
-                    allow_remote_bases=_true(environ.get("FREIGHTYARD_ALLOW_REMOTE_BASES", "")),
-                    timeout=_seconds(environ.get("FREIGHTYARD_TIMEOUT", ""), 45.0))
+    env = RenderEnv(
+        kustomize=kustomize,
+        helm=helm,
+        kube_version=argo.kube_version,
+        api_versions=argo.kube_api_versions,
+        namespace=argo.app_namespace,
+        annotate=argo.flag("ANNOTATE", True),
+        allow_empty=argo.flag("ALLOW_EMPTY", False),
+        allow_remote_bases=_true(environ.get("FREIGHTYARD_ALLOW_REMOTE_BASES", "")),
+        timeout=_seconds(environ.get("FREIGHTYARD_TIMEOUT", ""), 45.0),
+    )
     return render_app(pipeline, stage_name, app, freight, root, env).manifests
 
 
@@ -85,25 +93,49 @@ def parameters(environ: Mapping[str, str]) -> bytes:
 
     argo = from_environ(environ)
     announced: list[dict[str, object]] = [
-        {"name": "pipeline", "title": "Pipeline", "tooltip": "Freightyard pipeline (env PIPELINE)",
-         "required": True, "string": argo.setting("PIPELINE")},
-        {"name": "stage", "title": "Stage", "tooltip": "stage of the pipeline (env STAGE)", "required": True,
-         "string": argo.setting("STAGE")},
-        {"name": "app", "title": "App", "tooltip": "app of the stage (env APP; optional with one app)",
-         "string": argo.setting("APP")},
+        {
+            "name": "pipeline",
+            "title": "Pipeline",
+            "tooltip": "Freightyard pipeline (env PIPELINE)",
+            "required": True,
+            "string": argo.setting("PIPELINE"),
+        },
+        {
+            "name": "stage",
+            "title": "Stage",
+            "tooltip": "stage of the pipeline (env STAGE)",
+            "required": True,
+            "string": argo.setting("STAGE"),
+        },
+        {
+            "name": "app",
+            "title": "App",
+            "tooltip": "app of the stage (env APP; optional with one app)",
+            "string": argo.setting("APP"),
+        },
     ]
     try:
         data = json.loads(argo.setting("FREIGHT") or "null")
     except ValueError:
         data = None
     if isinstance(data, dict):
-        announced.append({"name": "freight", "title": "Freight", "tooltip": "set by the generator",
-                          "string": f"{data.get('alias', '')} ({str(data.get('id', ''))[:12]})"})
-        images = {str(i.get("repoURL")): f"{i.get('repoURL')}:{i.get('tag')}@{i.get('digest')}"
-                  for i in data.get("images") or () if isinstance(i, dict)}
+        announced.append(
+            {
+                "name": "freight",
+                "title": "Freight",
+                "tooltip": "set by the generator",
+                "string": f"{data.get('alias', '')} ({str(data.get('id', ''))[:12]})",
+            }
+        )
+        images = {
+            str(i.get("repoURL")): f"{i.get('repoURL')}:{i.get('tag')}@{i.get('digest')}"
+            for i in data.get("images") or ()
+            if isinstance(i, dict)
+        }
         if images:
-            announced.append({"name": "images", "title": "Images (pinned by digest)", "collectionType": "map",
-                              "map": images})
+            announced.append(
+                {"name": "images", "title": "Images (pinned by digest)", "collectionType": "map", "map": images}
+            )
     return json.dumps(announced, sort_keys=True).encode()
 
 

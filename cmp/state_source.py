@@ -25,8 +25,7 @@ def load_state(spec: str, pipeline: Pipeline) -> State:
 
     snapshot = store_from_spec(spec, pipeline).read()
     if snapshot.document is None:
-        raise StoreError(f"no state for pipeline {pipeline.name!r} in {spec} (nothing promoted yet?)",
-                         temporary=False)
+        raise StoreError(f"no state for pipeline {pipeline.name!r} in {spec} (nothing promoted yet?)", temporary=False)
     return state_from_document(snapshot.document)
 
 

@@ -79,8 +79,14 @@ class LeaseElector:
 
     def ensure(self) -> bool:
         try:
-            won = leases.try_acquire(self.api_factory(), self.namespace, self.name, self.identity,
-                                     duration_s=self.duration_s, now=self.clock())
+            won = leases.try_acquire(
+                self.api_factory(),
+                self.namespace,
+                self.name,
+                self.identity,
+                duration_s=self.duration_s,
+                now=self.clock(),
+            )
         except FreightyardError as error:
             log.warning("leader election: cannot reach the Lease %s/%s: %s", self.namespace, self.name, error)
             won = False

@@ -11,8 +11,12 @@ from freightyard.shared.redact import redact
 
 class JsonFormatter(logging.Formatter):
     def format(self, record: logging.LogRecord) -> str:
-        entry = {"time": self.formatTime(record, "%Y-%m-%dT%H:%M:%S%z"), "level": record.levelname,
-                 "logger": record.name, "message": redact(record.getMessage())}
+        entry = {
+            "time": self.formatTime(record, "%Y-%m-%dT%H:%M:%S%z"),
+            "level": record.levelname,
+            "logger": record.name,
+            "message": redact(record.getMessage()),
+        }
         for key in ("pipeline", "stage", "freight", "warehouse", "phase"):
             if hasattr(record, key):
                 entry[key] = getattr(record, key)

@@ -38,24 +38,45 @@ class Metrics:
         r = CollectorRegistry(auto_describe=True)
         return cls(
             registry=r,
-            discoveries=Counter(PREFIX + "discoveries", "Warehouse discoveries, by result",
-                                ("pipeline", "warehouse", "result"), registry=r),
-            freight_created=Counter(PREFIX + "freight_created", "New freight added to a catalog",
-                                    ("pipeline", "warehouse"), registry=r),
-            promotions=Counter(PREFIX + "promotions", "Automatic promotions, by phase",
-                               ("pipeline", "stage", "phase"), registry=r),
-            verifications=Counter(PREFIX + "verifications", "Verification results recorded, by phase",
-                                  ("pipeline", "stage", "phase"), registry=r),
-            source_errors=Counter(PREFIX + "source_errors", "Discoveries that failed on a source (git, registry, "
-                                  "chart repository)", ("pipeline", "warehouse"), registry=r),
-            webhooks=Counter(PREFIX + "webhooks", "Webhook deliveries, by provider and result",
-                             ("provider", "result"), registry=r),
-            refreshes=Counter(PREFIX + "refreshes", "Argo CD refresh requests after promotions",
-                              ("kind", "result"), registry=r),
-            reconcile_errors=Counter(PREFIX + "reconcile_errors", "Reconcile passes that failed unexpectedly",
-                                     ("pipeline",), registry=r),
-            discovery_duration=Histogram(PREFIX + "discovery_duration_seconds", "Time one warehouse discovery took",
-                                         buckets=DURATION_BUCKETS, registry=r),
+            discoveries=Counter(
+                PREFIX + "discoveries",
+                "Warehouse discoveries, by result",
+                ("pipeline", "warehouse", "result"),
+                registry=r,
+            ),
+            freight_created=Counter(
+                PREFIX + "freight_created", "New freight added to a catalog", ("pipeline", "warehouse"), registry=r
+            ),
+            promotions=Counter(
+                PREFIX + "promotions", "Automatic promotions, by phase", ("pipeline", "stage", "phase"), registry=r
+            ),
+            verifications=Counter(
+                PREFIX + "verifications",
+                "Verification results recorded, by phase",
+                ("pipeline", "stage", "phase"),
+                registry=r,
+            ),
+            source_errors=Counter(
+                PREFIX + "source_errors",
+                "Discoveries that failed on a source (git, registry, chart repository)",
+                ("pipeline", "warehouse"),
+                registry=r,
+            ),
+            webhooks=Counter(
+                PREFIX + "webhooks", "Webhook deliveries, by provider and result", ("provider", "result"), registry=r
+            ),
+            refreshes=Counter(
+                PREFIX + "refreshes", "Argo CD refresh requests after promotions", ("kind", "result"), registry=r
+            ),
+            reconcile_errors=Counter(
+                PREFIX + "reconcile_errors", "Reconcile passes that failed unexpectedly", ("pipeline",), registry=r
+            ),
+            discovery_duration=Histogram(
+                PREFIX + "discovery_duration_seconds",
+                "Time one warehouse discovery took",
+                buckets=DURATION_BUCKETS,
+                registry=r,
+            ),
             pipelines=Gauge(PREFIX + "pipelines", "Pipelines currently loaded", registry=r),
             leader=Gauge(PREFIX + "leader", "1 while this replica is the leader", registry=r),
         )

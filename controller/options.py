@@ -18,12 +18,19 @@ DEFAULT_STATE = "file:.freightyard/freightyard-{pipeline}.yaml"
 
 
 def add_common(parser: argparse.ArgumentParser, *, output: bool = True) -> None:
-    parser.add_argument("--pipelines", "-f", default=os.environ.get("FREIGHTYARD_PIPELINES", "."),
-                        help="pipeline file or directory of them (default: ., env FREIGHTYARD_PIPELINES)")
-    parser.add_argument("--state", default=os.environ.get("FREIGHTYARD_STATE", DEFAULT_STATE),
-                        help="file:PATH (file or directory) or configmap:NS/NAME, or plain 'configmap' for the "
-                             "pipeline's spec.state (default: file:.freightyard/freightyard-{pipeline}.yaml, "
-                             "env FREIGHTYARD_STATE)")
+    parser.add_argument(
+        "--pipelines",
+        "-f",
+        default=os.environ.get("FREIGHTYARD_PIPELINES", "."),
+        help="pipeline file or directory of them (default: ., env FREIGHTYARD_PIPELINES)",
+    )
+    parser.add_argument(
+        "--state",
+        default=os.environ.get("FREIGHTYARD_STATE", DEFAULT_STATE),
+        help="file:PATH (file or directory) or configmap:NS/NAME, or plain 'configmap' for the "
+        "pipeline's spec.state (default: file:.freightyard/freightyard-{pipeline}.yaml, "
+        "env FREIGHTYARD_STATE)",
+    )
     if output:
         parser.add_argument("-o", "--output", choices=("table", "json", "yaml"), default="table")
 
@@ -37,8 +44,12 @@ class Context:
         if name is None:
             if len(self.pipelines) == 1:
                 return self.pipelines[0]
-            raise ConfigError([f"several pipelines are defined ({', '.join(p.name for p in self.pipelines)}): "
-                               "name one with --pipeline"])
+            raise ConfigError(
+                [
+                    f"several pipelines are defined ({', '.join(p.name for p in self.pipelines)}): "
+                    "name one with --pipeline"
+                ]
+            )
         return find_pipeline(self.pipelines, name)
 
     def store(self, pipeline: Pipeline) -> DocumentStore:
@@ -52,10 +63,20 @@ def load_context(args: argparse.Namespace) -> Context:
 
 
 def add_source_options(parser: argparse.ArgumentParser) -> None:
-    parser.add_argument("--oci-layout", action="append", default=[], metavar="HOST=DIR",
-                        help="serve images of HOST from OCI layouts under DIR (repeatable)")
-    parser.add_argument("--insecure-registry", action="append", default=[], metavar="HOST",
-                        help="talk plain HTTP to this registry (repeatable; test registries)")
+    parser.add_argument(
+        "--oci-layout",
+        action="append",
+        default=[],
+        metavar="HOST=DIR",
+        help="serve images of HOST from OCI layouts under DIR (repeatable)",
+    )
+    parser.add_argument(
+        "--insecure-registry",
+        action="append",
+        default=[],
+        metavar="HOST",
+        help="talk plain HTTP to this registry (repeatable; test registries)",
+    )
 
 
 def sources_from(args: argparse.Namespace) -> DefaultSources:
@@ -66,5 +87,6 @@ def sources_from(args: argparse.Namespace) -> DefaultSources:
         if not sep or not host or not directory:
             raise ConfigError([f"--oci-layout {item!r}: expected HOST=DIR"])
         roots[host] = Path(directory)
-    return DefaultSources(cache_dir=default_cache_dir(), layout_roots=roots,
-                          insecure_hosts=frozenset(args.insecure_registry))
+    return DefaultSources(
+        cache_dir=default_cache_dir(), layout_roots=roots, insecure_hosts=frozenset(args.insecure_registry)
+    )

@@ -26,8 +26,18 @@ from freightyard.shared.pipeline_sources import (
 )
 
 log = logging.getLogger("freightyard.controller")
-__all__ = ["MARKER", "PIPELINE_LABEL", "STATE_MANAGED_BY", "ConfigMapPipelines", "DirectoryPipelines", "Lister",
-           "Loaded", "PipelineSet", "PipelineSource", "merge"]
+__all__ = [
+    "MARKER",
+    "PIPELINE_LABEL",
+    "STATE_MANAGED_BY",
+    "ConfigMapPipelines",
+    "DirectoryPipelines",
+    "Lister",
+    "Loaded",
+    "PipelineSet",
+    "PipelineSource",
+    "merge",
+]
 
 
 @dataclass(frozen=True)
@@ -92,8 +102,10 @@ def merge(parts: list[tuple[list[Pipeline], list[str]]]) -> Loaded:
         problems += found_problems
         for pipeline in found:
             if pipeline.name in pipelines:
-                problems.append(f"{pipeline.source_file}: pipeline {pipeline.name!r} is also defined in "
-                                f"{pipelines[pipeline.name].source_file}; ignoring this one (remove one)")
+                problems.append(
+                    f"{pipeline.source_file}: pipeline {pipeline.name!r} is also defined in "
+                    f"{pipelines[pipeline.name].source_file}; ignoring this one (remove one)"
+                )
                 continue
             pipelines[pipeline.name] = pipeline
     return Loaded(pipelines, tuple(problems))

@@ -78,7 +78,7 @@ class _Handler(BaseHTTPRequestHandler):
         body = self.rfile.read(int(length))
         headers = {k.lower(): v for k, v in self.headers.items()}
         query = {k: v[0] for k, v in parse_qs(split.query).items() if v}
-        provider = split.path[len(WEBHOOK_PREFIX):].strip("/")
+        provider = split.path[len(WEBHOOK_PREFIX) :].strip("/")
         try:
             answer = self.routes.webhook(provider, headers, query, body)
         except Exception:  # a bug: log it with its traceback, answer 500 without it

@@ -70,8 +70,11 @@ class Secrets:
     def load(cls, environ: Mapping[str, str] | None = None, directory: str = "") -> Secrets:
         """Env ``FREIGHTYARD_WEBHOOK_SECRET[_<PROVIDER>]``, then files ``<provider>`` / ``secret`` in ``directory``."""
         env = os.environ if environ is None else environ
-        by_provider = {p: env[f"FREIGHTYARD_WEBHOOK_SECRET_{p.upper()}"] for p in PROVIDERS
-                       if env.get(f"FREIGHTYARD_WEBHOOK_SECRET_{p.upper()}")}
+        by_provider = {
+            p: env[f"FREIGHTYARD_WEBHOOK_SECRET_{p.upper()}"]
+            for p in PROVIDERS
+            if env.get(f"FREIGHTYARD_WEBHOOK_SECRET_{p.upper()}")
+        }
         default = env.get("FREIGHTYARD_WEBHOOK_SECRET", "")
         if directory:
             base = Path(directory)
@@ -84,15 +87,19 @@ class Secrets:
         return cls(by_provider, default)
 
 
-def parse(provider: str, headers: Mapping[str, str], query: Mapping[str, str], body: bytes,
-          secrets: Secrets) -> Delivery:
+def parse(
+    provider: str, headers: Mapping[str, str], query: Mapping[str, str], body: bytes, secrets: Secrets
+) -> Delivery:
     """Authenticate and parse one delivery; ``headers`` keys must be lower-case."""
     if provider not in PROVIDERS:
         raise WebhookError(404, f"unknown webhook provider {provider[:40]!r} (known: {', '.join(PROVIDERS)})")
     secret = secrets.for_provider(provider)
     if not secret:
-        raise WebhookError(403, f"no webhook secret configured for {provider}: set FREIGHTYARD_WEBHOOK_SECRET "
-                                f"or FREIGHTYARD_WEBHOOK_SECRET_{provider.upper()}")
+        raise WebhookError(
+            403,
+            f"no webhook secret configured for {provider}: set FREIGHTYARD_WEBHOOK_SECRET "
+            f"or FREIGHTYARD_WEBHOOK_SECRET_{provider.upper()}",
+        )
     _authenticate(provider, headers, query, body, secret)
     try:
         payload = json.loads(body or b"null")
@@ -104,9 +111,13 @@ def parse(provider: str, headers: Mapping[str, str], query: Mapping[str, str], b
         return _github(provider, headers.get("x-github-event", ""), payload)
     if provider == "gitlab":
         event = headers.get("x-gitlab-event", "")
-        repos = _strings(_get(payload, "project", "git_http_url"), _get(payload, "project", "git_ssh_url"),
-                         _get(payload, "project", "web_url"), _get(payload, "repository", "git_http_url"),
-                         _get(payload, "repository", "homepage"))
+        repos = _strings(
+            _get(payload, "project", "git_http_url"),
+            _get(payload, "project", "git_ssh_url"),
+            _get(payload, "project", "web_url"),
+            _get(payload, "repository", "git_http_url"),
+            _get(payload, "repository", "homepage"),
+        )
         return _delivery(provider, event or "push", repos)
     if provider == "dockerhub":
         name = _get(payload, "repository", "repo_name")
@@ -115,15 +126,20 @@ def parse(provider: str, headers: Mapping[str, str], query: Mapping[str, str], b
         return _harbor(payload)
     if provider == "quay":
         name = payload.get("repository")
-        return _delivery(provider, "push", _strings(payload.get("docker_url"),
-                                                     f"quay.io/{name}" if isinstance(name, str) else None))
+        return _delivery(
+            provider, "push", _strings(payload.get("docker_url"), f"quay.io/{name}" if isinstance(name, str) else None)
+        )
     listed = payload.get("repositories")
-    return _delivery(provider, "push", _strings(payload.get("repository"), payload.get("repoURL"),
-                                                *(listed if isinstance(listed, list) else [])))
+    return _delivery(
+        provider,
+        "push",
+        _strings(payload.get("repository"), payload.get("repoURL"), *(listed if isinstance(listed, list) else [])),
+    )
 
 
-def _authenticate(provider: str, headers: Mapping[str, str], query: Mapping[str, str], body: bytes,
-                  secret: str) -> None:
+def _authenticate(
+    provider: str, headers: Mapping[str, str], query: Mapping[str, str], body: bytes, secret: str
+) -> None:
     if provider in ("github", "ghcr"):
         ok = _hmac_ok(headers.get("x-hub-signature-256", ""), body, secret)
         what = "X-Hub-Signature-256"

@@ -31,8 +31,12 @@ if TYPE_CHECKING:
     from freightyard.shared.stores.base import DocumentStore
 
 
-def create_app(config: Mapping[str, Any] | None = None, *, store_factory: StoreFactory | None = None,
-               configmap_lister: Lister | None = None) -> Flask:
+def create_app(
+    config: Mapping[str, Any] | None = None,
+    *,
+    store_factory: StoreFactory | None = None,
+    configmap_lister: Lister | None = None,
+) -> Flask:
     """Build the generator. ``config``: settings as a mapping (default: the environment).
 
     ``store_factory(spec, pipeline)`` and ``configmap_lister(namespace, selector)`` replace the
@@ -42,12 +46,18 @@ def create_app(config: Mapping[str, Any] | None = None, *, store_factory: StoreF
     kube = _kube_factory(settings)
     sources: list[PipelineSource] = []
     if settings.pipelines:
-        sources.append(DirectorySource(settings.pipelines, repo_root=settings.repo_root,
-                                       recheck_s=settings.pipelines_recheck_s))
+        sources.append(
+            DirectorySource(settings.pipelines, repo_root=settings.repo_root, recheck_s=settings.pipelines_recheck_s)
+        )
     if settings.pipeline_namespaces:
-        sources.append(ConfigMapSource(settings.pipeline_namespaces, settings.pipeline_selector,
-                                       configmap_lister or _default_lister(kube),
-                                       ttl_s=settings.configmap_pipelines_ttl_s))
+        sources.append(
+            ConfigMapSource(
+                settings.pipeline_namespaces,
+                settings.pipeline_selector,
+                configmap_lister or _default_lister(kube),
+                ttl_s=settings.configmap_pipelines_ttl_s,
+            )
+        )
     catalog = PipelineCatalog(sources)
     states = StateReader(settings.state, store_factory or _default_store_factory(kube), ttl_s=settings.state_ttl_s)
 
@@ -56,8 +66,12 @@ def create_app(config: Mapping[str, Any] | None = None, *, store_factory: StoreF
     app.json.sort_keys = False  # type: ignore[attr-defined]
     app.json.compact = True  # type: ignore[attr-defined]
     app.extensions["freightyard"] = Context(
-        settings=settings, tokens=TokenSource(settings.token, settings.token_file), catalog=catalog,
-        service=ParamsService(catalog, states), metrics=Metrics.create())
+        settings=settings,
+        tokens=TokenSource(settings.token, settings.token_file),
+        catalog=catalog,
+        service=ParamsService(catalog, states),
+        metrics=Metrics.create(),
+    )
     app.register_blueprint(bp)
     install_metrics_hooks(app)
     errors.register(app)
@@ -83,8 +97,7 @@ def _kube_factory(settings: Settings) -> Callable[[], KubeApi]:
         if not built:
             from freightyard.shared.kube.client import KubeSettings, api_factory
 
-            built.append(api_factory(KubeSettings(host=settings.kube_host or None,
-                                                  timeout_s=settings.kube_timeout_s)))
+            built.append(api_factory(KubeSettings(host=settings.kube_host or None, timeout_s=settings.kube_timeout_s)))
         return built[0]()
 
     return factory

@@ -35,8 +35,11 @@ class TokenSource:
         try:
             stat = os.stat(self._path)
         except OSError as e:
-            raise ApiError(503, f"the token file {self._path} cannot be read ({e.strerror}); "
-                                "check the Secret volume mount", reason="TokenUnavailable") from e
+            raise ApiError(
+                503,
+                f"the token file {self._path} cannot be read ({e.strerror}); check the Secret volume mount",
+                reason="TokenUnavailable",
+            ) from e
         identity = (stat.st_ino, stat.st_size, stat.st_mtime_ns)
         if identity != self._identity:
             with self._lock:
@@ -57,8 +60,9 @@ class TokenSource:
         for token in self.tokens():  # compare with every token, so timing says nothing about which matched
             matched |= hmac.compare_digest(candidate, token)
         if not matched:
-            raise ApiError(403, "invalid bearer token (compare with the Secret named in the plugin "
-                                "ConfigMap's data.token)")
+            raise ApiError(
+                403, "invalid bearer token (compare with the Secret named in the plugin ConfigMap's data.token)"
+            )
 
 
 def _read_tokens(path: Path) -> tuple[bytes, ...]:
@@ -66,10 +70,12 @@ def _read_tokens(path: Path) -> tuple[bytes, ...]:
         with open(path, "rb") as handle:
             raw = handle.read(MAX_TOKEN_FILE_BYTES)
     except OSError as e:
-        raise ApiError(503, f"the token file {path} cannot be read ({e.strerror}); "
-                            "check the Secret volume mount", reason="TokenUnavailable") from e
+        raise ApiError(
+            503,
+            f"the token file {path} cannot be read ({e.strerror}); check the Secret volume mount",
+            reason="TokenUnavailable",
+        ) from e
     tokens = tuple(line.strip() for line in raw.splitlines() if line.strip())
     if not tokens:
-        raise ApiError(503, f"the token file {path} is empty; put the token in the Secret",
-                       reason="TokenUnavailable")
+        raise ApiError(503, f"the token file {path} is empty; put the token in the Secret", reason="TokenUnavailable")
     return tokens

@@ -60,7 +60,7 @@ class Settings:
     def from_env(cls, environ: Mapping[str, str] | None = None) -> Settings:
         """Read ``FREIGHTYARD_*`` variables (default: ``os.environ``)."""
         env = os.environ if environ is None else environ
-        return cls.from_mapping({k[len(PREFIX):]: v for k, v in env.items() if k.startswith(PREFIX)})
+        return cls.from_mapping({k[len(PREFIX) :]: v for k, v in env.items() if k.startswith(PREFIX)})
 
     @classmethod
     def from_mapping(cls, values: Mapping[str, Any]) -> Settings:
@@ -85,11 +85,15 @@ class Settings:
     def check(self) -> None:
         problems = []
         if not (self.token or self.token_file):
-            problems.append(f"{PREFIX}TOKEN_FILE (or {PREFIX}TOKEN) is required: the bearer token the "
-                            "ApplicationSet controller sends (data.token of the plugin ConfigMap)")
+            problems.append(
+                f"{PREFIX}TOKEN_FILE (or {PREFIX}TOKEN) is required: the bearer token the "
+                "ApplicationSet controller sends (data.token of the plugin ConfigMap)"
+            )
         if not (self.pipelines or self.pipeline_namespaces):
-            problems.append(f"set {PREFIX}PIPELINES (a pipeline file or directory) and/or "
-                            f"{PREFIX}PIPELINE_NAMESPACES (namespaces of ConfigMaps labelled {PIPELINE_LABEL})")
+            problems.append(
+                f"set {PREFIX}PIPELINES (a pipeline file or directory) and/or "
+                f"{PREFIX}PIPELINE_NAMESPACES (namespaces of ConfigMaps labelled {PIPELINE_LABEL})"
+            )
         if self.max_body_bytes < 1024:
             problems.append(f"{PREFIX}MAX_BODY_BYTES must be at least 1024")
         for name in ("pipelines_recheck_s", "configmap_pipelines_ttl_s", "state_ttl_s", "kube_timeout_s"):

@@ -27,8 +27,15 @@ MAX_MESSAGE_CHARS = 4000
 class ApiError(Exception):
     """A request failed in a way the caller should be told about, with an HTTP status."""
 
-    def __init__(self, status_code: int, message: str, *, reason: str = "", headers: dict[str, str] | None = None,
-                 problems: list[str] | None = None) -> None:
+    def __init__(
+        self,
+        status_code: int,
+        message: str,
+        *,
+        reason: str = "",
+        headers: dict[str, str] | None = None,
+        problems: list[str] | None = None,
+    ) -> None:
         super().__init__(message)
         self.status_code = status_code
         self.message = message
@@ -43,20 +50,38 @@ class ApiError(Exception):
         if isinstance(error, NotFoundError) and not isinstance(error, StoreError):
             return cls(404, f"{where}{error.message}")
         if isinstance(error, ConfigError):
-            return cls(503, f"{where}pipeline configuration is invalid; fix it and the next request will see it",
-                       reason="PipelineInvalid", problems=error.problems)
+            return cls(
+                503,
+                f"{where}pipeline configuration is invalid; fix it and the next request will see it",
+                reason="PipelineInvalid",
+                problems=error.problems,
+            )
         if isinstance(error, StoreError):
             return cls(503, f"{where}{error.message}", reason="StateUnavailable")
         return cls(500, f"{where}{error.message}")
 
 
-_REASONS = {400: "BadRequest", 401: "Unauthorized", 403: "Forbidden", 404: "NotFound", 405: "MethodNotAllowed",
-            413: "PayloadTooLarge", 415: "UnsupportedMediaType", 500: "InternalError", 503: "Unavailable"}
+_REASONS = {
+    400: "BadRequest",
+    401: "Unauthorized",
+    403: "Forbidden",
+    404: "NotFound",
+    405: "MethodNotAllowed",
+    413: "PayloadTooLarge",
+    415: "UnsupportedMediaType",
+    500: "InternalError",
+    503: "Unavailable",
+}
 
 
 def error_response(error: ApiError) -> Response:
-    body: dict[str, Any] = {"error": {"status": error.status_code, "reason": error.reason,
-                                      "message": redact(error.message)[:MAX_MESSAGE_CHARS]}}
+    body: dict[str, Any] = {
+        "error": {
+            "status": error.status_code,
+            "reason": error.reason,
+            "message": redact(error.message)[:MAX_MESSAGE_CHARS],
+        }
+    }
     if error.problems:
         body["error"]["problems"] = [redact(p) for p in error.problems[:50]]
     response = jsonify(body)

@@ -28,14 +28,31 @@ class Metrics:
         registry = CollectorRegistry(auto_describe=True)
         return cls(
             registry=registry,
-            requests=Counter("freightyard_generator_requests", "HTTP requests served, by endpoint and status",
-                             ("endpoint", "status"), registry=registry),
-            latency=Histogram("freightyard_generator_request_duration_seconds", "Time to answer, in seconds",
-                              ("endpoint",), buckets=LATENCY_BUCKETS, registry=registry),
-            errors=Counter("freightyard_generator_errors", "Error answers (4xx/5xx), by endpoint and reason",
-                           ("endpoint", "reason"), registry=registry),
-            parameter_sets=Counter("freightyard_generator_parameter_sets", "Parameter sets returned, by pipeline",
-                                   ("pipeline",), registry=registry),
+            requests=Counter(
+                "freightyard_generator_requests",
+                "HTTP requests served, by endpoint and status",
+                ("endpoint", "status"),
+                registry=registry,
+            ),
+            latency=Histogram(
+                "freightyard_generator_request_duration_seconds",
+                "Time to answer, in seconds",
+                ("endpoint",),
+                buckets=LATENCY_BUCKETS,
+                registry=registry,
+            ),
+            errors=Counter(
+                "freightyard_generator_errors",
+                "Error answers (4xx/5xx), by endpoint and reason",
+                ("endpoint", "reason"),
+                registry=registry,
+            ),
+            parameter_sets=Counter(
+                "freightyard_generator_parameter_sets",
+                "Parameter sets returned, by pipeline",
+                ("pipeline",),
+                registry=registry,
+            ),
         )
 
     def exposition(self) -> tuple[bytes, str]:

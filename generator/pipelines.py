@@ -30,8 +30,18 @@ from freightyard.shared.pipeline_sources import (
 )
 
 log = logging.getLogger("freightyard.generator")
-__all__ = ["MARKER", "STATE_MANAGED_BY", "ConfigMapSource", "DirectorySource", "Index", "Lister", "Loaded",
-           "PipelineCatalog", "PipelineSource", "build_index"]
+__all__ = [
+    "MARKER",
+    "STATE_MANAGED_BY",
+    "ConfigMapSource",
+    "DirectorySource",
+    "Index",
+    "Lister",
+    "Loaded",
+    "PipelineCatalog",
+    "PipelineSource",
+    "build_index",
+]
 
 
 @dataclass(frozen=True)
@@ -69,8 +79,9 @@ def build_index(entries: Iterable[Loaded], problems: Iterable[str]) -> Index:
 class DirectorySource:
     """Pipelines in a file or under a directory (hidden directories such as ``.git`` are skipped)."""
 
-    def __init__(self, path: str, *, repo_root: str = "", recheck_s: float = 1.0,
-                 clock: Callable[[], float] = time.monotonic) -> None:
+    def __init__(
+        self, path: str, *, repo_root: str = "", recheck_s: float = 1.0, clock: Callable[[], float] = time.monotonic
+    ) -> None:
         self._files = PipelineFiles(path, repo_root=Path(repo_root).resolve() if repo_root else None)
         self.path = self._files.path
         self.description = f"directory {self.path}"
@@ -90,8 +101,11 @@ class DirectorySource:
                 return self._index
             identities = self._files.scan()
             if identities is None:
-                raise ApiError(503, f"the pipelines path {self.path} does not exist "
-                                    "(is the GitOps checkout mounted?)", reason="PipelinesUnavailable")
+                raise ApiError(
+                    503,
+                    f"the pipelines path {self.path} does not exist (is the GitOps checkout mounted?)",
+                    reason="PipelinesUnavailable",
+                )
             if identities != self._identities:
                 self._index = self._reload(identities)
                 self._identities = identities
@@ -100,8 +114,11 @@ class DirectorySource:
 
     def _reload(self, identities: dict[Path, Identity]) -> Index:
         files = self._files.parse(identities)
-        entries = [Loaded(pipeline, str(path), parsed.pipeline_file)
-                   for path, parsed in files.items() for pipeline in parsed.pipelines]
+        entries = [
+            Loaded(pipeline, str(path), parsed.pipeline_file)
+            for path, parsed in files.items()
+            for pipeline in parsed.pipelines
+        ]
         problems = [problem for parsed in files.values() for problem in parsed.problems]
         log.info("pipelines reloaded from %s: %d pipelines, %d problems", self.path, len(entries), len(problems))
         return build_index(entries, problems)
@@ -110,8 +127,15 @@ class DirectorySource:
 class ConfigMapSource:
     """Pipelines in ConfigMaps labelled ``selector`` (any data key whose value holds a Pipeline)."""
 
-    def __init__(self, namespaces: tuple[str, ...], selector: str, lister: Lister, *, ttl_s: float = 10.0,
-                 clock: Callable[[], float] = time.monotonic) -> None:
+    def __init__(
+        self,
+        namespaces: tuple[str, ...],
+        selector: str,
+        lister: Lister,
+        *,
+        ttl_s: float = 10.0,
+        clock: Callable[[], float] = time.monotonic,
+    ) -> None:
         self.namespaces = namespaces
         self.selector = selector
         self.description = f"ConfigMaps labelled {selector} in {', '.join(namespaces)}"
@@ -137,8 +161,9 @@ class ConfigMapSource:
 
 def _unavailable(namespace: str, error: FreightyardError) -> None:
     """A namespace that cannot be listed fails the whole index: 503, and nothing of this listing is kept."""
-    raise ApiError(503, f"cannot list pipeline ConfigMaps in namespace {namespace}: {error.message}",
-                   reason="PipelinesUnavailable") from error
+    raise ApiError(
+        503, f"cannot list pipeline ConfigMaps in namespace {namespace}: {error.message}", reason="PipelinesUnavailable"
+    ) from error
 
 
 class PipelineCatalog:
@@ -159,11 +184,20 @@ class PipelineCatalog:
         if len(found) == 1:
             return found[0]
         if len(found) > 1:
-            raise ApiError(503, f"pipeline {name!r} is defined more than once ({', '.join(f.origin for f in found)}); "
-                                "remove all but one", reason="PipelineInvalid")
+            raise ApiError(
+                503,
+                f"pipeline {name!r} is defined more than once ({', '.join(f.origin for f in found)}); "
+                "remove all but one",
+                reason="PipelineInvalid",
+            )
         if problems:
-            raise ApiError(503, f"pipeline {name!r} not found, and some pipeline definitions are invalid "
-                                "(it may be one of them); fix them", reason="PipelineInvalid", problems=problems)
+            raise ApiError(
+                503,
+                f"pipeline {name!r} not found, and some pipeline definitions are invalid "
+                "(it may be one of them); fix them",
+                reason="PipelineInvalid",
+                problems=problems,
+            )
         shown = sorted(known)
         listed = ", ".join(shown[:20]) + (f", … ({len(shown)} in all)" if len(shown) > 20 else "")
         raise ApiError(404, f"unknown pipeline {name!r} (known: {listed or 'none'})")

@@ -33,8 +33,9 @@ def parse_body(raw: bytes) -> GetParams:
     try:
         body = json.loads(raw)
     except (UnicodeDecodeError, ValueError) as e:
-        raise ApiError(400, f"request body is not JSON ({e}); send "
-                            '{"input": {"parameters": {"pipeline": "<name>"}}}') from e
+        raise ApiError(
+            400, f'request body is not JSON ({e}); send {{"input": {{"parameters": {{"pipeline": "<name>"}}}}}}'
+        ) from e
     if not isinstance(body, dict):
         raise ApiError(400, f"request body must be a JSON object, not {_kind(body)}")
     app_set = body.get("applicationSetName", "")
@@ -43,15 +44,23 @@ def parse_body(raw: bytes) -> GetParams:
     parameters = _parameters(body)
     pipeline = parameters.get("pipeline")
     if pipeline is None or pipeline == "":
-        raise ApiError(400, "input.parameters.pipeline is required: the name of the pipeline whose stages "
-                            "become Applications")
+        raise ApiError(
+            400, "input.parameters.pipeline is required: the name of the pipeline whose stages become Applications"
+        )
     if not isinstance(pipeline, str):
         raise ApiError(400, f"input.parameters.pipeline must be a string, not {_kind(pipeline)}")
     if not NAME.match(pipeline):
-        raise ApiError(400, f"input.parameters.pipeline {pipeline[:80]!r} is not a valid pipeline name "
-                            "(lower-case letters, digits and '-')")
-    return GetParams(application_set=app_set[:253], pipeline=pipeline,
-                     stages=_names(parameters.get("stages"), "stages"), apps=_names(parameters.get("apps"), "apps"))
+        raise ApiError(
+            400,
+            f"input.parameters.pipeline {pipeline[:80]!r} is not a valid pipeline name "
+            "(lower-case letters, digits and '-')",
+        )
+    return GetParams(
+        application_set=app_set[:253],
+        pipeline=pipeline,
+        stages=_names(parameters.get("stages"), "stages"),
+        apps=_names(parameters.get("apps"), "apps"),
+    )
 
 
 def _parameters(body: dict[str, Any]) -> dict[str, Any]:
@@ -65,7 +74,7 @@ def _parameters(body: dict[str, Any]) -> dict[str, Any]:
         parameters = body.get("inputParameters")
         where = "inputParameters"
     if parameters is None:
-        raise ApiError(400, "input.parameters is required and must hold at least {\"pipeline\": \"<name>\"}")
+        raise ApiError(400, 'input.parameters is required and must hold at least {"pipeline": "<name>"}')
     if not isinstance(parameters, dict):
         raise ApiError(400, f"{where} must be an object, not {_kind(parameters)}")
     return parameters
@@ -76,18 +85,27 @@ def _names(value: Any, field: str) -> frozenset[str] | None:
         return None
     items = value.split(",") if isinstance(value, str) else value
     if not isinstance(items, list) or not all(isinstance(i, str) for i in items):
-        raise ApiError(400, f"input.parameters.{field} must be a list of names or a comma-separated string, "
-                            f"not {_kind(value)}")
+        raise ApiError(
+            400, f"input.parameters.{field} must be a list of names or a comma-separated string, not {_kind(value)}"
+        )
     names = [i.strip() for i in items if i.strip()]
     if len(names) > MAX_FILTER_NAMES:
         raise ApiError(400, f"input.parameters.{field} lists {len(names)} names (at most {MAX_FILTER_NAMES})")
     bad = [n for n in names if not NAME.match(n)]
     if bad:
-        raise ApiError(400, f"input.parameters.{field}: invalid name {bad[0][:80]!r} (lower-case letters, "
-                            "digits and '-')")
+        raise ApiError(
+            400, f"input.parameters.{field}: invalid name {bad[0][:80]!r} (lower-case letters, digits and '-')"
+        )
     return frozenset(names) if names else None  # an empty filter means no filter, never "prune all"
 
 
 def _kind(value: Any) -> str:
-    return {dict: "an object", list: "a list", str: "a string", bool: "a boolean", int: "a number",
-            float: "a number", type(None): "null"}.get(type(value), type(value).__name__)
+    return {
+        dict: "an object",
+        list: "a list",
+        str: "a string",
+        bool: "a boolean",
+        int: "a number",
+        float: "a number",
+        type(None): "null",
+    }.get(type(value), type(value).__name__)

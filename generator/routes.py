@@ -35,8 +35,12 @@ def getparams() -> Response:
     parsed = parse_body(raw)
     body, count = context.service.answer(parsed)
     context.metrics.parameter_sets.labels(parsed.pipeline).inc(count)
-    log.debug("getparams for ApplicationSet %r, pipeline %r: %d parameter sets", parsed.application_set,
-              parsed.pipeline, count)
+    log.debug(
+        "getparams for ApplicationSet %r, pipeline %r: %d parameter sets",
+        parsed.application_set,
+        parsed.pipeline,
+        count,
+    )
     return Response(body, mimetype="application/json", headers={"Cache-Control": "no-store"})
 
 

@@ -46,12 +46,18 @@ class ParamsService:
         loaded = self.catalog.find(request.pipeline)
         state = self.states.read(loaded.pipeline)
         last = self._answers.get(request.pipeline)
-        if (last is not None and last.loaded is loaded and last.state is state
-                and last.stages == request.stages and last.apps == request.apps):
+        if (
+            last is not None
+            and last.loaded is loaded
+            and last.state is state
+            and last.stages == request.stages
+            and last.apps == request.apps
+        ):
             return last.body, last.count
         try:
-            sets = parameter_sets(loaded.pipeline, state, stages=request.stages, apps=request.apps,
-                                  pipeline_file=loaded.pipeline_file)
+            sets = parameter_sets(
+                loaded.pipeline, state, stages=request.stages, apps=request.apps, pipeline_file=loaded.pipeline_file
+            )
         except FreightyardError as e:
             raise ApiError.from_domain(e, f"pipeline {request.pipeline!r}") from e
         body = json.dumps({"output": {"parameters": sets}}, separators=(",", ":")).encode()

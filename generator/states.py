@@ -41,8 +41,9 @@ class _Entry:
 class StateReader:
     """Per pipeline: its store (built once) and the last decoded state with the version it came from."""
 
-    def __init__(self, spec: str, store_factory: StoreFactory, *, ttl_s: float = 0.0,
-                 clock: Callable[[], float] = time.monotonic) -> None:
+    def __init__(
+        self, spec: str, store_factory: StoreFactory, *, ttl_s: float = 0.0, clock: Callable[[], float] = time.monotonic
+    ) -> None:
         self.spec = spec
         self._store_factory = store_factory
         self._ttl_s = ttl_s
@@ -75,18 +76,24 @@ class StateReader:
             if document is None:
                 # A new pipeline has no Applications yet, so an error costs nothing there; a deleted
                 # state document would otherwise become an empty list and prune every Application.
-                raise ApiError(503, f"{where} does not exist: nothing was discovered for this pipeline yet "
-                                    "(run the controller or `freightyard discover`), or the state was deleted "
-                                    "(restore it); existing Applications are kept meanwhile",
-                               reason="StateMissing")
+                raise ApiError(
+                    503,
+                    f"{where} does not exist: nothing was discovered for this pipeline yet "
+                    "(run the controller or `freightyard discover`), or the state was deleted "
+                    "(restore it); existing Applications are kept meanwhile",
+                    reason="StateMissing",
+                )
             state = state_from_document(document)
         except ApiError:
             raise
         except FreightyardError as e:
             raise ApiError(503, f"{where} cannot be read: {e.message}", reason="StateUnavailable") from e
         except (yaml.YAMLError, ValueError, TypeError, KeyError, AttributeError) as e:  # a hand-edit gone wrong
-            raise ApiError(503, f"{where} is malformed ({type(e).__name__}: {e}); fix or restore the document",
-                           reason="StateUnavailable") from e
+            raise ApiError(
+                503,
+                f"{where} is malformed ({type(e).__name__}: {e}); fix or restore the document",
+                reason="StateUnavailable",
+            ) from e
         entry.decoded = _Decoded(version, state, now)
         return state
 
@@ -100,8 +107,9 @@ class StateReader:
                     try:
                         store = self._store_factory(self.spec, pipeline)
                     except FreightyardError as e:
-                        raise ApiError(503, f"state store of pipeline {pipeline.name!r}: {e}",
-                                       reason="StateUnavailable") from e
+                        raise ApiError(
+                            503, f"state store of pipeline {pipeline.name!r}: {e}", reason="StateUnavailable"
+                        ) from e
                     entry = self._entries[key] = _Entry(store)
         return entry
 
@@ -113,6 +121,7 @@ def _file_identity(store: FileStore) -> tuple[int, int, int] | None:
     except FileNotFoundError:
         return None
     except OSError as e:
-        raise ApiError(503, f"the state file {store.path} cannot be read ({e.strerror})",
-                       reason="StateUnavailable") from e
+        raise ApiError(
+            503, f"the state file {store.path} cannot be read ({e.strerror})", reason="StateUnavailable"
+        ) from e
     return (stat.st_ino, stat.st_size, stat.st_mtime_ns)

@@ -40,8 +40,11 @@ def _discover(warehouse: Warehouse, sources: SourceFactory, known: Collection[st
     matched = [s for s in warehouse.images() if s.tag_from]
     gits = warehouse.git()
     if matched and not gits:
-        return Discovery(warehouse.name, None, "tagFrom needs a git subscription in the same warehouse "
-                                               f"({', '.join(s.repo_url for s in matched)})")
+        return Discovery(
+            warehouse.name,
+            None,
+            f"tagFrom needs a git subscription in the same warehouse ({', '.join(s.repo_url for s in matched)})",
+        )
     commits: list[Commit] = []
     images: list[Image] = []
     for index, sub in enumerate(gits):
@@ -54,9 +57,12 @@ def _discover(warehouse: Warehouse, sources: SourceFactory, known: Collection[st
             continue
         pair = _commit_with_images(found, matched, sources)
         if pair is None:
-            return Discovery(warehouse.name, None,
-                             f"none of the last {len(found)} commits of {redact(sub.repo_url)} has all of its "
-                             f"images yet ({', '.join(s.repo_url for s in matched)}); waiting for the build")
+            return Discovery(
+                warehouse.name,
+                None,
+                f"none of the last {len(found)} commits of {redact(sub.repo_url)} has all of its "
+                f"images yet ({', '.join(s.repo_url for s in matched)}); waiting for the build",
+            )
         commits.append(pair[0])
         images.extend(pair[1])
     for image_sub in warehouse.images():
@@ -72,8 +78,13 @@ def _discover(warehouse: Warehouse, sources: SourceFactory, known: Collection[st
         if not found_charts:
             return Discovery(warehouse.name, None, _no_chart(chart_sub))
         charts.append(found_charts[0])
-    freight = Freight(origin=warehouse.name, commits=tuple(commits), images=tuple(images),
-                      charts=tuple(charts), created_at=format_time(now_utc()))
+    freight = Freight(
+        origin=warehouse.name,
+        commits=tuple(commits),
+        images=tuple(images),
+        charts=tuple(charts),
+        created_at=format_time(now_utc()),
+    )
     return Discovery(warehouse.name, freight, new=freight.id not in known)
 
 
@@ -100,8 +111,9 @@ def _no_chart(sub: ChartSubscription) -> str:
     return f"no version of chart {sub.name} in {redact(sub.repo_url)}{what}; check semverConstraint"
 
 
-def _commit_with_images(commits: list[Commit], subs: list[ImageSubscription],
-                        sources: SourceFactory) -> tuple[Commit, tuple[Image, ...]] | None:
+def _commit_with_images(
+    commits: list[Commit], subs: list[ImageSubscription], sources: SourceFactory
+) -> tuple[Commit, tuple[Image, ...]] | None:
     for commit in commits:
         variables = {"commit": {"id": commit.id, "short": commit.id[:7], "tag": commit.tag, "branch": commit.branch}}
         found = []
@@ -136,11 +148,17 @@ def discovered_artifacts(warehouse: Warehouse, sources: SourceFactory) -> list[D
         for git in warehouse.git():
             found.append(Discovered("git", git.repo_url, tuple(sources.git(git).commits(git, git.discovery_limit))))
         for image in warehouse.images():
-            found.append(Discovered("image", image.repo_url,
-                                    tuple(sources.image(image).images(image, image.discovery_limit))))
+            found.append(
+                Discovered("image", image.repo_url, tuple(sources.image(image).images(image, image.discovery_limit)))
+            )
         for chart in warehouse.charts():
-            found.append(Discovered("chart", f"{chart.repo_url} {chart.name}",
-                                    tuple(sources.chart(chart).charts(chart, chart.discovery_limit))))
+            found.append(
+                Discovered(
+                    "chart",
+                    f"{chart.repo_url} {chart.name}",
+                    tuple(sources.chart(chart).charts(chart, chart.discovery_limit)),
+                )
+            )
     except SelectionError as error:
         raise SourceError(f"warehouse {warehouse.name}: {error}") from error
     return found

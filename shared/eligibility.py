@@ -27,8 +27,9 @@ def check(pipeline: Pipeline, state: State, freight: Freight, stage_name: str, n
     request = stage.request_for(freight.origin)
     if request is None:
         origins = ", ".join(r.origin for r in stage.requested_freight) or "none"
-        return Verdict(False, f"stage {stage_name} does not take freight from warehouse {freight.origin} "
-                              f"(it requests: {origins})")
+        return Verdict(
+            False, f"stage {stage_name} does not take freight from warehouse {freight.origin} (it requests: {origins})"
+        )
     sources = request.sources
     if sources.direct:
         return Verdict(True, f"{stage_name} takes freight directly from warehouse {freight.origin}", "direct")
@@ -53,8 +54,7 @@ def check(pipeline: Pipeline, state: State, freight: Freight, stage_name: str, n
     return Verdict(False, f"{hint}; approve it for {stage_name} or verify it in {upstreams} first")
 
 
-def _upstream_problem(state: State, freight: Freight, upstream: str, soak_seconds: int,
-                      now: dt.datetime) -> str:
+def _upstream_problem(state: State, freight: Freight, upstream: str, soak_seconds: int, now: dt.datetime) -> str:
     stage_state = state.stages.get(upstream)
     mark = stage_state.verifications.get(freight.id) if stage_state else None
     if mark is None:
@@ -73,4 +73,3 @@ def _span(seconds: int) -> str:
     hours, rest = divmod(int(seconds), 3600)
     minutes, secs = divmod(rest, 60)
     return "".join(f"{v}{u}" for v, u in ((hours, "h"), (minutes, "m"), (secs, "s")) if v) or "0s"
-

@@ -49,8 +49,7 @@ def check(text: str) -> str | None:
     return None
 
 
-def render(text: str, variables: dict[str, Any],
-           functions: dict[str, Callable[..., Any]] | None = None) -> Any:
+def render(text: str, variables: dict[str, Any], functions: dict[str, Callable[..., Any]] | None = None) -> Any:
     """Evaluate every ``${{ … }}`` in ``text``.
 
     A string that is exactly one expression yields the expression's value; otherwise each value
@@ -79,8 +78,8 @@ def render(text: str, variables: dict[str, Any],
 
 STRING_FUNCTIONS: dict[str, Callable[..., Any]] = {
     # CEL's standard string extensions are not in every binding; these are the ones users reach for.
-    "substring": lambda text, start, end=None: str(text)[int(start):None if end is None else int(end)],
-    "short": lambda text, length=7: str(text)[:int(length)],
+    "substring": lambda text, start, end=None: str(text)[int(start) : None if end is None else int(end)],
+    "short": lambda text, length=7: str(text)[: int(length)],
 }
 
 

@@ -37,17 +37,28 @@ class Commit:
 
     def to_dict(self) -> dict[str, str]:
         out = {"repoURL": self.repo_url, "id": self.id}
-        for key, value in (("branch", self.branch), ("tag", self.tag), ("message", self.message),
-                           ("author", self.author), ("committedAt", self.committed_at)):
+        for key, value in (
+            ("branch", self.branch),
+            ("tag", self.tag),
+            ("message", self.message),
+            ("author", self.author),
+            ("committedAt", self.committed_at),
+        ):
             if value:
                 out[key] = value
         return out
 
     @classmethod
     def from_dict(cls, data: dict[str, Any]) -> Commit:
-        return cls(repo_url=str(data["repoURL"]), id=str(data["id"]), branch=str(data.get("branch", "")),
-                   tag=str(data.get("tag", "")), message=str(data.get("message", "")),
-                   author=str(data.get("author", "")), committed_at=str(data.get("committedAt", "")))
+        return cls(
+            repo_url=str(data["repoURL"]),
+            id=str(data["id"]),
+            branch=str(data.get("branch", "")),
+            tag=str(data.get("tag", "")),
+            message=str(data.get("message", "")),
+            author=str(data.get("author", "")),
+            committed_at=str(data.get("committedAt", "")),
+        )
 
 
 @dataclass(frozen=True)
@@ -73,8 +84,12 @@ class Image:
 
     @classmethod
     def from_dict(cls, data: dict[str, Any]) -> Image:
-        return cls(repo_url=str(data["repoURL"]), tag=str(data.get("tag", "")), digest=str(data["digest"]),
-                   created_at=str(data.get("createdAt", "")))
+        return cls(
+            repo_url=str(data["repoURL"]),
+            tag=str(data.get("tag", "")),
+            digest=str(data["digest"]),
+            created_at=str(data.get("createdAt", "")),
+        )
 
 
 @dataclass(frozen=True)
@@ -94,10 +109,8 @@ class Chart:
         return cls(repo_url=str(data["repoURL"]), name=str(data["name"]), version=str(data["version"]))
 
 
-def freight_id(origin: str, commits: tuple[Commit, ...], images: tuple[Image, ...],
-               charts: tuple[Chart, ...]) -> str:
-    parts = sorted([c.canonical() for c in commits] + [i.canonical() for i in images]
-                   + [c.canonical() for c in charts])
+def freight_id(origin: str, commits: tuple[Commit, ...], images: tuple[Image, ...], charts: tuple[Chart, ...]) -> str:
+    parts = sorted([c.canonical() for c in commits] + [i.canonical() for i in images] + [c.canonical() for c in charts])
     return hashlib.sha1(f"Warehouse/{origin}:{'|'.join(parts)}".encode(), usedforsecurity=False).hexdigest()
 
 
@@ -117,7 +130,8 @@ class Freight:
 
             raise FreightyardError(
                 f"freight id {self.id} does not match its artifacts (recomputed {computed}); "
-                "the freight was altered or built by an incompatible version")
+                "the freight was altered or built by an incompatible version"
+            )
         object.__setattr__(self, "id", computed)
 
     @property
@@ -135,8 +149,7 @@ class Freight:
         return next((i for i in self.images if same_repo(i.repo_url, repo_url)), None)
 
     def chart_from(self, repo_url: str, name: str = "") -> Chart | None:
-        return next((c for c in self.charts if same_repo(c.repo_url, repo_url) and (not name or c.name == name)),
-                    None)
+        return next((c for c in self.charts if same_repo(c.repo_url, repo_url) and (not name or c.name == name)), None)
 
     def to_dict(self) -> dict[str, Any]:
         out: dict[str, Any] = {"id": self.id, "alias": self.alias, "origin": self.origin}
@@ -179,7 +192,7 @@ def normalize_repo(url: str) -> str:
     url = url.strip().rstrip("/")
     for prefix in ("https://", "http://", "oci://", "ssh://", "git://"):
         if url.startswith(prefix):
-            url = url[len(prefix):]
+            url = url[len(prefix) :]
             break
     return url.removesuffix(".git").lower()
 

@@ -181,8 +181,9 @@ class Pipeline:
         for warehouse in self.warehouses:
             if warehouse.name == name:
                 return warehouse
-        raise NotFoundError(f"pipeline {self.name!r} has no warehouse {name!r} "
-                            f"(known: {', '.join(w.name for w in self.warehouses)})")
+        raise NotFoundError(
+            f"pipeline {self.name!r} has no warehouse {name!r} (known: {', '.join(w.name for w in self.warehouses)})"
+        )
 
     def stage(self, name: str) -> Stage:
         from freightyard.shared.errors import NotFoundError
@@ -190,9 +191,9 @@ class Pipeline:
         for stage in self.stages:
             if stage.name == name:
                 return stage
-        raise NotFoundError(f"pipeline {self.name!r} has no stage {name!r} "
-                            f"(known: {', '.join(s.name for s in self.stages)})")
+        raise NotFoundError(
+            f"pipeline {self.name!r} has no stage {name!r} (known: {', '.join(s.name for s in self.stages)})"
+        )
 
     def downstream_of(self, stage_name: str) -> tuple[Stage, ...]:
-        return tuple(s for s in self.stages
-                     if any(stage_name in r.sources.stages for r in s.requested_freight))
+        return tuple(s for s in self.stages if any(stage_name in r.sources.stages for r in s.requested_freight))

@@ -66,8 +66,16 @@ def app_revision(pipeline: Pipeline, app: App, freight: Freight) -> tuple[str, s
     return repo, commit.id if commit else app.target_revision
 
 
-def render_stage(pipeline: Pipeline, stage: Stage, freight: Freight, *, mirrors: GitMirrors, env: RenderEnv,
-                 workdir: Path, apps: Iterable[App] | None = None) -> StageRender:
+def render_stage(
+    pipeline: Pipeline,
+    stage: Stage,
+    freight: Freight,
+    *,
+    mirrors: GitMirrors,
+    env: RenderEnv,
+    workdir: Path,
+    apps: Iterable[App] | None = None,
+) -> StageRender:
     """Render ``apps`` (default: all) of ``stage`` with ``freight``, exporting each needed tree once."""
     trees: dict[tuple[str, str], tuple[Path, str]] = {}
     renders: dict[str, Rendered] = {}
@@ -85,8 +93,9 @@ def render_stage(pipeline: Pipeline, stage: Stage, freight: Freight, *, mirrors:
     return StageRender(renders, sources)
 
 
-def detect(pipeline: Pipeline, stage: Stage, candidate: Freight, current: Freight, *, mirrors: GitMirrors,
-           env: RenderEnv) -> NoopVerdict | None:
+def detect(
+    pipeline: Pipeline, stage: Stage, candidate: Freight, current: Freight, *, mirrors: GitMirrors, env: RenderEnv
+) -> NoopVerdict | None:
     """Compare renders of ``candidate`` and ``current``; None when either cannot be rendered (then promote)."""
     if not stage.apps:
         return None
@@ -97,6 +106,5 @@ def detect(pipeline: Pipeline, stage: Stage, candidate: Freight, current: Freigh
         except FreightyardError as error:
             log.warning("no-op detection for %s skipped: %s", stage.name, error.message)
             return None
-    changed = tuple(name for name, rendered in new.apps.items()
-                    if old.apps[name].render_hash != rendered.render_hash)
+    changed = tuple(name for name, rendered in new.apps.items() if old.apps[name].render_hash != rendered.render_hash)
     return NoopVerdict(changed, new)

@@ -38,8 +38,14 @@ DEFAULT_REVISION = "HEAD"
 Nested = dict[str, Any]
 
 
-def parameter_sets(pipeline: Pipeline, state: State, *, stages: Collection[str] | None = None,
-                   apps: Collection[str] | None = None, pipeline_file: str = "") -> list[Nested]:
+def parameter_sets(
+    pipeline: Pipeline,
+    state: State,
+    *,
+    stages: Collection[str] | None = None,
+    apps: Collection[str] | None = None,
+    pipeline_file: str = "",
+) -> list[Nested]:
     """One parameter set per stage × app that has promoted freight, in pipeline order.
 
     ``stages`` / ``apps`` keep only those names (None: all); a stage name the pipeline does not
@@ -60,9 +66,12 @@ def parameter_sets(pipeline: Pipeline, state: State, *, stages: Collection[str] 
             continue
         freight = state.freight.get(record.freight)
         if freight is None:
-            raise StoreError(f"pipeline {pipeline.name!r}: stage {stage.name!r} is pinned to freight "
-                             f"{record.freight} which is not in the freight catalog; re-promote the stage "
-                             "or restore the state", temporary=False)
+            raise StoreError(
+                f"pipeline {pipeline.name!r}: stage {stage.name!r} is pinned to freight "
+                f"{record.freight} which is not in the freight catalog; re-promote the stage "
+                "or restore the state",
+                temporary=False,
+            )
         for app in stage.apps:
             if apps is not None and app.name not in apps:
                 continue
@@ -71,8 +80,9 @@ def parameter_sets(pipeline: Pipeline, state: State, *, stages: Collection[str] 
     return out
 
 
-def stage_app_parameters(pipeline: Pipeline, stage: Stage, app: App, record: PromotionRecord, freight: Freight,
-                         *, pipeline_file: str = "") -> Nested:
+def stage_app_parameters(
+    pipeline: Pipeline, stage: Stage, app: App, record: PromotionRecord, freight: Freight, *, pipeline_file: str = ""
+) -> Nested:
     """The nested parameters of one app of one stage holding ``freight`` (strings only)."""
     repo_url = app_repo_url(pipeline, app, freight)
     commit = freight.commit_from(repo_url) if repo_url else None
@@ -89,10 +99,18 @@ def stage_app_parameters(pipeline: Pipeline, stage: Stage, app: App, record: Pro
         "targetRevision": target_revision(stage, app, record, freight, repo_url),
         "pipelineFile": pipeline_file,
         "mechanism": stage.promotion.mechanism,
-        "destination": {"server": app.destination.server, "namespace": app.destination.namespace,
-                        "name": app.destination.name},
-        "freight": {"id": freight.id, "short": freight.short_id, "alias": freight.alias, "origin": freight.origin,
-                    "json": freight.to_json()},
+        "destination": {
+            "server": app.destination.server,
+            "namespace": app.destination.namespace,
+            "name": app.destination.name,
+        },
+        "freight": {
+            "id": freight.id,
+            "short": freight.short_id,
+            "alias": freight.alias,
+            "origin": freight.origin,
+            "json": freight.to_json(),
+        },
         "commit": _commit_params(commit),
         "chart": _chart_params(chart),
         "images": {key: _image_params(image) for key, image in image_keys(freight.images).items()},
@@ -106,16 +124,24 @@ def app_repo_url(pipeline: Pipeline, app: App, freight: Freight) -> str:
     try:
         warehouse = pipeline.warehouse(freight.origin)
     except NotFoundError as e:
-        raise ConfigError([f"{pipeline.source_file}: app {app.name!r}: the freight's warehouse {freight.origin!r} "
-                           "is no longer in the pipeline; set apps[].repoURL"]) from e
+        raise ConfigError(
+            [
+                f"{pipeline.source_file}: app {app.name!r}: the freight's warehouse {freight.origin!r} "
+                "is no longer in the pipeline; set apps[].repoURL"
+            ]
+        ) from e
     git = warehouse.git()
     if len(git) == 1:
         return git[0].repo_url
     charts = warehouse.charts()
     if not git and len(charts) == 1:
         return charts[0].repo_url
-    raise ConfigError([f"{pipeline.source_file}: app {app.name!r}: repoURL is not set and warehouse "
-                       f"{warehouse.name!r} has {len(git)} git subscriptions; set apps[].repoURL"])
+    raise ConfigError(
+        [
+            f"{pipeline.source_file}: app {app.name!r}: repoURL is not set and warehouse "
+            f"{warehouse.name!r} has {len(git)} git subscriptions; set apps[].repoURL"
+        ]
+    )
 
 
 def target_revision(stage: Stage, app: App, record: PromotionRecord, freight: Freight, repo_url: str) -> str:
@@ -138,6 +164,7 @@ def target_revision(stage: Stage, app: App, record: PromotionRecord, freight: Fr
 
 def image_keys(images: tuple[Image, ...]) -> dict[str, Image]:
     """Images keyed by the last path segment of their repository (see the module docstring)."""
+
     def last(image: Image) -> str:
         return normalize_repo(image.repo_url).rsplit("/", 1)[-1]
 
@@ -170,8 +197,13 @@ def _chart_for(freight: Freight, repo_url: str) -> Chart | None:
 def _commit_params(commit: Commit | None) -> dict[str, str]:
     if commit is None:
         return {"id": "", "short": "", "repoURL": "", "branch": "", "tag": ""}
-    return {"id": commit.id, "short": commit.id[:7], "repoURL": commit.repo_url, "branch": commit.branch,
-            "tag": commit.tag}
+    return {
+        "id": commit.id,
+        "short": commit.id[:7],
+        "repoURL": commit.repo_url,
+        "branch": commit.branch,
+        "tag": commit.tag,
+    }
 
 
 def _chart_params(chart: Chart | None) -> dict[str, str]:
@@ -182,4 +214,3 @@ def _chart_params(chart: Chart | None) -> dict[str, str]:
 
 def _image_params(image: Image) -> dict[str, str]:
     return {"repoURL": image.repo_url, "tag": image.tag, "digest": image.digest, "ref": image.reference}
-

@@ -71,19 +71,26 @@ def _pipeline(r: Reader, node: yaml.Node) -> Pipeline | None:
     top = r.mapping(node, "", ("apiVersion", "kind", "metadata", "spec"), ("apiVersion", "metadata", "spec"))
     if "apiVersion" in top and r.string(top["apiVersion"], "apiVersion") != API_VERSION:
         r.problem(top["apiVersion"], "apiVersion", f'must be "{API_VERSION}"')
-    meta = r.mapping(top["metadata"], "metadata", ("name", "namespace", "labels", "annotations"),
-                     ("name",)) if "metadata" in top else {}
+    meta = (
+        r.mapping(top["metadata"], "metadata", ("name", "namespace", "labels", "annotations"), ("name",))
+        if "metadata" in top
+        else {}
+    )
     name = r.name(meta.get("name"), "metadata.name")
     if "spec" not in top:
         return None
     spec = r.mapping(top["spec"], "spec", ("state", "warehouses", "stages"), ("warehouses", "stages"))
     state = _state(r, spec.get("state"), name)
-    warehouses = tuple(_warehouse(r, item, f"spec.warehouses[{i}]")
-                       for i, item in enumerate(r.sequence(spec.get("warehouses"), "spec.warehouses")))
-    stages = tuple(_stage(r, item, f"spec.stages[{i}]")
-                   for i, item in enumerate(r.sequence(spec.get("stages"), "spec.stages")))
-    pipeline = Pipeline(name=name, warehouses=warehouses, stages=stages, state=state,
-                        source_file=r.filename, lines=dict(r.lines))
+    warehouses = tuple(
+        _warehouse(r, item, f"spec.warehouses[{i}]")
+        for i, item in enumerate(r.sequence(spec.get("warehouses"), "spec.warehouses"))
+    )
+    stages = tuple(
+        _stage(r, item, f"spec.stages[{i}]") for i, item in enumerate(r.sequence(spec.get("stages"), "spec.stages"))
+    )
+    pipeline = Pipeline(
+        name=name, warehouses=warehouses, stages=stages, state=state, source_file=r.filename, lines=dict(r.lines)
+    )
     _check_references(r, pipeline)
     return pipeline
 
@@ -96,8 +103,10 @@ def _state(r: Reader, node: yaml.Node | None, pipeline_name: str) -> StateRef:
     if "configMap" not in state:
         return default
     cm = r.mapping(state["configMap"], "spec.state.configMap", ("name", "namespace"))
-    return StateRef(name=r.name(cm.get("name"), "spec.state.configMap.name") or default.name,
-                    namespace=r.name(cm.get("namespace"), "spec.state.configMap.namespace") or "argocd")
+    return StateRef(
+        name=r.name(cm.get("name"), "spec.state.configMap.name") or default.name,
+        namespace=r.name(cm.get("namespace"), "spec.state.configMap.namespace") or "argocd",
+    )
 
 
 def _warehouse(r: Reader, node: yaml.Node, path: str) -> Warehouse:
@@ -109,8 +118,11 @@ def _warehouse(r: Reader, node: yaml.Node, path: str) -> Warehouse:
             subs.append(sub)
     if "subscriptions" in w and not subs and not r.problems:
         r.problem(w["subscriptions"], f"{path}.subscriptions", "needs at least one git, image or chart subscription")
-    return Warehouse(name=r.name(w.get("name"), f"{path}.name"), subscriptions=tuple(subs),
-                     interval_seconds=r.duration(w.get("interval"), f"{path}.interval", 300))
+    return Warehouse(
+        name=r.name(w.get("name"), f"{path}.name"),
+        subscriptions=tuple(subs),
+        interval_seconds=r.duration(w.get("interval"), f"{path}.interval", 300),
+    )
 
 
 def _subscription(r: Reader, node: yaml.Node, path: str) -> Subscription | None:
@@ -122,13 +134,30 @@ def _subscription(r: Reader, node: yaml.Node, path: str) -> Subscription | None:
     kind, body = next(iter(kinds.items()))
     p = f"{path}.{kind}"
     if kind == "git":
-        g = r.mapping(body, p, ("repoURL", "branch", "commitSelectionStrategy", "semverConstraint", "allowTags",
-                                "ignoreTags", "includePaths", "excludePaths", "discoveryLimit",
-                                "insecureSkipTLSVerify", "credentials"), ("repoURL",))
+        g = r.mapping(
+            body,
+            p,
+            (
+                "repoURL",
+                "branch",
+                "commitSelectionStrategy",
+                "semverConstraint",
+                "allowTags",
+                "ignoreTags",
+                "includePaths",
+                "excludePaths",
+                "discoveryLimit",
+                "insecureSkipTLSVerify",
+                "credentials",
+            ),
+            ("repoURL",),
+        )
         return GitSubscription(
-            repo_url=r.string(g.get("repoURL"), f"{p}.repoURL"), branch=r.string(g.get("branch"), f"{p}.branch"),
-            strategy=r.choice(g.get("commitSelectionStrategy"), f"{p}.commitSelectionStrategy", COMMIT_STRATEGIES,
-                              "NewestFromBranch"),
+            repo_url=r.string(g.get("repoURL"), f"{p}.repoURL"),
+            branch=r.string(g.get("branch"), f"{p}.branch"),
+            strategy=r.choice(
+                g.get("commitSelectionStrategy"), f"{p}.commitSelectionStrategy", COMMIT_STRATEGIES, "NewestFromBranch"
+            ),
             semver_constraint=r.constraint(g.get("semverConstraint"), f"{p}.semverConstraint"),
             allow_tags=r.regex(g.get("allowTags"), f"{p}.allowTags"),
             ignore_tags=r.strings(g.get("ignoreTags"), f"{p}.ignoreTags"),
@@ -136,17 +165,39 @@ def _subscription(r: Reader, node: yaml.Node, path: str) -> Subscription | None:
             exclude_paths=r.path_list(g.get("excludePaths"), f"{p}.excludePaths"),
             discovery_limit=r.integer(g.get("discoveryLimit"), f"{p}.discoveryLimit", 20, 1),
             insecure_skip_tls_verify=r.boolean(g.get("insecureSkipTLSVerify"), f"{p}.insecureSkipTLSVerify"),
-            credentials_secret=r.string(g.get("credentials"), f"{p}.credentials"))
+            credentials_secret=r.string(g.get("credentials"), f"{p}.credentials"),
+        )
     if kind == "image":
-        m = r.mapping(body, p, ("repoURL", "imageSelectionStrategy", "constraint", "semverConstraint", "allowTags",
-                                "ignoreTags", "platform", "tagFrom", "lookBack", "discoveryLimit", "insecure",
-                                "credentials"), ("repoURL",))
+        m = r.mapping(
+            body,
+            p,
+            (
+                "repoURL",
+                "imageSelectionStrategy",
+                "constraint",
+                "semverConstraint",
+                "allowTags",
+                "ignoreTags",
+                "platform",
+                "tagFrom",
+                "lookBack",
+                "discoveryLimit",
+                "insecure",
+                "credentials",
+            ),
+            ("repoURL",),
+        )
         strategy = r.choice(m.get("imageSelectionStrategy"), f"{p}.imageSelectionStrategy", IMAGE_STRATEGIES, "SemVer")
         constraint_key = "constraint" if "constraint" in m else "semverConstraint"
-        constraint = (r.constraint(m.get(constraint_key), f"{p}.{constraint_key}") if strategy == "SemVer"
-                      else r.string(m.get(constraint_key), f"{p}.{constraint_key}"))
+        constraint = (
+            r.constraint(m.get(constraint_key), f"{p}.{constraint_key}")
+            if strategy == "SemVer"
+            else r.string(m.get(constraint_key), f"{p}.{constraint_key}")
+        )
         return ImageSubscription(
-            repo_url=r.string(m.get("repoURL"), f"{p}.repoURL"), strategy=strategy, constraint=constraint,
+            repo_url=r.string(m.get("repoURL"), f"{p}.repoURL"),
+            strategy=strategy,
+            constraint=constraint,
             allow_tags=r.regex(m.get("allowTags"), f"{p}.allowTags"),
             ignore_tags=r.strings(m.get("ignoreTags"), f"{p}.ignoreTags"),
             platform=r.string(m.get("platform"), f"{p}.platform"),
@@ -154,44 +205,59 @@ def _subscription(r: Reader, node: yaml.Node, path: str) -> Subscription | None:
             look_back=r.integer(m.get("lookBack"), f"{p}.lookBack", 20, 1),
             discovery_limit=r.integer(m.get("discoveryLimit"), f"{p}.discoveryLimit", 20, 1),
             insecure=r.boolean(m.get("insecure"), f"{p}.insecure"),
-            credentials_secret=r.string(m.get("credentials"), f"{p}.credentials"))
-    c = r.mapping(body, p, ("repoURL", "name", "semverConstraint", "discoveryLimit", "insecure", "credentials"),
-                  ("repoURL",))
+            credentials_secret=r.string(m.get("credentials"), f"{p}.credentials"),
+        )
+    c = r.mapping(
+        body, p, ("repoURL", "name", "semverConstraint", "discoveryLimit", "insecure", "credentials"), ("repoURL",)
+    )
     repo_url = r.string(c.get("repoURL"), f"{p}.repoURL")
     name = r.string(c.get("name"), f"{p}.name")
     if repo_url.startswith(("http://", "https://")) and not name:
         r.problem(body, f"{p}.name", "is required for an HTTP chart repository")
-    return ChartSubscription(repo_url=repo_url, name=name or repo_url.rstrip("/").rsplit("/", 1)[-1],
-                             semver_constraint=r.constraint(c.get("semverConstraint"), f"{p}.semverConstraint"),
-                             discovery_limit=r.integer(c.get("discoveryLimit"), f"{p}.discoveryLimit", 20, 1),
-                             insecure=r.boolean(c.get("insecure"), f"{p}.insecure"),
-                             credentials_secret=r.string(c.get("credentials"), f"{p}.credentials"))
+    return ChartSubscription(
+        repo_url=repo_url,
+        name=name or repo_url.rstrip("/").rsplit("/", 1)[-1],
+        semver_constraint=r.constraint(c.get("semverConstraint"), f"{p}.semverConstraint"),
+        discovery_limit=r.integer(c.get("discoveryLimit"), f"{p}.discoveryLimit", 20, 1),
+        insecure=r.boolean(c.get("insecure"), f"{p}.insecure"),
+        credentials_secret=r.string(c.get("credentials"), f"{p}.credentials"),
+    )
 
 
 def _stage(r: Reader, node: yaml.Node, path: str) -> Stage:
-    s = r.mapping(node, path, ("name", "requestedFreight", "autoPromotion", "promotion", "verification", "apps"),
-                  ("name", "requestedFreight"))
+    s = r.mapping(
+        node,
+        path,
+        ("name", "requestedFreight", "autoPromotion", "promotion", "verification", "apps"),
+        ("name", "requestedFreight"),
+    )
     requested = []
     for i, item in enumerate(r.sequence(s.get("requestedFreight"), f"{path}.requestedFreight")):
         p = f"{path}.requestedFreight[{i}]"
         rf = r.mapping(item, p, ("origin", "sources"), ("origin", "sources"))
-        src = r.mapping(rf["sources"], f"{p}.sources", ("direct", "stages", "availability", "requiredSoakTime")) \
-            if "sources" in rf else {}
-        sources = Sources(direct=r.boolean(src.get("direct"), f"{p}.sources.direct"),
-                          stages=r.strings(src.get("stages"), f"{p}.sources.stages"),
-                          availability=r.choice(src.get("availability"), f"{p}.sources.availability",
-                                                ("OneOf", "All"), "OneOf"),
-                          required_soak_seconds=r.duration(src.get("requiredSoakTime"),
-                                                           f"{p}.sources.requiredSoakTime"))
+        src = (
+            r.mapping(rf["sources"], f"{p}.sources", ("direct", "stages", "availability", "requiredSoakTime"))
+            if "sources" in rf
+            else {}
+        )
+        sources = Sources(
+            direct=r.boolean(src.get("direct"), f"{p}.sources.direct"),
+            stages=r.strings(src.get("stages"), f"{p}.sources.stages"),
+            availability=r.choice(src.get("availability"), f"{p}.sources.availability", ("OneOf", "All"), "OneOf"),
+            required_soak_seconds=r.duration(src.get("requiredSoakTime"), f"{p}.sources.requiredSoakTime"),
+        )
         if "sources" in rf and not sources.direct and not sources.stages:
             r.problem(rf["sources"], f"{p}.sources", "needs direct: true and/or stages: [...]")
         requested.append(RequestedFreight(origin=r.string(rf.get("origin"), f"{p}.origin"), sources=sources))
-    apps = tuple(_app(r, item, f"{path}.apps[{i}]")
-                 for i, item in enumerate(r.sequence(s.get("apps"), f"{path}.apps")))
-    return Stage(name=r.name(s.get("name"), f"{path}.name"), requested_freight=tuple(requested),
-                 auto_promotion=r.boolean(s.get("autoPromotion"), f"{path}.autoPromotion"),
-                 promotion=_promotion(r, s.get("promotion"), f"{path}.promotion"),
-                 verification=_verification(r, s.get("verification"), f"{path}.verification"), apps=apps)
+    apps = tuple(_app(r, item, f"{path}.apps[{i}]") for i, item in enumerate(r.sequence(s.get("apps"), f"{path}.apps")))
+    return Stage(
+        name=r.name(s.get("name"), f"{path}.name"),
+        requested_freight=tuple(requested),
+        auto_promotion=r.boolean(s.get("autoPromotion"), f"{path}.autoPromotion"),
+        promotion=_promotion(r, s.get("promotion"), f"{path}.promotion"),
+        verification=_verification(r, s.get("verification"), f"{path}.verification"),
+        apps=apps,
+    )
 
 
 def _promotion(r: Reader, node: yaml.Node | None, path: str) -> Promotion:
@@ -220,57 +286,86 @@ def _verification(r: Reader, node: yaml.Node | None, path: str) -> Verification 
         argv = r.strings(c.get("command"), f"{path}.commands[{i}].command")
         if "command" in c and not argv:
             r.problem(c["command"], f"{path}.commands[{i}].command", "must be a non-empty list (argv, no shell)")
-        commands.append({"name": r.string(c.get("name"), f"{path}.commands[{i}].name"), "command": list(argv),
-                         "timeout": r.duration(c.get("timeout"), f"{path}.commands[{i}].timeout", 60),
-                         "env": r.string_map(c.get("env"), f"{path}.commands[{i}].env")})
+        commands.append(
+            {
+                "name": r.string(c.get("name"), f"{path}.commands[{i}].name"),
+                "command": list(argv),
+                "timeout": r.duration(c.get("timeout"), f"{path}.commands[{i}].timeout", 60),
+                "env": r.string_map(c.get("env"), f"{path}.commands[{i}].env"),
+            }
+        )
     checks = []
     for i, item in enumerate(r.sequence(v.get("http"), f"{path}.http")):
-        h = r.mapping(item, f"{path}.http[{i}]", ("name", "url", "method", "expectedStatus", "bodyContains",
-                                                  "timeout"), ("url",))
-        checks.append({"name": r.string(h.get("name"), f"{path}.http[{i}].name"),
-                       "url": r.expression(h.get("url"), f"{path}.http[{i}].url"),
-                       "method": r.choice(h.get("method"), f"{path}.http[{i}].method", ("GET", "HEAD", "POST"), "GET"),
-                       "expectedStatus": r.integer(h.get("expectedStatus"), f"{path}.http[{i}].expectedStatus", 200),
-                       "bodyContains": r.string(h.get("bodyContains"), f"{path}.http[{i}].bodyContains"),
-                       "timeout": r.duration(h.get("timeout"), f"{path}.http[{i}].timeout", 10)})
-    return Verification(argocd_healthy=r.boolean(argocd.get("healthy"), f"{path}.argocd.healthy"),
-                        commands=tuple(commands), http=tuple(checks),
-                        skip_when_unchanged=r.boolean(v.get("skipWhenUnchanged"), f"{path}.skipWhenUnchanged", True),
-                        timeout_seconds=r.duration(v.get("timeout"), f"{path}.timeout", 300))
+        h = r.mapping(
+            item, f"{path}.http[{i}]", ("name", "url", "method", "expectedStatus", "bodyContains", "timeout"), ("url",)
+        )
+        checks.append(
+            {
+                "name": r.string(h.get("name"), f"{path}.http[{i}].name"),
+                "url": r.expression(h.get("url"), f"{path}.http[{i}].url"),
+                "method": r.choice(h.get("method"), f"{path}.http[{i}].method", ("GET", "HEAD", "POST"), "GET"),
+                "expectedStatus": r.integer(h.get("expectedStatus"), f"{path}.http[{i}].expectedStatus", 200),
+                "bodyContains": r.string(h.get("bodyContains"), f"{path}.http[{i}].bodyContains"),
+                "timeout": r.duration(h.get("timeout"), f"{path}.http[{i}].timeout", 10),
+            }
+        )
+    return Verification(
+        argocd_healthy=r.boolean(argocd.get("healthy"), f"{path}.argocd.healthy"),
+        commands=tuple(commands),
+        http=tuple(checks),
+        skip_when_unchanged=r.boolean(v.get("skipWhenUnchanged"), f"{path}.skipWhenUnchanged", True),
+        timeout_seconds=r.duration(v.get("timeout"), f"{path}.timeout", 300),
+    )
 
 
 def _app(r: Reader, node: yaml.Node, path: str) -> App:
-    a = r.mapping(node, path, ("name", "path", "repoURL", "targetRevision", "project", "destination", "helm"),
-                  ("name", "path"))
-    d = r.mapping(a["destination"], f"{path}.destination", ("server", "name", "namespace")) \
-        if "destination" in a else {}
+    a = r.mapping(
+        node, path, ("name", "path", "repoURL", "targetRevision", "project", "destination", "helm"), ("name", "path")
+    )
+    d = (
+        r.mapping(a["destination"], f"{path}.destination", ("server", "name", "namespace"))
+        if "destination" in a
+        else {}
+    )
     h = r.mapping(a["helm"], f"{path}.helm", ("releaseName", "valuesFiles", "images")) if "helm" in a else {}
     images = []
     for i, item in enumerate(r.sequence(h.get("images"), f"{path}.helm.images")):
         m = r.mapping(item, f"{path}.helm.images[{i}]", ("key", "value"), ("key", "value"))
-        images.append(HelmImageValue(key=r.string(m.get("key"), f"{path}.helm.images[{i}].key"),
-                                     value=r.expression(m.get("value"), f"{path}.helm.images[{i}].value")))
+        images.append(
+            HelmImageValue(
+                key=r.string(m.get("key"), f"{path}.helm.images[{i}].key"),
+                value=r.expression(m.get("value"), f"{path}.helm.images[{i}].value"),
+            )
+        )
     app_path = r.string(a.get("path"), f"{path}.path")
     if app_path.startswith("/") or ".." in app_path.split("/"):
         r.problem(a.get("path"), f"{path}.path", f'"{app_path}" must be relative to the repo root, without ".."')
     server = r.string(d.get("server"), f"{path}.destination.server")
     dest_name = r.string(d.get("name"), f"{path}.destination.name")
-    return App(name=r.name(a.get("name"), f"{path}.name"), path=app_path.strip("/") or ".",
-               repo_url=r.string(a.get("repoURL"), f"{path}.repoURL"),
-               target_revision=r.string(a.get("targetRevision"), f"{path}.targetRevision"),
-               project=r.string(a.get("project"), f"{path}.project", "default"),
-               destination=Destination(server=server or ("" if dest_name else "https://kubernetes.default.svc"),
-                                       name=dest_name,
-                                       namespace=r.string(d.get("namespace"), f"{path}.destination.namespace")),
-               helm_values=tuple(images), helm_values_files=r.strings(h.get("valuesFiles"), f"{path}.helm.valuesFiles"),
-               release_name=r.string(h.get("releaseName"), f"{path}.helm.releaseName"))
+    return App(
+        name=r.name(a.get("name"), f"{path}.name"),
+        path=app_path.strip("/") or ".",
+        repo_url=r.string(a.get("repoURL"), f"{path}.repoURL"),
+        target_revision=r.string(a.get("targetRevision"), f"{path}.targetRevision"),
+        project=r.string(a.get("project"), f"{path}.project", "default"),
+        destination=Destination(
+            server=server or ("" if dest_name else "https://kubernetes.default.svc"),
+            name=dest_name,
+            namespace=r.string(d.get("namespace"), f"{path}.destination.namespace"),
+        ),
+        helm_values=tuple(images),
+        helm_values_files=r.strings(h.get("valuesFiles"), f"{path}.helm.valuesFiles"),
+        release_name=r.string(h.get("releaseName"), f"{path}.helm.releaseName"),
+    )
 
 
 def _check_references(r: Reader, p: Pipeline) -> None:
     warehouse_names = [w.name for w in p.warehouses]
     stage_names = [s.name for s in p.stages]
-    for label, names, base in (("warehouse", warehouse_names, "spec.warehouses"),
-                               ("stage", stage_names, "spec.stages")):
+    for label, names, base in (
+        ("warehouse", warehouse_names, "spec.warehouses"),
+        ("stage", stage_names, "spec.stages"),
+    ):
         seen: set[str] = set()
         for i, name in enumerate(names):
             if name in seen:
@@ -289,24 +384,36 @@ def _check_references(r: Reader, p: Pipeline) -> None:
                 r.problem(None, f"{path}.origin", f'unknown warehouse "{request.origin}"{known}')
             for ui, upstream in enumerate(request.sources.stages):
                 if upstream not in stage_names:
-                    r.problem(None, f"{path}.sources.stages[{ui}]",
-                              f'unknown stage "{upstream}"{_known(upstream, stage_names)}')
+                    r.problem(
+                        None,
+                        f"{path}.sources.stages[{ui}]",
+                        f'unknown stage "{upstream}"{_known(upstream, stage_names)}',
+                    )
                 elif upstream == stage.name:
                     r.problem(None, f"{path}.sources.stages[{ui}]", "a stage cannot take freight from itself")
                 else:
                     upstream_stage = next(s for s in p.stages if s.name == upstream)
                     upstream_valid = all(r.origin in warehouse_names for r in upstream_stage.requested_freight)
-                    if request.origin in warehouse_names and upstream_valid \
-                            and upstream_stage.request_for(request.origin) is None:
-                        r.problem(None, f"{path}.sources.stages[{ui}]",
-                                  f'stage "{upstream}" does not request freight from "{request.origin}"')
+                    if (
+                        request.origin in warehouse_names
+                        and upstream_valid
+                        and upstream_stage.request_for(request.origin) is None
+                    ):
+                        r.problem(
+                            None,
+                            f"{path}.sources.stages[{ui}]",
+                            f'stage "{upstream}" does not request freight from "{request.origin}"',
+                        )
         if not stage.requested_freight and f"spec.stages[{si}].requestedFreight" in p.lines:
             r.problem(None, f"spec.stages[{si}].requestedFreight", "needs at least one origin")
     cycle = _find_cycle(p)
     if cycle:
         index = stage_names.index(cycle[0])
-        r.problem(None, f"spec.stages[{index}].requestedFreight",
-                  f"stages form a cycle: {' -> '.join(cycle)} (a stage cannot be upstream of itself)")
+        r.problem(
+            None,
+            f"spec.stages[{index}].requestedFreight",
+            f"stages form a cycle: {' -> '.join(cycle)} (a stage cannot be upstream of itself)",
+        )
 
 
 def _known(name: str, names: list[str]) -> str:
@@ -325,7 +432,7 @@ def _find_cycle(p: Pipeline) -> list[str]:
         trail.append(name)
         for parent in upstream.get(name, []):
             if state.get(parent) == 1:
-                return [*trail[trail.index(parent):], parent]
+                return [*trail[trail.index(parent) :], parent]
             if parent in upstream and parent not in state:
                 found = visit(parent)
                 if found:
@@ -340,4 +447,3 @@ def _find_cycle(p: Pipeline) -> list[str]:
             if found:
                 return list(reversed(found))
     return []
-

@@ -21,8 +21,11 @@ def load_pipelines(path: str | Path, *, repo_root: Path | None = None, check_pat
     target = Path(path)
     if not target.exists():
         raise ConfigError([f"{target}: no such file or directory (give a pipeline file or a directory of them)"])
-    files = sorted(p for p in target.rglob("*") if p.suffix in YAML_SUFFIXES and p.is_file()) \
-        if target.is_dir() else [target]
+    files = (
+        sorted(p for p in target.rglob("*") if p.suffix in YAML_SUFFIXES and p.is_file())
+        if target.is_dir()
+        else [target]
+    )
     pipelines: list[Pipeline] = []
     problems: list[str] = []
     for file in files:
@@ -35,12 +38,13 @@ def load_pipelines(path: str | Path, *, repo_root: Path | None = None, check_pat
     names = [p.name for p in pipelines]
     for name in sorted({n for n in names if names.count(n) > 1}):
         sources = ", ".join(p.source_file for p in pipelines if p.name == name)
-        problems.append(f"{sources}: metadata.name: pipeline \"{name}\" is defined more than once (rename one)")
+        problems.append(f'{sources}: metadata.name: pipeline "{name}" is defined more than once (rename one)')
     if problems:
         raise ConfigError(problems)
     if not pipelines and not target.is_dir():
-        raise ConfigError([f"{target}: no Pipeline document found "
-                           "(kind: Pipeline, apiVersion: freightyard.io/v1alpha1)"])
+        raise ConfigError(
+            [f"{target}: no Pipeline document found (kind: Pipeline, apiVersion: freightyard.io/v1alpha1)"]
+        )
     return pipelines
 
 
@@ -53,8 +57,10 @@ def missing_app_paths(pipeline: Pipeline, root: Path) -> list[str]:
             if not (root / app.path).is_dir():
                 field = f"spec.stages[{si}].apps[{ai}].path"
                 line = pipeline.lines.get(field, 0)
-                problems.append(f"{pipeline.source_file}:{line}: {field}: directory \"{app.path}\" does not exist "
-                                f"under the repo root {root} (create it or fix the path)")
+                problems.append(
+                    f'{pipeline.source_file}:{line}: {field}: directory "{app.path}" does not exist '
+                    f"under the repo root {root} (create it or fix the path)"
+                )
     return problems
 
 

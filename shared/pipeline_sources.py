@@ -126,8 +126,11 @@ class PipelineFiles:
         cache = {}
         for path, identity in identities.items():
             cached = self._cache.get(path)
-            cache[path] = cached if cached is not None and cached[0] == identity else \
-                (identity, parse_pipeline_file(path, repo_root=self._repo_root))
+            cache[path] = (
+                cached
+                if cached is not None and cached[0] == identity
+                else (identity, parse_pipeline_file(path, repo_root=self._repo_root))
+            )
         self._cache = cache
         return {path: parsed for path, (_, parsed) in cache.items()}
 
@@ -161,7 +164,10 @@ class PipelineConfigMaps:
                 key = (str(metadata.get("namespace") or namespace), str(metadata.get("name") or ""))
                 version = str(metadata.get("resourceVersion") or "")
                 cached = self._cache.get(key)
-                cache[key] = cached if cached is not None and version and cached[0] == version else \
-                    (version, parse_configmap(key, item.get("data") or {}))
+                cache[key] = (
+                    cached
+                    if cached is not None and version and cached[0] == version
+                    else (version, parse_configmap(key, item.get("data") or {}))
+                )
         self._cache = cache
         return {key: parsed for key, (_, parsed) in cache.items()}

@@ -64,8 +64,15 @@ def run(request: Request) -> Outcome:
         env = {**os.environ, **request.env}
     started = time.monotonic()
     try:
-        done = subprocess.run(request.argv, cwd=request.cwd, env=env, input=request.stdin, capture_output=True,
-                              timeout=request.timeout, check=False)
+        done = subprocess.run(
+            request.argv,
+            cwd=request.cwd,
+            env=env,
+            input=request.stdin,
+            capture_output=True,
+            timeout=request.timeout,
+            check=False,
+        )
     except subprocess.TimeoutExpired as error:
         raise ProcessTimeout(f"{request.shown}: no answer within {request.timeout:g}s") from error
     except FileNotFoundError as error:

@@ -59,8 +59,13 @@ class Engine:
         def apply(document: Document | None) -> tuple[Document, Any]:
             state = state_from_document(document)
             result = mutate(state)
-            return state_to_document(state, pipeline=self.pipeline.name, name=self.pipeline.state.name,
-                                     namespace=self.pipeline.state.namespace, previous=document), result
+            return state_to_document(
+                state,
+                pipeline=self.pipeline.name,
+                name=self.pipeline.state.name,
+                namespace=self.pipeline.state.namespace,
+                previous=document,
+            ), result
 
         return update_document(self.store, apply)
 
@@ -97,9 +102,13 @@ class Engine:
         current = state.current_freight(stage_name)
         context = PromotionContext(self.pipeline, stage, freight, current, actor, self.cache_dir, self.settings)
         if current is not None and current.id == freight.id:
-            result = MechanismResult(NOOP, f"{freight.alias} is already in {stage_name}",
-                                     revision=state.stage(stage_name).current.revision  # type: ignore[union-attr]
-                                     if state.stage(stage_name).current else "")
+            result = MechanismResult(
+                NOOP,
+                f"{freight.alias} is already in {stage_name}",
+                revision=state.stage(stage_name).current.revision  # type: ignore[union-attr]
+                if state.stage(stage_name).current
+                else "",
+            )
         else:
             renders = self._noop_verdict(context)
             if renders is not None and renders.unchanged:
@@ -109,15 +118,24 @@ class Engine:
                     result = self.mechanisms(stage.promotion.mechanism).promote(context)
                 except FreightyardError as error:
                     self._record(stage_name, freight, actor, MechanismResult(FAILED, error.message), hold=False)
-                    raise MechanismError(f"promoting {freight.alias} into {stage_name} failed: {error.message}",
-                                         temporary=error.temporary) from error
+                    raise MechanismError(
+                        f"promoting {freight.alias} into {stage_name} failed: {error.message}",
+                        temporary=error.temporary,
+                    ) from error
                 if renders is not None:
-                    result = dataclasses.replace(result, changed_apps=renders.changed,
-                                                 render_hash=result.render_hash or renders.candidate.render_hash)
+                    result = dataclasses.replace(
+                        result,
+                        changed_apps=renders.changed,
+                        render_hash=result.render_hash or renders.candidate.render_hash,
+                    )
         record = self._record(stage_name, freight, actor, result, hold=hold)
-        log.info("promoted %s into %s: %s", freight.alias, stage_name, record.phase,
-                 extra={"pipeline": self.pipeline.name, "stage": stage_name, "freight": freight.id,
-                        "phase": record.phase})
+        log.info(
+            "promoted %s into %s: %s",
+            freight.alias,
+            stage_name,
+            record.phase,
+            extra={"pipeline": self.pipeline.name, "stage": stage_name, "freight": freight.id, "phase": record.phase},
+        )
         return record
 
     def _noop_verdict(self, context: PromotionContext) -> noop.NoopVerdict | None:
@@ -128,8 +146,14 @@ class Engine:
         from freightyard.shared.sources.git import GitMirrors
 
         mirrors = GitMirrors(Path(self.cache_dir), credentials=credentials_lookup(self.settings))
-        return noop.detect(self.pipeline, context.stage, context.freight, context.current, mirrors=mirrors,
-                           env=render_env(self.settings))
+        return noop.detect(
+            self.pipeline,
+            context.stage,
+            context.freight,
+            context.current,
+            mirrors=mirrors,
+            env=render_env(self.settings),
+        )
 
     def _noop_result(self, context: PromotionContext, state: State, verdict: noop.NoopVerdict) -> MechanismResult:
         """Nothing renders differently: record without running the mechanism (no commit, no patch)."""
@@ -139,8 +163,12 @@ class Engine:
             revision = Pin().promote(context).revision
         else:  # branch and trunk writers: the stage's branch/commit stays what it was
             revision = current.revision if current else ""
-        return MechanismResult(NOOP, f"rendered output unchanged for every app ({apps}); nothing to do",
-                               revision=revision, render_hash=verdict.candidate.render_hash)
+        return MechanismResult(
+            NOOP,
+            f"rendered output unchanged for every app ({apps}); nothing to do",
+            revision=revision,
+            render_hash=verdict.candidate.render_hash,
+        )
 
     def _newer_eligible_exists(self, state: State, freight: Freight, stage_name: str, now: dt.datetime) -> bool:
         for other in state.freight.values():  # newest first
@@ -150,14 +178,23 @@ class Engine:
                 return True
         return False
 
-    def _record(self, stage_name: str, freight: Freight, actor: str, result: MechanismResult,
-                *, hold: bool) -> PromotionRecord:
+    def _record(
+        self, stage_name: str, freight: Freight, actor: str, result: MechanismResult, *, hold: bool
+    ) -> PromotionRecord:
         stage = self.pipeline.stage(stage_name)
         at = format_time(self.clock())
-        record = PromotionRecord(freight=freight.id, stage=stage_name, by=actor, at=at, phase=result.phase,
-                                 mechanism=stage.promotion.mechanism, render_hash=result.render_hash,
-                                 message=result.message, revision=result.revision,
-                                 changed_apps=list(result.changed_apps))
+        record = PromotionRecord(
+            freight=freight.id,
+            stage=stage_name,
+            by=actor,
+            at=at,
+            phase=result.phase,
+            mechanism=stage.promotion.mechanism,
+            render_hash=result.render_hash,
+            message=result.message,
+            revision=result.revision,
+            changed_apps=list(result.changed_apps),
+        )
         needs_verification = stage.verification is not None and not stage.verification.empty
 
         def mutate(state: State) -> None:
@@ -169,11 +206,13 @@ class Engine:
             stage_state.current = record
             stage_state.hold = freight.id if hold else ""
             if result.phase == NOOP and stage.verification and stage.verification.skip_when_unchanged:
-                stage_state.verifications[freight.id] = Mark(at=at, phase="Skipped",
-                                                             message="no-op promotion: nothing changed")
+                stage_state.verifications[freight.id] = Mark(
+                    at=at, phase="Skipped", message="no-op promotion: nothing changed"
+                )
             elif not needs_verification:
-                stage_state.verifications[freight.id] = Mark(at=at, phase="Succeeded",
-                                                             message="stage has no verification")
+                stage_state.verifications[freight.id] = Mark(
+                    at=at, phase="Succeeded", message="stage has no verification"
+                )
             else:
                 stage_state.verifications[freight.id] = Mark(at=at, phase=PENDING, message="awaiting verification")
 
@@ -182,5 +221,8 @@ class Engine:
 
     def record_verification(self, stage_name: str, freight_id: str, phase: str, message: str = "") -> None:
         at = format_time(self.clock())
-        self.change(lambda state: state.stage(stage_name).verifications.__setitem__(
-            freight_id, Mark(at=at, phase=phase, message=message)))
+        self.change(
+            lambda state: state.stage(stage_name).verifications.__setitem__(
+                freight_id, Mark(at=at, phase=phase, message=message)
+            )
+        )

@@ -31,9 +31,11 @@ def filter_tags(tags: list[str], allow: str = "", ignore: tuple[str, ...] = ()) 
     allow_re = _compile(allow, "allowTags") if allow else None
     ignored = frozenset(ignore)
     ignore_res = [_compile(i, "ignoreTags") for i in ignore]
-    return [t for t in tags
-            if (allow_re is None or allow_re.search(t)) and t not in ignored
-            and not any(r.fullmatch(t) for r in ignore_res)]
+    return [
+        t
+        for t in tags
+        if (allow_re is None or allow_re.search(t)) and t not in ignored and not any(r.fullmatch(t) for r in ignore_res)
+    ]
 
 
 def iter_semver(tags: list[str], constraint: str = "") -> Iterator[str]:
@@ -79,8 +81,7 @@ _QUICK = re.compile(r"^v?(\d+)(?:\.(\d+))?(?:\.(\d+))?(?:-([0-9A-Za-z.-]+))?(?:\
 def _keyed(tags: list[str]) -> list[tuple[Key, int, str]]:
     """(precedence key, length, tag) for every tag that looks like a version."""
     plain = _PLAIN.findall("\n".join(t for t in tags if "\n" not in t))
-    keyed: list[tuple[Key, int, str]] = [
-        ((*map(int, t.lstrip("v").split(".")), 1), len(t), t) for t in plain]
+    keyed: list[tuple[Key, int, str]] = [((*map(int, t.lstrip("v").split(".")), 1), len(t), t) for t in plain]
     plain_set = set(plain)
     for tag in tags:
         if tag not in plain_set and (key := _quick_key(tag)) is not None:
@@ -104,14 +105,16 @@ def lexical_order(tags: list[str]) -> list[str]:
     return sorted(tags, reverse=True)
 
 
-def order_tags(tags: list[str], strategy: str, constraint: str = "", allow: str = "",
-               ignore: tuple[str, ...] = ()) -> list[str]:
+def order_tags(
+    tags: list[str], strategy: str, constraint: str = "", allow: str = "", ignore: tuple[str, ...] = ()
+) -> list[str]:
     """Order by ``SemVer`` or ``Lexical``; other strategies need more than names (returned filtered)."""
     return list(iter_tags(tags, strategy, constraint, allow, ignore))
 
 
-def iter_tags(tags: list[str], strategy: str, constraint: str = "", allow: str = "",
-              ignore: tuple[str, ...] = ()) -> Iterator[str]:
+def iter_tags(
+    tags: list[str], strategy: str, constraint: str = "", allow: str = "", ignore: tuple[str, ...] = ()
+) -> Iterator[str]:
     """``order_tags`` lazily: consume only as many candidates as you need."""
     kept = filter_tags(tags, allow, ignore)
     if strategy == "SemVer":

@@ -48,7 +48,12 @@ def is_strict(text: str) -> bool:
 Release = tuple[int, int, int]
 _RELEASE_TESTS: dict[str, Callable[[Release, Release], bool]] = {
     # ``r OP bound`` written as ``operator(bound, r)`` so ``partial`` binds the bound: a C-level call per test.
-    "<": operator.gt, "<=": operator.ge, ">": operator.lt, ">=": operator.le, "=": operator.eq, "!=": operator.ne,
+    "<": operator.gt,
+    "<=": operator.ge,
+    ">": operator.lt,
+    ">=": operator.le,
+    "=": operator.eq,
+    "!=": operator.ne,
 }
 # Against a pre-release bound ``b-pre`` a release r is never equal: r < b-pre iff r < b, r > b-pre iff r >= b.
 _AGAINST_PRERELEASE = {"<": "<", "<=": "<", ">": ">=", ">=": ">=", "=": "never", "!=": "always"}
@@ -74,8 +79,9 @@ class _Comparator:
         order = version.compare(self.bound)
         if self.op == "outside":
             return order < 0 or version.compare(self.upper) >= 0
-        return {"<": order < 0, "<=": order <= 0, ">": order > 0, ">=": order >= 0, "=": order == 0,
-                "!=": order != 0}[self.op]
+        return {"<": order < 0, "<=": order <= 0, ">": order > 0, ">=": order >= 0, "=": order == 0, "!=": order != 0}[
+            self.op
+        ]
 
     @property
     def release(self) -> Callable[[Release], bool]:
@@ -132,7 +138,8 @@ def satisfies(version: semver.Version, constraint: Constraint) -> bool:
         if not all(c.test(version) for c in group):
             continue
         if version.prerelease and not any(
-                c.allows_prerelease_of == (version.major, version.minor, version.patch) for c in group):
+            c.allows_prerelease_of == (version.major, version.minor, version.patch) for c in group
+        ):
             continue
         return True
     return False
@@ -193,7 +200,7 @@ def _comparators(term: str) -> list[_Comparator]:
         raise ConstraintError(f"{text!r} is not a version (expected e.g. 1.2.3, 1.x, ^1.4)")
     major_s, minor_s, patch_s, pre = wild.groups()
     given = [p for p in (major_s, minor_s, patch_s) if p is not None and p not in "xX*"]
-    if any(p is not None and p in "xX*" for p in (major_s, minor_s, patch_s)[:len(given)]):
+    if any(p is not None and p in "xX*" for p in (major_s, minor_s, patch_s)[: len(given)]):
         raise ConstraintError(f"{text!r}: a wildcard can only stand at the end")
     nums = [int(p) for p in given] + [0] * (3 - len(given))
     base = semver.Version(nums[0], nums[1], nums[2], pre)
@@ -212,8 +219,9 @@ def _comparators(term: str) -> list[_Comparator]:
         else:
             upper = semver.Version(0, 0, nums[2] + 1, "0")
         return [cmp(">=", base), cmp("<", upper)]
-    next_minor = semver.Version(nums[0] + 1, 0, 0, "0") if len(given) == 1 \
-        else semver.Version(nums[0], nums[1] + 1, 0, "0")
+    next_minor = (
+        semver.Version(nums[0] + 1, 0, 0, "0") if len(given) == 1 else semver.Version(nums[0], nums[1] + 1, 0, "0")
+    )
     if op in ("~", "~>"):
         return [cmp(">=", base), cmp("<", next_minor)]
     if len(given) < 3 and op in ("=", "!="):

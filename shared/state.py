@@ -55,8 +55,14 @@ class PromotionRecord:
     changed_apps: list[str] = field(default_factory=list)  # apps whose render changed; empty: all/unknown
 
     def to_dict(self) -> dict[str, Any]:
-        out: dict[str, Any] = {"freight": self.freight, "stage": self.stage, "by": self.by, "at": self.at,
-                               "phase": self.phase, "mechanism": self.mechanism}
+        out: dict[str, Any] = {
+            "freight": self.freight,
+            "stage": self.stage,
+            "by": self.by,
+            "at": self.at,
+            "phase": self.phase,
+            "mechanism": self.mechanism,
+        }
         for key, value in (("renderHash", self.render_hash), ("message", self.message), ("revision", self.revision)):
             if value:
                 out[key] = value
@@ -66,11 +72,18 @@ class PromotionRecord:
 
     @classmethod
     def from_dict(cls, data: dict[str, Any]) -> PromotionRecord:
-        return cls(freight=str(data["freight"]), stage=str(data.get("stage", "")), by=str(data.get("by", "")),
-                   at=str(data.get("at", "")), phase=str(data.get("phase", SUCCEEDED)),
-                   mechanism=str(data.get("mechanism", "pin")), render_hash=str(data.get("renderHash", "")),
-                   message=str(data.get("message", "")), revision=str(data.get("revision", "")),
-                   changed_apps=[str(a) for a in data.get("changedApps") or []])
+        return cls(
+            freight=str(data["freight"]),
+            stage=str(data.get("stage", "")),
+            by=str(data.get("by", "")),
+            at=str(data.get("at", "")),
+            phase=str(data.get("phase", SUCCEEDED)),
+            mechanism=str(data.get("mechanism", "pin")),
+            render_hash=str(data.get("renderHash", "")),
+            message=str(data.get("message", "")),
+            revision=str(data.get("revision", "")),
+            changed_apps=[str(a) for a in data.get("changedApps") or []],
+        )
 
 
 @dataclass
@@ -83,13 +96,18 @@ class Mark:
     message: str = ""
 
     def to_dict(self) -> dict[str, str]:
-        return {k: v for k, v in (("at", self.at), ("by", self.by), ("phase", self.phase),
-                                  ("message", self.message)) if v}
+        return {
+            k: v for k, v in (("at", self.at), ("by", self.by), ("phase", self.phase), ("message", self.message)) if v
+        }
 
     @classmethod
     def from_dict(cls, data: dict[str, Any]) -> Mark:
-        return cls(at=str(data.get("at", "")), by=str(data.get("by", "")), phase=str(data.get("phase", "")),
-                   message=str(data.get("message", "")))
+        return cls(
+            at=str(data.get("at", "")),
+            by=str(data.get("by", "")),
+            phase=str(data.get("phase", "")),
+            message=str(data.get("message", "")),
+        )
 
 
 @dataclass
@@ -121,11 +139,13 @@ class StageState:
     @classmethod
     def from_dict(cls, data: dict[str, Any]) -> StageState:
         current = data.get("current")
-        return cls(current=PromotionRecord.from_dict(current) if current else None,
-                   history=[PromotionRecord.from_dict(h) for h in data.get("history") or []],
-                   verifications={str(k): Mark.from_dict(v) for k, v in (data.get("verifications") or {}).items()},
-                   approvals={str(k): Mark.from_dict(v) for k, v in (data.get("approvals") or {}).items()},
-                   hold=str(data.get("autoPromotionHold", "")))
+        return cls(
+            current=PromotionRecord.from_dict(current) if current else None,
+            history=[PromotionRecord.from_dict(h) for h in data.get("history") or []],
+            verifications={str(k): Mark.from_dict(v) for k, v in (data.get("verifications") or {}).items()},
+            approvals={str(k): Mark.from_dict(v) for k, v in (data.get("approvals") or {}).items()},
+            hold=str(data.get("autoPromotionHold", "")),
+        )
 
 
 @dataclass
@@ -168,12 +188,13 @@ def state_from_document(document: dict[str, Any] | None) -> State:
         state.freight[freight.id] = freight
     for key, text in data.items():
         if key.startswith("stage.") and key.endswith(".yaml"):
-            state.stages[key[len("stage."):-len(".yaml")]] = StageState.from_dict(yaml.safe_load(text) or {})
+            state.stages[key[len("stage.") : -len(".yaml")]] = StageState.from_dict(yaml.safe_load(text) or {})
     return state
 
 
-def state_to_document(state: State, *, pipeline: str, name: str, namespace: str,
-                      previous: dict[str, Any] | None = None) -> dict[str, Any]:
+def state_to_document(
+    state: State, *, pipeline: str, name: str, namespace: str, previous: dict[str, Any] | None = None
+) -> dict[str, Any]:
     """The ConfigMap for ``state``, pruned to fit; keeps the previous document's metadata."""
     prune(state)
     document = _encode(state, pipeline, name, namespace, previous)
@@ -185,8 +206,7 @@ def state_to_document(state: State, *, pipeline: str, name: str, namespace: str,
     return document
 
 
-def _encode(state: State, pipeline: str, name: str, namespace: str,
-            previous: dict[str, Any] | None) -> dict[str, Any]:
+def _encode(state: State, pipeline: str, name: str, namespace: str, previous: dict[str, Any] | None) -> dict[str, Any]:
     metadata = dict((previous or {}).get("metadata") or {})
     metadata.update(name=name, namespace=namespace)
     labels = dict(metadata.get("labels") or {})
@@ -202,8 +222,13 @@ def _dump(value: Any) -> str:
     return yaml.safe_dump(value, sort_keys=False, default_flow_style=False, width=1000)
 
 
-def prune(state: State, *, keep_per_warehouse: int = DEFAULT_FREIGHT_PER_WAREHOUSE,
-          history: int = DEFAULT_HISTORY, verifications: int = DEFAULT_VERIFICATIONS) -> None:
+def prune(
+    state: State,
+    *,
+    keep_per_warehouse: int = DEFAULT_FREIGHT_PER_WAREHOUSE,
+    history: int = DEFAULT_HISTORY,
+    verifications: int = DEFAULT_VERIFICATIONS,
+) -> None:
     """Bound the catalog (newest N per warehouse plus all in use) and each stage's records."""
     for stage in state.stages.values():
         del stage.history[history:]

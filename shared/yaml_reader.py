@@ -29,8 +29,9 @@ class Reader:
         where = f"{self.filename}:{line}" if line else self.filename
         self.problems.append(f"{where}: {path}: {message}" if path else f"{where}: {message}")
 
-    def mapping(self, node: yaml.Node, path: str, allowed: tuple[str, ...],
-                required: tuple[str, ...] = ()) -> dict[str, yaml.Node]:
+    def mapping(
+        self, node: yaml.Node, path: str, allowed: tuple[str, ...], required: tuple[str, ...] = ()
+    ) -> dict[str, yaml.Node]:
         self.lines[path] = node.start_mark.line + 1
         if not isinstance(node, yaml.MappingNode):
             self.problem(node, path, f"must be a mapping with keys {', '.join(allowed)}")
@@ -156,8 +157,9 @@ class Reader:
     def name(self, node: yaml.Node | None, path: str) -> str:
         value = self.string(node, path)
         if value and not NAME.match(value):
-            self.problem(node, path, f'invalid name "{value}" (lower-case letters, digits and "-", '
-                                     "at most 63 characters)")
+            self.problem(
+                node, path, f'invalid name "{value}" (lower-case letters, digits and "-", at most 63 characters)'
+            )
         return value
 
     def path_list(self, node: yaml.Node | None, path: str) -> tuple[str, ...]:
@@ -165,7 +167,7 @@ class Reader:
         for i, item in enumerate(self.sequence(node, path)):
             value = self.string(item, f"{path}[{i}]")
             if value.startswith("regex:"):
-                self.regex_text(item, f"{path}[{i}]", value[len("regex:"):])
+                self.regex_text(item, f"{path}[{i}]", value[len("regex:") :])
             values.append(value)
         return tuple(values)
 

@@ -36,8 +36,10 @@ DEPLOYMENT = textwrap.dedent("""\
 
 def app_files(app: str, stages: tuple[str, ...] = ("dev", "prod")) -> dict[str, str]:
     """A kustomize app: base + one overlay per stage (with an ``images:`` list and a comment)."""
-    files = {f"apps/{app}/base/kustomization.yaml": "resources: [deployment.yaml]\n",
-             f"apps/{app}/base/deployment.yaml": DEPLOYMENT.replace("APP", app)}
+    files = {
+        f"apps/{app}/base/kustomization.yaml": "resources: [deployment.yaml]\n",
+        f"apps/{app}/base/deployment.yaml": DEPLOYMENT.replace("APP", app),
+    }
     for stage in stages:
         files[f"apps/{app}/overlays/{stage}/kustomization.yaml"] = textwrap.dedent(f"""\
             # {stage} overlay of {app}: keep this comment
@@ -58,15 +60,21 @@ def make_repo(server: GitHttpServer, name: str, files: dict[str, str]) -> tuple[
 
 
 def git_out(bare: Path, *args: str) -> str:
-    done = subprocess.run([git_path(), "--git-dir", str(bare), *args], env=git_env(), capture_output=True,
-                          check=False, timeout=60)
+    done = subprocess.run(
+        [git_path(), "--git-dir", str(bare), *args], env=git_env(), capture_output=True, check=False, timeout=60
+    )
     return done.stdout.decode().strip() if done.returncode == 0 else ""
 
 
 def show(bare: Path, branch: str, path: str) -> str | None:
     """The file at ``path`` on ``branch`` (None when missing)."""
-    done = subprocess.run([git_path(), "--git-dir", str(bare), "show", f"refs/heads/{branch}:{path}"],
-                          env=git_env(), capture_output=True, check=False, timeout=60)
+    done = subprocess.run(
+        [git_path(), "--git-dir", str(bare), "show", f"refs/heads/{branch}:{path}"],
+        env=git_env(),
+        capture_output=True,
+        check=False,
+        timeout=60,
+    )
     return done.stdout.decode() if done.returncode == 0 else None
 
 
@@ -88,5 +96,17 @@ def freight(repo_url: str, sha: str, digest: str = DIGEST1, tag: str = "1.0.0", 
     return Freight(origin, commits=(Commit(repo_url, sha, branch="main"),), images=(Image(IMAGE, tag, digest),))
 
 
-__all__ = ["DIGEST1", "DIGEST2", "IMAGE", "app_files", "commit_files", "engine_for", "freight", "git_out", "head",
-           "make_repo", "render_env", "show"]
+__all__ = [
+    "DIGEST1",
+    "DIGEST2",
+    "IMAGE",
+    "app_files",
+    "commit_files",
+    "engine_for",
+    "freight",
+    "git_out",
+    "head",
+    "make_repo",
+    "render_env",
+    "show",
+]

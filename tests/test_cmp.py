@@ -96,29 +96,34 @@ def write(root: Path, files: dict[str, str]) -> None:
 @pytest.fixture(scope="module")
 def git_repo(tmp_path_factory: pytest.TempPathFactory) -> Path:
     root = tmp_path_factory.mktemp("gitops") / "repo"
-    write(root, {
-        "pipelines/guestbook.yaml": PIPELINE,
-        "apps/guestbook/base/kustomization.yaml": "resources: [deployment.yaml]\n",
-        "apps/guestbook/base/deployment.yaml": DEPLOYMENT,
-        f"{OVERLAY}/kustomization.yaml": "resources: [../../base]\nnamePrefix: dev-\n",
-        "apps/guestbook/overlays/prod/kustomization.yaml": "resources: [../../base]\nnamePrefix: prod-\n",
-        "apps/broken/kustomization.yaml": "resources: [missing.yaml]\n",
-        "apps/escape/kustomization.yaml": "resources: [../../../outside]\n",
-        "apps/linked/kustomization.yaml": "resources: [link.yaml]\n",
-        "apps/absolute/kustomization.yaml": "resources: [/etc/passwd]\n",
-        "apps/remote/kustomization.yaml": "resources: [https://github.com/example/repo//base?ref=v1]\n",
-        "apps/plain/a.yaml": DEPLOYMENT,
-        "apps/plain/b.yaml": "apiVersion: v1\nkind: Service\nmetadata: {name: web}\nspec: {ports: [{port: 80}]}\n",
-        "apps/plain/notes.txt": "not a manifest\n",
-        "apps/chart/Chart.yaml": "apiVersion: v2\nname: chart\nversion: 0.1.0\n",
-        "apps/chart/values.yaml": "image: {ref: none}\n",
-        "apps/chart/templates/cm.yaml": CHART_TEMPLATE,
-    })
+    write(
+        root,
+        {
+            "pipelines/guestbook.yaml": PIPELINE,
+            "apps/guestbook/base/kustomization.yaml": "resources: [deployment.yaml]\n",
+            "apps/guestbook/base/deployment.yaml": DEPLOYMENT,
+            f"{OVERLAY}/kustomization.yaml": "resources: [../../base]\nnamePrefix: dev-\n",
+            "apps/guestbook/overlays/prod/kustomization.yaml": "resources: [../../base]\nnamePrefix: prod-\n",
+            "apps/broken/kustomization.yaml": "resources: [missing.yaml]\n",
+            "apps/escape/kustomization.yaml": "resources: [../../../outside]\n",
+            "apps/linked/kustomization.yaml": "resources: [link.yaml]\n",
+            "apps/absolute/kustomization.yaml": "resources: [/etc/passwd]\n",
+            "apps/remote/kustomization.yaml": "resources: [https://github.com/example/repo//base?ref=v1]\n",
+            "apps/plain/a.yaml": DEPLOYMENT,
+            "apps/plain/b.yaml": "apiVersion: v1\nkind: Service\nmetadata: {name: web}\nspec: {ports: [{port: 80}]}\n",
+            "apps/plain/notes.txt": "not a manifest\n",
+            "apps/chart/Chart.yaml": "apiVersion: v2\nname: chart\nversion: 0.1.0\n",
+            "apps/chart/values.yaml": "image: {ref: none}\n",
+            "apps/chart/templates/cm.yaml": CHART_TEMPLATE,
+        },
+    )
     (root / "apps/linked/link.yaml").symlink_to("/etc/hostname")
     subprocess.run(["git", "init", "-q", str(root)], check=True)
     subprocess.run(["git", "-C", str(root), "add", "-A"], check=True)
-    subprocess.run(["git", "-C", str(root), "-c", "user.email=t@example.com", "-c", "user.name=t", "commit",
-                    "-qm", "init"], check=True)
+    subprocess.run(
+        ["git", "-C", str(root), "-c", "user.email=t@example.com", "-c", "user.name=t", "commit", "-qm", "init"],
+        check=True,
+    )
     return root
 
 
@@ -127,15 +132,18 @@ def shim_path(tmp_path_factory: pytest.TempPathFactory) -> str:
     """``freightyard-cmp`` on PATH, the way the console-script entry point runs."""
     bin_dir = tmp_path_factory.mktemp("bin")
     shim = bin_dir / "freightyard-cmp"
-    shim.write_text(f"#!{sys.executable}\nimport sys\nsys.path.insert(0, {str(REPO)!r})\n"
-                    "from freightyard.cmp.entry import main\nsys.exit(main())\n")
+    shim.write_text(
+        f"#!{sys.executable}\nimport sys\nsys.path.insert(0, {str(REPO)!r})\n"
+        "from freightyard.cmp.entry import main\nsys.exit(main())\n"
+    )
     shim.chmod(0o755)
     return str(bin_dir)
 
 
 def freight(tag: str = "1.4.0", digest: str = DIGEST_A, origin: str = "main") -> Freight:
-    return Freight(origin=origin, images=(Image(IMAGE if origin == "main" else "registry.example.com/org/other",
-                                                tag, digest),))
+    return Freight(
+        origin=origin, images=(Image(IMAGE if origin == "main" else "registry.example.com/org/other", tag, digest),)
+    )
 
 
 Run = Callable[..., subprocess.CompletedProcess[bytes]]
@@ -145,29 +153,52 @@ Run = Callable[..., subprocess.CompletedProcess[bytes]]
 def run_plugin(git_repo: Path, shim_path: str, tmp_path: Path) -> Run:
     counter = iter(range(1000))
 
-    def run(path: str = OVERLAY, *, env: dict[str, str] | None = None, v2: bool = True,
-            command: str = "generate", sidecar: dict[str, str] | None = None) -> subprocess.CompletedProcess[bytes]:
+    def run(
+        path: str = OVERLAY,
+        *,
+        env: dict[str, str] | None = None,
+        v2: bool = True,
+        command: str = "generate",
+        sidecar: dict[str, str] | None = None,
+    ) -> subprocess.CompletedProcess[bytes]:
         copy = tmp_path / f"copy{next(counter)}"
         shutil.copytree(git_repo, copy, symlinks=True)  # argocd-cmp-server gets a fresh copy each time
         argocd = {
-            "ARGOCD_APP_NAME": "guestbook-dev", "ARGOCD_APP_NAMESPACE": "guestbook-dev",
-            "ARGOCD_APP_REVISION": "0" * 40, "ARGOCD_APP_REVISION_SHORT": "0000000",
-            "ARGOCD_APP_SOURCE_REPO_URL": "https://git.example.com/gitops.git", "ARGOCD_APP_SOURCE_PATH": path,
-            "ARGOCD_APP_SOURCE_TARGET_REVISION": "main", "KUBE_VERSION": "1.29+",
-            "KUBE_API_VERSIONS": "v1,apps/v1", "ARGOCD_APP_PARAMETERS": "null",
+            "ARGOCD_APP_NAME": "guestbook-dev",
+            "ARGOCD_APP_NAMESPACE": "guestbook-dev",
+            "ARGOCD_APP_REVISION": "0" * 40,
+            "ARGOCD_APP_REVISION_SHORT": "0000000",
+            "ARGOCD_APP_SOURCE_REPO_URL": "https://git.example.com/gitops.git",
+            "ARGOCD_APP_SOURCE_PATH": path,
+            "ARGOCD_APP_SOURCE_TARGET_REVISION": "main",
+            "KUBE_VERSION": "1.29+",
+            "KUBE_API_VERSIONS": "v1,apps/v1",
+            "ARGOCD_APP_PARAMETERS": "null",
         }
         if not v2:
             argocd["ARGOCD_APP_PROJECT_NAME"] = "default"
         for name, value in (env or {}).items():
             if value or not v2:  # v2 drops empty plugin env values, v3 passes them
                 argocd[f"ARGOCD_ENV_{name}"] = value
-        base = {"PATH": f"{shim_path}{os.pathsep}{os.environ['PATH']}", "HOME": str(tmp_path),
-                "FREIGHTYARD_TOOLS_DIR": str(REPO / ".tools"),
-                "FREIGHTYARD_CMP_SERVER": "off"}  # in-process here; tests/test_cmp_server.py covers the server
-        argv = PLUGIN["spec"]["generate"]["command"] if command == "generate" \
+        base = {
+            "PATH": f"{shim_path}{os.pathsep}{os.environ['PATH']}",
+            "HOME": str(tmp_path),
+            "FREIGHTYARD_TOOLS_DIR": str(REPO / ".tools"),
+            "FREIGHTYARD_CMP_SERVER": "off",
+        }  # in-process here; tests/test_cmp_server.py covers the server
+        argv = (
+            PLUGIN["spec"]["generate"]["command"]
+            if command == "generate"
             else PLUGIN["spec"]["parameters"]["dynamic"]["command"]
-        return subprocess.run(argv, cwd=copy / path, env={**base, **argocd, **(sidecar or {})},
-                              capture_output=True, timeout=60, check=False)
+        )
+        return subprocess.run(
+            argv,
+            cwd=copy / path,
+            env={**base, **argocd, **(sidecar or {})},
+            capture_output=True,
+            timeout=60,
+            check=False,
+        )
 
     return run
 
@@ -205,9 +236,11 @@ def test_generate_pins_images_by_digest(run_plugin: Run, v2: bool) -> None:
     containers = objects[0]["spec"]["template"]["spec"]["containers"]
     assert containers[0]["image"] == f"{IMAGE}:1.4.0@{DIGEST_A}"
     assert containers[1]["image"] == "registry.example.com/org/sidecar:2"
-    assert objects[0]["metadata"]["annotations"] == {"freightyard.io/freight": f.id,
-                                                     "freightyard.io/pipeline": "guestbook",
-                                                     "freightyard.io/stage": "dev"}
+    assert objects[0]["metadata"]["annotations"] == {
+        "freightyard.io/freight": f.id,
+        "freightyard.io/pipeline": "guestbook",
+        "freightyard.io/stage": "dev",
+    }
     assert "annotations" not in objects[0]["spec"]["template"]["metadata"]  # no pod restarts per freight
 
 
@@ -228,8 +261,9 @@ def test_annotations_can_be_turned_off(run_plugin: Run) -> None:
 def test_settings_from_plugin_parameters(run_plugin: Run) -> None:
     f = freight()
     params = [{"name": "pipeline", "string": "guestbook"}, {"name": "stage", "string": "dev"}]
-    result = run_plugin(env={"FREIGHT": f.to_json(), "FREIGHT_ID": f.id},
-                        sidecar={"ARGOCD_APP_PARAMETERS": json.dumps(params)})
+    result = run_plugin(
+        env={"FREIGHT": f.to_json(), "FREIGHT_ID": f.id}, sidecar={"ARGOCD_APP_PARAMETERS": json.dumps(params)}
+    )
     assert result.returncode == 0, result.stderr
 
 
@@ -256,8 +290,14 @@ def test_helm_chart_with_image_values(run_plugin: Run) -> None:
 
 def test_freight_from_mounted_configmap_directory(run_plugin: Run, tmp_path: Path) -> None:
     f = freight(tag="1.5.0", digest=DIGEST_B)
-    state = State(freight={f.id: f}, stages={"dev": StageState(current=PromotionRecord(
-        freight=f.id, stage="dev", by="t", at="2024-01-01T00:00:00Z", phase="Succeeded"))})
+    state = State(
+        freight={f.id: f},
+        stages={
+            "dev": StageState(
+                current=PromotionRecord(freight=f.id, stage="dev", by="t", at="2024-01-01T00:00:00Z", phase="Succeeded")
+            )
+        },
+    )
     document = state_to_document(state, pipeline="guestbook", name="freightyard-guestbook", namespace="argocd")
     mounted = tmp_path / "state" / "guestbook"
     mounted.mkdir(parents=True)
@@ -270,13 +310,17 @@ def test_freight_from_mounted_configmap_directory(run_plugin: Run, tmp_path: Pat
     # the same document as a single state file
     state_file = tmp_path / "state.yaml"
     state_file.write_text(yaml.safe_dump(document))
-    result = run_plugin(env={"PIPELINE": "guestbook", "STAGE": "dev"},
-                        sidecar={"FREIGHTYARD_STATE": f"file:{state_file}"})
+    result = run_plugin(
+        env={"PIPELINE": "guestbook", "STAGE": "dev"}, sidecar={"FREIGHTYARD_STATE": f"file:{state_file}"}
+    )
     assert result.returncode == 0, result.stderr
     assert f"@{DIGEST_B}".encode() in result.stdout
     # a stage with nothing pinned
-    result = run_plugin("apps/guestbook/overlays/prod", env={"PIPELINE": "guestbook", "STAGE": "prod"},
-                        sidecar={"FREIGHTYARD_STATE": f"file:{state_file}"})
+    result = run_plugin(
+        "apps/guestbook/overlays/prod",
+        env={"PIPELINE": "guestbook", "STAGE": "prod"},
+        sidecar={"FREIGHTYARD_STATE": f"file:{state_file}"},
+    )
     assert_failed(result, "no freight yet")
 
 
@@ -288,22 +332,24 @@ def test_parameters_announcement(run_plugin: Run) -> None:
     assert announced["images"]["map"] == {IMAGE: f"{IMAGE}:1.4.0@{DIGEST_A}"}
 
 
-@pytest.mark.parametrize(("path", "env", "needles"), [
-    (OVERLAY, {"STAGE": "qa"}, ("no stage 'qa'",)),
-    (OVERLAY, {"FREIGHT_ID": "f" * 40}, ("does not match",)),
-    (OVERLAY, {"FREIGHT_ID": ""}, ("FREIGHT_ID",)),
-    (OVERLAY, {"FREIGHT": "", "FREIGHT_ID": ""}, ("no freight",)),
-    (OVERLAY, {"FREIGHT": "{not json", "FREIGHT_ID": "x"}, ("not valid freight JSON",)),
-    (OVERLAY, {"PIPELINE": "nope"}, ("no pipeline 'nope'",)),
-    (OVERLAY, {"APP": "chart"}, ("is not the path of app",)),
-    ("apps/broken", {"APP": "broken"}, ("kustomize build apps/broken failed",)),
-    ("apps/escape", {"APP": "escape"}, ("outside the repository",)),
-    ("apps/linked", {"APP": "linked"}, ("outside the repository",)),
-    ("apps/absolute", {"APP": "absolute"}, ("absolute path",)),
-    ("apps/remote", {"APP": "remote"}, ("remote base",)),
-])
-def test_failures_leave_stdout_empty(run_plugin: Run, path: str, env: dict[str, str],
-                                     needles: tuple[str, ...]) -> None:
+@pytest.mark.parametrize(
+    ("path", "env", "needles"),
+    [
+        (OVERLAY, {"STAGE": "qa"}, ("no stage 'qa'",)),
+        (OVERLAY, {"FREIGHT_ID": "f" * 40}, ("does not match",)),
+        (OVERLAY, {"FREIGHT_ID": ""}, ("FREIGHT_ID",)),
+        (OVERLAY, {"FREIGHT": "", "FREIGHT_ID": ""}, ("no freight",)),
+        (OVERLAY, {"FREIGHT": "{not json", "FREIGHT_ID": "x"}, ("not valid freight JSON",)),
+        (OVERLAY, {"PIPELINE": "nope"}, ("no pipeline 'nope'",)),
+        (OVERLAY, {"APP": "chart"}, ("is not the path of app",)),
+        ("apps/broken", {"APP": "broken"}, ("kustomize build apps/broken failed",)),
+        ("apps/escape", {"APP": "escape"}, ("outside the repository",)),
+        ("apps/linked", {"APP": "linked"}, ("outside the repository",)),
+        ("apps/absolute", {"APP": "absolute"}, ("absolute path",)),
+        ("apps/remote", {"APP": "remote"}, ("remote base",)),
+    ],
+)
+def test_failures_leave_stdout_empty(run_plugin: Run, path: str, env: dict[str, str], needles: tuple[str, ...]) -> None:
     assert_failed(run_plugin(path, env={**pinned_env(freight()), **env}), *needles)
 
 
@@ -333,11 +379,14 @@ def test_sidecar_component_patches_the_repo_server(tmp_path: Path) -> None:
     if not kubectl:
         pytest.skip("kubectl not installed")
     shutil.copytree(REPO / "manifests/cmp", tmp_path / "cmp")
-    write(tmp_path, {
-        "kustomization.yaml": "resources: [deploy.yaml]\ncomponents: [cmp, cmp/components/state-mount]\n",
-        "deploy.yaml": "apiVersion: apps/v1\nkind: Deployment\nmetadata: {name: argocd-repo-server}\nspec:\n"
-                       "  template:\n    spec:\n      containers: [{name: argocd-repo-server, image: argocd}]\n",
-    })
+    write(
+        tmp_path,
+        {
+            "kustomization.yaml": "resources: [deploy.yaml]\ncomponents: [cmp, cmp/components/state-mount]\n",
+            "deploy.yaml": "apiVersion: apps/v1\nkind: Deployment\nmetadata: {name: argocd-repo-server}\nspec:\n"
+            "  template:\n    spec:\n      containers: [{name: argocd-repo-server, image: argocd}]\n",
+        },
+    )
     built = subprocess.run([kubectl, "kustomize", str(tmp_path)], capture_output=True, check=True)
     objects = {o["kind"]: o for o in yaml.safe_load_all(built.stdout)}
     assert yaml.safe_load(objects["ConfigMap"]["data"]["plugin.yaml"]) == PLUGIN
@@ -345,5 +394,9 @@ def test_sidecar_component_patches_the_repo_server(tmp_path: Path) -> None:
     (sidecar,) = [c for c in containers if c["name"] == "freightyard-cmp"]
     assert sidecar["securityContext"]["runAsUser"] == 999
     mounts = {m["mountPath"] for m in sidecar["volumeMounts"]}
-    assert {"/var/run/argocd", "/home/argocd/cmp-server/plugins", "/tmp",
-            "/home/argocd/cmp-server/config/plugin.yaml"} <= mounts
+    assert {
+        "/var/run/argocd",
+        "/home/argocd/cmp-server/plugins",
+        "/tmp",
+        "/home/argocd/cmp-server/config/plugin.yaml",
+    } <= mounts

@@ -21,9 +21,15 @@ REPO = Path(__file__).resolve().parents[1]
 
 
 def plugin_env(tmp_path: Path, socket_path: Path, **settings: str) -> dict[str, str]:
-    env = {"PATH": os.environ["PATH"], "HOME": str(tmp_path), "FREIGHTYARD_TOOLS_DIR": str(REPO / ".tools"),
-           "FREIGHTYARD_CMP_SOCKET": str(socket_path), "ARGOCD_APP_SOURCE_PATH": OVERLAY,
-           "ARGOCD_APP_NAMESPACE": "guestbook-dev", "PYTHONPATH": str(REPO)}
+    env = {
+        "PATH": os.environ["PATH"],
+        "HOME": str(tmp_path),
+        "FREIGHTYARD_TOOLS_DIR": str(REPO / ".tools"),
+        "FREIGHTYARD_CMP_SOCKET": str(socket_path),
+        "ARGOCD_APP_SOURCE_PATH": OVERLAY,
+        "ARGOCD_APP_NAMESPACE": "guestbook-dev",
+        "PYTHONPATH": str(REPO),
+    }
     env.update({f"ARGOCD_ENV_{k}": v for k, v in settings.items()})
     return env
 
@@ -65,12 +71,21 @@ def fresh_copy(repo: Path, tmp_path: Path, name: str) -> Path:
 
 
 def in_process(cwd: Path, env: dict[str, str]) -> subprocess.CompletedProcess[bytes]:
-    return subprocess.run([sys.executable, "-m", "freightyard.cmp.entry", "generate"], cwd=cwd,
-                          env={**env, "FREIGHTYARD_CMP_SERVER": "off"}, capture_output=True, timeout=60, check=False)
+    return subprocess.run(
+        [sys.executable, "-m", "freightyard.cmp.entry", "generate"],
+        cwd=cwd,
+        env={**env, "FREIGHTYARD_CMP_SERVER": "off"},
+        capture_output=True,
+        timeout=60,
+        check=False,
+    )
 
 
-def test_server_output_is_byte_identical_to_in_process(git_repo: Path, tmp_path: Path,  # noqa: F811
-                                                        socket_path: Path) -> None:
+def test_server_output_is_byte_identical_to_in_process(
+    git_repo: Path,  # noqa: F811 (the fixture, imported)
+    tmp_path: Path,
+    socket_path: Path,
+) -> None:
     env = plugin_env(tmp_path, socket_path, **pinned_env(freight()))
     server = start_server(socket_path, env)
     served = client.render(env, str(fresh_copy(git_repo, tmp_path, "a")))
@@ -82,8 +97,11 @@ def test_server_output_is_byte_identical_to_in_process(git_repo: Path, tmp_path:
     assert server.poll() is None
 
 
-def test_failures_through_the_server_keep_the_contract(git_repo: Path, tmp_path: Path,  # noqa: F811
-                                                       socket_path: Path) -> None:
+def test_failures_through_the_server_keep_the_contract(
+    git_repo: Path,  # noqa: F811 (the fixture, imported)
+    tmp_path: Path,
+    socket_path: Path,
+) -> None:
     env = plugin_env(tmp_path, socket_path, **pinned_env(freight(), STAGE="nope"))
     start_server(socket_path, env)
     served = client.render(env, str(fresh_copy(git_repo, tmp_path, "a")))
@@ -93,11 +111,20 @@ def test_failures_through_the_server_keep_the_contract(git_repo: Path, tmp_path:
     assert err.count("\n") == 1 and "nope" in err
 
 
-def test_first_call_renders_in_process_and_starts_the_server(git_repo: Path, tmp_path: Path,  # noqa: F811
-                                                             socket_path: Path) -> None:
+def test_first_call_renders_in_process_and_starts_the_server(
+    git_repo: Path,  # noqa: F811 (the fixture, imported)
+    tmp_path: Path,
+    socket_path: Path,
+) -> None:
     env = plugin_env(tmp_path, socket_path, **pinned_env(freight()))
-    first = subprocess.run([sys.executable, "-m", "freightyard.cmp.entry", "generate"], cwd=fresh_copy(git_repo, tmp_path, "a"),
-                           env=env, capture_output=True, timeout=60, check=False)
+    first = subprocess.run(
+        [sys.executable, "-m", "freightyard.cmp.entry", "generate"],
+        cwd=fresh_copy(git_repo, tmp_path, "a"),
+        env=env,
+        capture_output=True,
+        timeout=60,
+        check=False,
+    )
     assert first.returncode == 0 and b"@sha256:" in first.stdout
     deadline = time.monotonic() + 20
     while not socket_path.exists():
@@ -107,9 +134,12 @@ def test_first_call_renders_in_process_and_starts_the_server(git_repo: Path, tmp
     assert second is not None and second[1] == first.stdout
 
 
-def test_a_server_running_other_code_is_not_used_and_exits(git_repo: Path, tmp_path: Path,  # noqa: F811
-                                                           socket_path: Path,
-                                                           monkeypatch: pytest.MonkeyPatch) -> None:
+def test_a_server_running_other_code_is_not_used_and_exits(
+    git_repo: Path,  # noqa: F811 (the fixture, imported)
+    tmp_path: Path,
+    socket_path: Path,
+    monkeypatch: pytest.MonkeyPatch,
+) -> None:
     env = plugin_env(tmp_path, socket_path, **pinned_env(freight()))
     server = start_server(socket_path, env)
     monkeypatch.setattr(client, "code_version", lambda: "other-code")
@@ -131,8 +161,11 @@ def test_no_server_means_none(tmp_path: Path) -> None:
     assert client.render({"FREIGHTYARD_CMP_SOCKET": str(run_dir / "render.sock")}, str(tmp_path)) is None
 
 
-def test_the_repo_copy_cannot_shadow_the_servers_modules(git_repo: Path, tmp_path: Path,  # noqa: F811
-                                                         socket_path: Path) -> None:
+def test_the_repo_copy_cannot_shadow_the_servers_modules(
+    git_repo: Path,  # noqa: F811 (the fixture, imported)
+    tmp_path: Path,
+    socket_path: Path,
+) -> None:
     marker = tmp_path / "pwned"
     app = fresh_copy(git_repo, tmp_path, "evil")
     for module in ("cmp/server.py", "yaml.py", "shared/render/__init__.py"):
@@ -140,8 +173,14 @@ def test_the_repo_copy_cannot_shadow_the_servers_modules(git_repo: Path, tmp_pat
         (app / module).write_text(f"open({str(marker)!r}, 'w').write('imported')\n")
     (app / "cmp" / "__init__.py").write_text("")
     env = plugin_env(tmp_path, socket_path, **pinned_env(freight()))
-    first = subprocess.run([sys.executable, "-P", "-m", "freightyard.cmp.entry", "generate"], cwd=app, env=env,
-                           capture_output=True, timeout=60, check=False)
+    first = subprocess.run(
+        [sys.executable, "-P", "-m", "freightyard.cmp.entry", "generate"],
+        cwd=app,
+        env=env,
+        capture_output=True,
+        timeout=60,
+        check=False,
+    )
     assert first.returncode == 0, first.stderr
     deadline = time.monotonic() + 20
     while not socket_path.exists():
@@ -152,12 +191,17 @@ def test_the_repo_copy_cannot_shadow_the_servers_modules(git_repo: Path, tmp_pat
     assert not marker.exists()
 
 
-def test_concurrent_renders_are_served_independently(git_repo: Path, tmp_path: Path,  # noqa: F811
-                                                     socket_path: Path) -> None:
+def test_concurrent_renders_are_served_independently(
+    git_repo: Path,  # noqa: F811 (the fixture, imported)
+    tmp_path: Path,
+    socket_path: Path,
+) -> None:
     from concurrent.futures import ThreadPoolExecutor
 
-    envs = [plugin_env(tmp_path, socket_path, **pinned_env(freight(tag=f"1.{n}.0", digest="sha256:" + f"{n}" * 64)))
-            for n in range(1, 7)]
+    envs = [
+        plugin_env(tmp_path, socket_path, **pinned_env(freight(tag=f"1.{n}.0", digest="sha256:" + f"{n}" * 64)))
+        for n in range(1, 7)
+    ]
     start_server(socket_path, envs[0])
     copies = [str(fresh_copy(git_repo, tmp_path, f"c{n}")) for n in range(len(envs))]
     with ThreadPoolExecutor(max_workers=len(envs)) as pool:
@@ -169,15 +213,34 @@ def test_concurrent_renders_are_served_independently(git_repo: Path, tmp_path: P
 
 def test_sidecar_entry_starts_the_server_then_becomes_the_cmp_server(tmp_path: Path, socket_path: Path) -> None:
     env = {**plugin_env(tmp_path, socket_path), "PYTHONPATH": str(REPO)}
-    done = subprocess.run([sys.executable, "-P", "-m", "freightyard.cmp.entry", "sidecar", "--", sys.executable, "-c",
-                           "print('argocd-cmp-server stand-in')"], cwd=tmp_path, env=env, capture_output=True,
-                          timeout=30, check=False)
+    done = subprocess.run(
+        [
+            sys.executable,
+            "-P",
+            "-m",
+            "freightyard.cmp.entry",
+            "sidecar",
+            "--",
+            sys.executable,
+            "-c",
+            "print('argocd-cmp-server stand-in')",
+        ],
+        cwd=tmp_path,
+        env=env,
+        capture_output=True,
+        timeout=30,
+        check=False,
+    )
     assert done.returncode == 0 and done.stdout == b"argocd-cmp-server stand-in\n"
     deadline = time.monotonic() + 20
     while not socket_path.exists():
         assert time.monotonic() < deadline, "the sidecar entry did not start the render server"
         time.sleep(0.05)
-    missing = subprocess.run([sys.executable, "-P", "-m", "freightyard.cmp.entry", "sidecar", "--", "/nonexistent/cmp-server"],
-                             env={**env, "FREIGHTYARD_CMP_SERVER": "off"}, capture_output=True, timeout=30,
-                             check=False)
+    missing = subprocess.run(
+        [sys.executable, "-P", "-m", "freightyard.cmp.entry", "sidecar", "--", "/nonexistent/cmp-server"],
+        env={**env, "FREIGHTYARD_CMP_SERVER": "off"},
+        capture_output=True,
+        timeout=30,
+        check=False,
+    )
     assert missing.returncode == 127 and b"cannot run /nonexistent/cmp-server" in missing.stderr

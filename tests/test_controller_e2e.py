@@ -87,22 +87,46 @@ def poll(check: Callable[[], T | None], *, timeout: float, what: str, interval: 
 class Running:
     """A ``freightyard controller`` subprocess with its own state directory and port."""
 
-    def __init__(self, workdir: Path, pipelines: Path, *, interval: float | None = None,
-                 wrapper: Path | None = None, env: dict[str, str] | None = None) -> None:
+    def __init__(
+        self,
+        workdir: Path,
+        pipelines: Path,
+        *,
+        interval: float | None = None,
+        wrapper: Path | None = None,
+        env: dict[str, str] | None = None,
+    ) -> None:
         self.port = free_port()
         self.state_dir = workdir / "state"
         self.state_dir.mkdir(exist_ok=True)
         self.log = workdir / f"controller-{self.port}.log"
         entry = [str(wrapper)] if wrapper else ["-m", "freightyard.controller.cli"]
-        argv = [sys.executable, *entry, "--log-level", "INFO", "--log-format", "json", "controller",
-                "-f", str(pipelines), "--state", f"file:{self.state_dir}", "--listen", f"127.0.0.1:{self.port}",
-                "--leader-election", "file", "--reload-interval", "1"]
+        argv = [
+            sys.executable,
+            *entry,
+            "--log-level",
+            "INFO",
+            "--log-format",
+            "json",
+            "controller",
+            "-f",
+            str(pipelines),
+            "--state",
+            f"file:{self.state_dir}",
+            "--listen",
+            f"127.0.0.1:{self.port}",
+            "--leader-election",
+            "file",
+            "--reload-interval",
+            "1",
+        ]
         if interval is not None:
             argv += ["--interval", str(interval)]
         full_env = {**os.environ, "PYTHONPATH": str(ROOT), "FREIGHTYARD_WEBHOOK_SECRET": SECRET, **(env or {})}
         self._log_handle = self.log.open("wb")
-        self.process = subprocess.Popen(argv, cwd=workdir, env=full_env, stdout=self._log_handle,
-                                        stderr=subprocess.STDOUT)
+        self.process = subprocess.Popen(
+            argv, cwd=workdir, env=full_env, stdout=self._log_handle, stderr=subprocess.STDOUT
+        )
         poll(self._healthy, timeout=30, what="the controller's /healthz")
 
     def _healthy(self) -> bool:
@@ -117,14 +141,18 @@ class Running:
     def state(self, pipeline: str) -> State:
         return state_from_document(FileStore(self.state_dir / f"freightyard-{pipeline}.yaml").read().document)
 
-    def post(self, provider: str, payload: dict[str, Any], headers: dict[str, str],
-             sign: str = "") -> tuple[int, dict[str, Any]]:
+    def post(
+        self, provider: str, payload: dict[str, Any], headers: dict[str, str], sign: str = ""
+    ) -> tuple[int, dict[str, Any]]:
         """POST a delivery; ``sign`` names the header that gets the body's HMAC signature."""
         body = json.dumps(payload).encode()
         signed = {sign: signature(body, SECRET)} if sign else {}
-        request = urllib.request.Request(f"http://127.0.0.1:{self.port}/webhooks/{provider}", data=body,
-                                         headers={"Content-Type": "application/json", **headers, **signed},
-                                         method="POST")
+        request = urllib.request.Request(
+            f"http://127.0.0.1:{self.port}/webhooks/{provider}",
+            data=body,
+            headers={"Content-Type": "application/json", **headers, **signed},
+            method="POST",
+        )
         try:
             with urllib.request.urlopen(request, timeout=5) as response:  # noqa: S310 - http://127.0.0.1 only
                 return response.status, json.load(response)
@@ -155,19 +183,28 @@ class Running:
 def world(tmp_path: Path, git_http_server: GitHttpServer, registry: Registry) -> Iterator[dict[str, Any]]:
     """A fresh git repo and image repository with one commit and one image, and a pipeline file."""
     name = f"shop{free_port()}"
-    bare = git_http_server.create_repo(f"{name}.git", {"apps/app/dev/app.yaml": "v: 1\n",
-                                                      "apps/app/staging/app.yaml": "v: 1\n"})
+    bare = git_http_server.create_repo(
+        f"{name}.git", {"apps/app/dev/app.yaml": "v: 1\n", "apps/app/staging/app.yaml": "v: 1\n"}
+    )
     image = f"{registry.host}/{name}/app"
     push_image(registry.url, f"{name}/app", "1.0.0")
     pipelines = tmp_path / "pipelines"
     pipelines.mkdir()
-    yield {"name": name, "bare": bare, "git": git_http_server.repo_url(f"{name}.git"), "image": image,
-           "registry": registry, "pipelines": pipelines, "workdir": tmp_path}
+    yield {
+        "name": name,
+        "bare": bare,
+        "git": git_http_server.repo_url(f"{name}.git"),
+        "image": image,
+        "registry": registry,
+        "pipelines": pipelines,
+        "workdir": tmp_path,
+    }
 
 
 def write_pipeline(world: dict[str, Any], interval: str) -> None:
-    (world["pipelines"] / "pipeline.yaml").write_text(PIPELINE.format(
-        name=world["name"], interval=interval, git=world["git"], image=world["image"]))
+    (world["pipelines"] / "pipeline.yaml").write_text(
+        PIPELINE.format(name=world["name"], interval=interval, git=world["git"], image=world["image"])
+    )
 
 
 def pinned(running: Running, world: dict[str, Any], stage: str, image_tag: str, commit: str) -> str | None:
@@ -193,8 +230,11 @@ def test_new_image_and_commit_flow_through_dev_and_staging(world: dict[str, Any]
         poll(lambda: pinned(running, world, "staging", "1.0.0", first), timeout=30, what="first freight in staging")
         push_image(world["registry"].url, f"{world['name']}/app", "1.1.0")
         second = commit_files(world["bare"], {"apps/app/dev/app.yaml": "v: 2\n"}, message="v2")
-        fid = poll(lambda: pinned(running, world, "staging", "1.1.0", second), timeout=30,
-                   what="new freight promoted through dev into staging")
+        fid = poll(
+            lambda: pinned(running, world, "staging", "1.1.0", second),
+            timeout=30,
+            what="new freight promoted through dev into staging",
+        )
         state = running.state(world["name"])
         assert state.current_freight("dev") is not None and state.current_freight("dev").id == fid  # type: ignore[union-attr]
         for stage in ("dev", "staging"):
@@ -218,8 +258,9 @@ def test_webhook_shortens_discovery_to_about_a_second(world: dict[str, Any]) -> 
         # A registry push announced by a (generic, HMAC-signed) registry webhook.
         push_image(world["registry"].url, f"{world['name']}/app", "1.2.0")
         started = time.monotonic()
-        status, answer = running.post("generic", {"repository": f"{world['image']}:1.2.0"}, {},
-                                      sign="X-Freightyard-Signature-256")
+        status, answer = running.post(
+            "generic", {"repository": f"{world['image']}:1.2.0"}, {}, sign="X-Freightyard-Signature-256"
+        )
         assert status == 202, answer
         assert answer["triggered"] == [{"pipeline": world["name"], "warehouse": "main"}]
         poll(lambda: pinned(running, world, "dev", "1.2.0", first), timeout=10, what="webhook-triggered freight")
@@ -227,8 +268,12 @@ def test_webhook_shortens_discovery_to_about_a_second(world: dict[str, Any]) -> 
         # A git push announced by a GitHub push webhook (X-Hub-Signature-256).
         second = commit_files(world["bare"], {"apps/app/dev/app.yaml": "v: 3\n"}, message="v3")
         started = time.monotonic()
-        status, answer = running.post("github", {"ref": "refs/heads/main", "repository": {"clone_url": world["git"]}},
-                                      {"X-GitHub-Event": "push"}, sign="X-Hub-Signature-256")
+        status, answer = running.post(
+            "github",
+            {"ref": "refs/heads/main", "repository": {"clone_url": world["git"]}},
+            {"X-GitHub-Event": "push"},
+            sign="X-Hub-Signature-256",
+        )
         assert status == 202, answer
         poll(lambda: pinned(running, world, "dev", "1.2.0", second), timeout=10, what="push-triggered freight")
         git_latency = time.monotonic() - started

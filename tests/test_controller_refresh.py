@@ -17,8 +17,12 @@ APPSET = "argoproj.io/v1alpha1/applicationsets"
 
 
 def appset(name: str, generators: list[dict[str, Any]], **labels: str) -> dict[str, Any]:
-    return {"apiVersion": "argoproj.io/v1alpha1", "kind": "ApplicationSet",
-            "metadata": {"name": name, "namespace": NS, "labels": labels}, "spec": {"generators": generators}}
+    return {
+        "apiVersion": "argoproj.io/v1alpha1",
+        "kind": "ApplicationSet",
+        "metadata": {"name": name, "namespace": NS, "labels": labels},
+        "spec": {"generators": generators},
+    }
 
 
 def plugin(pipeline: str) -> dict[str, Any]:
@@ -29,10 +33,18 @@ def app(name: str, env: dict[str, str], owner: str = "", **labels: str) -> dict[
     metadata: dict[str, Any] = {"name": name, "namespace": NS, "labels": labels}
     if owner:
         metadata["ownerReferences"] = [{"kind": "ApplicationSet", "name": owner}]
-    return {"apiVersion": "argoproj.io/v1alpha1", "kind": "Application", "metadata": metadata,
-            "spec": {"source": {"repoURL": "https://git.example.com/org/mono.git", "path": "apps/shop",
-                                "plugin": {"name": "freightyard-v1",
-                                           "env": [{"name": k, "value": v} for k, v in env.items()]}}}}
+    return {
+        "apiVersion": "argoproj.io/v1alpha1",
+        "kind": "Application",
+        "metadata": metadata,
+        "spec": {
+            "source": {
+                "repoURL": "https://git.example.com/org/mono.git",
+                "path": "apps/shop",
+                "plugin": {"name": "freightyard-v1", "env": [{"name": k, "value": v} for k, v in env.items()]},
+            }
+        },
+    }
 
 
 def test_which_appsets_use_a_pipeline() -> None:

@@ -24,14 +24,19 @@ def webhook(provider: str, headers: dict[str, str], query: dict[str, str], body:
 
 @pytest.fixture
 def server() -> Iterator[HttpServer]:
-    routes = Routes(health=lambda: Answer.json(200, {"ok": True}), ready=lambda: Answer.json(503, {}),
-                    metrics=lambda: Answer(200, b"m 1\n", "text/plain"), webhook=webhook)
+    routes = Routes(
+        health=lambda: Answer.json(200, {"ok": True}),
+        ready=lambda: Answer.json(503, {}),
+        metrics=lambda: Answer(200, b"m 1\n", "text/plain"),
+        webhook=webhook,
+    )
     with HttpServer(routes, "127.0.0.1", 0) as running:
         yield running
 
 
-def request(server: HttpServer, method: str, path: str, body: bytes | None = None,
-            headers: dict[str, str] | None = None) -> tuple[int, bytes]:
+def request(
+    server: HttpServer, method: str, path: str, body: bytes | None = None, headers: dict[str, str] | None = None
+) -> tuple[int, bytes]:
     connection = http.client.HTTPConnection("127.0.0.1", server.port, timeout=5)
     try:
         connection.request(method, path, body=body, headers=headers or {})
@@ -87,10 +92,19 @@ def test_directory_pipelines_are_re_read_on_change_and_keep_the_last_good(tmp_pa
 
 def test_configmap_pipelines_skip_state_and_reparse_on_new_version() -> None:
     items = [
-        {"metadata": {"name": "pipelines", "namespace": "argocd", "resourceVersion": "1"},
-         "data": {"shop.yaml": PIPELINE.replace("VERIFICATION", "")}},
-        {"metadata": {"name": "freightyard-shop", "namespace": "argocd", "resourceVersion": "2",
-                      "labels": {"app.kubernetes.io/managed-by": "freightyard"}}, "data": {"freight.yaml": "[]"}},
+        {
+            "metadata": {"name": "pipelines", "namespace": "argocd", "resourceVersion": "1"},
+            "data": {"shop.yaml": PIPELINE.replace("VERIFICATION", "")},
+        },
+        {
+            "metadata": {
+                "name": "freightyard-shop",
+                "namespace": "argocd",
+                "resourceVersion": "2",
+                "labels": {"app.kubernetes.io/managed-by": "freightyard"},
+            },
+            "data": {"freight.yaml": "[]"},
+        },
     ]
     calls: list[tuple[str, str]] = []
 

@@ -45,8 +45,7 @@ def test_scheduler_pops_due_keys_and_triggers_win() -> None:
 
 
 def engine(tmp_path: Any, clock: Clock, verification: str = "", mechanisms: Any = mechanism_for) -> Engine:
-    return Engine(pipeline(verification), FileStore(tmp_path / "state.yaml"), clock=clock.wall,
-                  mechanisms=mechanisms)
+    return Engine(pipeline(verification), FileStore(tmp_path / "state.yaml"), clock=clock.wall, mechanisms=mechanisms)
 
 
 def reconciler(sources: FakeSources, clock: Clock, verifier: Any = lambda: None) -> Reconciler:
@@ -72,8 +71,10 @@ def test_discovery_then_auto_promotion_through_a_soak_timer(tmp_path: Any) -> No
     assert state.current_freight("staging") == state.current_freight("dev")
     assert "prod" not in state.stages  # no autoPromotion there
     assert rec.advance(eng).promoted == ()  # idempotent
-    assert sample(rec.metrics, "freightyard_controller_promotions_total", pipeline="shop", stage="dev",
-                  phase="Succeeded") == 1
+    assert (
+        sample(rec.metrics, "freightyard_controller_promotions_total", pipeline="shop", stage="dev", phase="Succeeded")
+        == 1
+    )
 
 
 def test_staging_waits_for_verification_through_the_hook(tmp_path: Any) -> None:
@@ -100,8 +101,16 @@ def test_staging_waits_for_verification_through_the_hook(tmp_path: Any) -> None:
     assert freight is not None and state.stages["staging"].verifications[freight.id].phase == "Pending"
     rec.advance(eng)
     assert eng.state().stages["staging"].verifications[freight.id].phase == "Succeeded"
-    assert sample(rec.metrics, "freightyard_controller_verifications_total", pipeline="shop", stage="staging",
-                  phase="Succeeded") == 1
+    assert (
+        sample(
+            rec.metrics,
+            "freightyard_controller_verifications_total",
+            pipeline="shop",
+            stage="staging",
+            phase="Succeeded",
+        )
+        == 1
+    )
 
 
 def test_manual_rollback_holds_auto_promotion_until_the_candidate_is_promoted(tmp_path: Any) -> None:
@@ -171,8 +180,9 @@ def test_background_verification_never_blocks_a_pass(tmp_path: Any) -> None:
 
     eng = engine(tmp_path, clock, "verification: {http: [{url: 'http://app/healthz'}]}")
     background = verify_hooks.Background(workers=1)
-    rec = Reconciler(sources, Metrics.create(), verifier=lambda: slow_verify, monotonic=clock.monotonic,
-                     verifications=background)
+    rec = Reconciler(
+        sources, Metrics.create(), verifier=lambda: slow_verify, monotonic=clock.monotonic, verifications=background
+    )
     rec.discover(eng, eng.pipeline.warehouses[0])
     clock.advance(3600)
     rec.advance(eng)

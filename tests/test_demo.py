@@ -13,8 +13,9 @@ from freightyard.shared.stores.file import FileStore
 
 
 @pytest.mark.integration
-def test_demo_promotes_through_dev_and_staging_and_hotfixes_prod(tmp_path: Path,
-                                                                  capsys: pytest.CaptureFixture[str]) -> None:
+def test_demo_promotes_through_dev_and_staging_and_hotfixes_prod(
+    tmp_path: Path, capsys: pytest.CaptureFixture[str]
+) -> None:
     workdir = tmp_path / "demo"
     assert main(["demo", "--dir", str(workdir)]) == 0
     out, err = capsys.readouterr()

@@ -47,13 +47,22 @@ def world(tmp_path: Path) -> dict[str, Path]:
 
 
 def cli(world: dict[str, Path], *args: str) -> list[str]:
-    common = ["--pipelines", str(world["repo"] / "pipeline.yaml"), "--state", f"file:{world['state']}/s.yaml",
-              "--oci-layout", f"local.test={world['oci']}", "-o", "json"]
+    common = [
+        "--pipelines",
+        str(world["repo"] / "pipeline.yaml"),
+        "--state",
+        f"file:{world['state']}/s.yaml",
+        "--oci-layout",
+        f"local.test={world['oci']}",
+        "-o",
+        "json",
+    ]
     return [args[0], *common, *args[1:]]
 
 
-def test_artifacts_are_listed_best_first_up_to_the_limit(world: dict[str, Path],
-                                                         capsys: pytest.CaptureFixture[str]) -> None:
+def test_artifacts_are_listed_best_first_up_to_the_limit(
+    world: dict[str, Path], capsys: pytest.CaptureFixture[str]
+) -> None:
     assert main(cli(world, "discover", "--artifacts")) == 0
     git_found, images_found = json.loads(capsys.readouterr().out)
     assert [c["message"] for c in git_found["artifacts"]] == ["change 3", "change 2"]  # docs-only commit skipped

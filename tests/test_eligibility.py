@@ -42,8 +42,9 @@ PIPE = pipeline("""\
 
 
 def verified(state: State, stage: str, minutes_ago: int, phase: str = "Succeeded") -> None:
-    state.stage(stage).verifications[FREIGHT.id] = Mark(at=format_time(NOW - dt.timedelta(minutes=minutes_ago)),
-                                                         phase=phase)
+    state.stage(stage).verifications[FREIGHT.id] = Mark(
+        at=format_time(NOW - dt.timedelta(minutes=minutes_ago)), phase=phase
+    )
 
 
 def check(state: State, stage: str, freight: Freight = FREIGHT) -> eligibility.Verdict:
@@ -113,4 +114,3 @@ def test_skipped_verification_counts_as_verified() -> None:
     state = State()
     verified(state, "dev", 1, phase="Skipped")
     assert check(state, "edge").eligible
-

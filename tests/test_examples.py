@@ -52,14 +52,22 @@ class World:
     def __post_init__(self) -> None:
         unique = uuid.uuid4().hex[:8]
         self.prefix = unique
-        self.subs.update({"https://git.example.com/org/": f"{self.server.url}/{unique}/",
-                          "registry.example.com/": f"{self.registry.host}/{unique}/"})
-        files = {str(p.relative_to(self.dir / "repo")): self.sub(p.read_text())
-                 for p in sorted((self.dir / "repo").rglob("*")) if p.is_file()}
+        self.subs.update(
+            {
+                "https://git.example.com/org/": f"{self.server.url}/{unique}/",
+                "registry.example.com/": f"{self.registry.host}/{unique}/",
+            }
+        )
+        files = {
+            str(p.relative_to(self.dir / "repo")): self.sub(p.read_text())
+            for p in sorted((self.dir / "repo").rglob("*"))
+            if p.is_file()
+        }
         self.bare = init_bare_repo(self.server.root, f"{unique}/{self.example}.git", files)
         self.url = f"{self.server.url}/{unique}/{self.example}.git"
-        self.sources = DefaultSources(cache_dir=self.tmp / "cache", credentials=no_credentials,
-                                      insecure_hosts=frozenset({self.registry.host}))
+        self.sources = DefaultSources(
+            cache_dir=self.tmp / "cache", credentials=no_credentials, insecure_hosts=frozenset({self.registry.host})
+        )
 
     @property
     def dir(self) -> Path:
@@ -75,8 +83,12 @@ class World:
 
     def engine(self, name: str) -> Engine:
         pipeline = self.pipelines()[name]
-        return Engine(pipeline, FileStore(self.tmp / f"state-{name}.yaml"), cache_dir=self.tmp / "cache",
-                      settings={"render_env": render_env(), "credentials": no_credentials, **self.settings})
+        return Engine(
+            pipeline,
+            FileStore(self.tmp / f"state-{name}.yaml"),
+            cache_dir=self.tmp / "cache",
+            settings={"render_env": render_env(), "credentials": no_credentials, **self.settings},
+        )
 
     def push(self, repo: str, tag: str) -> str:
         return push_image(self.registry.url, f"{self.prefix}/{repo}", tag)
@@ -96,8 +108,7 @@ class World:
 
 
 @pytest.fixture
-def world(request: pytest.FixtureRequest, tmp_path: Path, git_http_server: GitHttpServer,
-          registry: Registry) -> World:
+def world(request: pytest.FixtureRequest, tmp_path: Path, git_http_server: GitHttpServer, registry: Registry) -> World:
     return World(request.param, tmp_path, git_http_server, registry)
 
 
@@ -105,8 +116,15 @@ def test_every_example_has_a_readme_line_and_validates() -> None:
     from freightyard.shared.pipeline_files import load_pipelines
 
     names = sorted(p.name for p in EXAMPLES.iterdir() if p.is_dir())
-    assert names == ["common-case", "direct-and-upstream", "hotfix-lane", "image-updater", "monorepo",
-                     "pre-pipeline", "quick-and-dirty"]
+    assert names == [
+        "common-case",
+        "direct-and-upstream",
+        "hotfix-lane",
+        "image-updater",
+        "monorepo",
+        "pre-pipeline",
+        "quick-and-dirty",
+    ]
     for name in names:
         readme = (EXAMPLES / name / "README.md").read_text().strip()
         assert readme and "\n" not in readme
@@ -152,13 +170,21 @@ def test_common_case(world: World) -> None:
         assert engine.state().stages[stage].current.revision == head(world.bare, branch)  # type: ignore[union-attr]
     from tests.mechanism_fixtures import git_out
 
-    assert git_out(world.bare, "log", "-1", "--format=%s|%an", "env/staging") == \
-        f"render {first.alias} for staging|Freightyard Bot"
+    assert (
+        git_out(world.bare, "log", "-1", "--format=%s|%an", "env/staging")
+        == f"render {first.alias} for staging|Freightyard Bot"
+    )
     assert f"Freightyard-Freight: {first.id}" in git_out(world.bare, "log", "-1", "--format=%B", "env/dev")
 
     # a change to the dev overlay only: dev gets a new render, staging's render is unchanged (no-op, no commit)
-    commit_files(world.bare, {"apps/guestbook/overlays/dev/kustomization.yaml":
-                              "resources: [../../base]\nnamespace: guestbook-dev\ncommonLabels: {tier: web}\n"})
+    commit_files(
+        world.bare,
+        {
+            "apps/guestbook/overlays/dev/kustomization.yaml": (
+                "resources: [../../base]\nnamespace: guestbook-dev\ncommonLabels: {tier: web}\n"
+            )
+        },
+    )
     second = world.discover(engine)
     staging_head = head(world.bare, "env/staging")
     assert engine.promote(second.id, "dev", "t").phase == "Succeeded"
@@ -179,7 +205,8 @@ def test_image_updater_on_steroids(world: World) -> None:
     overlay = yaml.safe_load(show(world.bare, "main", "apps/guestbook/overlays/dev/kustomization.yaml") or "")
     assert overlay["images"] == [{"name": first.images[0].repo_url, "newTag": "1.0.0", "digest": digest}]
     assert (show(world.bare, "main", "apps/guestbook/overlays/dev/kustomization.yaml") or "").startswith(
-        "# guestbook in dev\n")
+        "# guestbook in dev\n"
+    )
     trunk = head(world.bare, "main")
     engine.promote(first.id, "prod", "t")
     values = show(world.bare, "env/prod", "charts/guestbook/values-prod.yaml") or ""
@@ -198,8 +225,9 @@ def test_pre_pipeline_then_copy_and_render(world: World) -> None:
     commit = world.discover(main)
     assert commit.commits[0].id == trunk and not commit.images
     main.promote(commit.id, "dev", "t")
-    assert show(world.bare, "env/dev", "apps/guestbook/base/kustomization.yaml") == \
-        show(world.bare, "main", "apps/guestbook/base/kustomization.yaml")
+    assert show(world.bare, "env/dev", "apps/guestbook/base/kustomization.yaml") == show(
+        world.bare, "main", "apps/guestbook/base/kustomization.yaml"
+    )
     assert show(world.bare, "env/dev", "apps/guestbook/overlays/prod/kustomization.yaml") is not None
     main.promote(commit.id, "prod", "t")
     rendered = show(world.bare, "env/prod", "apps/guestbook/overlays/prod/manifests.yaml") or ""
@@ -224,8 +252,9 @@ def test_quick_and_dirty_application_updates(world: World, kube: KubeEmulator, a
         assert podinfo["spec"]["source"]["kustomize"]["images"] == [f"{repo}={repo}@{digest}"]
         assert podinfo["spec"]["source"]["targetRevision"] == "master"
         argo_reconciles(kube, "podinfo", "master")
-        assert verify(engine, "images", poll=0, sleep=lambda _: argo_reconciles(kube, "podinfo", "")).phase \
-            == "Succeeded"
+        assert (
+            verify(engine, "images", poll=0, sleep=lambda _: argo_reconciles(kube, "podinfo", "")).phase == "Succeeded"
+        )
 
         chart = world.discover(engine, "grafana")
         assert chart.charts[0].version == "1.2.0"
@@ -233,7 +262,9 @@ def test_quick_and_dirty_application_updates(world: World, kube: KubeEmulator, a
         grafana = kube.object(APP, "argocd", "grafana") or {}
         assert grafana["spec"]["source"]["targetRevision"] == "1.2.0"
         assert grafana["spec"]["source"]["helm"]["parameters"] == [
-            {"name": "replicas", "value": "2"}, {"name": "podAnnotations.chart", "value": "1.2.0"}]
+            {"name": "replicas", "value": "2"},
+            {"name": "podAnnotations.chart", "value": "1.2.0"},
+        ]
 
         config = world.discover(engine, "config")
         record = engine.promote(config.id, "config", "t")
@@ -247,9 +278,12 @@ def argo_reconciles(kube: KubeEmulator, name: str, revision: str) -> None:
     app = kube.object(APP, "argocd", name) or {}
     app["metadata"]["annotations"].pop("argocd.argoproj.io/refresh", None)
     rev = revision or app["spec"]["source"]["targetRevision"]
-    app["status"] = {"reconciledAt": format_time(dt.datetime.now(dt.UTC) + dt.timedelta(seconds=1)),
-                     "sync": {"status": "Synced", "revision": rev}, "health": {"status": "Healthy"},
-                     "operationState": {"phase": "Succeeded", "syncResult": {"revision": rev}}}
+    app["status"] = {
+        "reconciledAt": format_time(dt.datetime.now(dt.UTC) + dt.timedelta(seconds=1)),
+        "sync": {"status": "Synced", "revision": rev},
+        "health": {"status": "Healthy"},
+        "operationState": {"phase": "Succeeded", "syncResult": {"revision": rev}},
+    }
     kube.put_object(APP, app)
 
 
@@ -266,17 +300,31 @@ def test_monorepo_commit_tagged_images_and_per_app_noops(world: World) -> None:
 
     from tests.mechanism_fixtures import DEPLOYMENT
 
-    second_sha = commit_files(world.bare, {"apps/guestbook/base/deployment.yaml": world.sub(
-        DEPLOYMENT.replace("APP", "guestbook").replace("registry.example.com/guestbook:0.0.0",
-                                                       "registry.example.com/guestbook")) + "  replicas: 2\n"})
+    second_sha = commit_files(
+        world.bare,
+        {
+            "apps/guestbook/base/deployment.yaml": world.sub(
+                DEPLOYMENT.replace("APP", "guestbook").replace(
+                    "registry.example.com/guestbook:0.0.0", "registry.example.com/guestbook"
+                )
+            )
+            + "  replicas: 2\n"
+        },
+    )
     assert world.discover(engine).commits[0].id == first_sha  # no image for the new commit yet: look back
     second_digest = world.push("guestbook", second_sha)
     second = world.discover(engine)
     assert second.commits[0].id == second_sha and second.images[0].digest == second_digest
     record = engine.promote(second.id, "dev", "t")
     assert record.phase == "Succeeded" and record.changed_apps == ["guestbook"]  # cart's render is unchanged
-    rendered = render_stage(engine.pipeline, engine.pipeline.stage("dev"), second,
-                            mirrors=GitMirrors(world.tmp / "cache"), env=render_env(), workdir=world.tmp / "r")
+    rendered = render_stage(
+        engine.pipeline,
+        engine.pipeline.stage("dev"),
+        second,
+        mirrors=GitMirrors(world.tmp / "cache"),
+        env=render_env(),
+        workdir=world.tmp / "r",
+    )
     manifests = rendered.apps["guestbook"].manifests.decode()
     assert f"/guestbook@{second_digest}" in manifests  # injected by digest: the commit tag is not rendered
     assert second_sha not in manifests
@@ -287,8 +335,9 @@ def test_monorepo_commit_tagged_images_and_per_app_noops(world: World) -> None:
     assert verify(engine, "cart-prod").phase == "Skipped"
 
     # A cart-only commit; CI rebuilds guestbook reproducibly: same image, new commit tag, same digest.
-    third_sha = commit_files(world.bare, {"apps/cart/base/deployment.yaml": world.sub(
-        DEPLOYMENT.replace("APP", "cart")) + "  replicas: 3\n"})
+    third_sha = commit_files(
+        world.bare, {"apps/cart/base/deployment.yaml": world.sub(DEPLOYMENT.replace("APP", "cart")) + "  replicas: 3\n"}
+    )
     assert world.retag("guestbook", second_sha, third_sha) == second_digest
     third = world.discover(engine)
     assert third.commits[0].id == third_sha and third.images[0].tag == third_sha

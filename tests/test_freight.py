@@ -10,18 +10,19 @@ from freightyard.shared.errors import FreightyardError
 from freightyard.shared.freight import Chart, Commit, Freight, Image, normalize_repo
 
 COMMIT = Commit("https://git.example.com/org/mono.git", "3fbcee5a1f1d52d2d1a8d8a66b4c1f0c5e4b0c11", branch="main")
-IMAGE = Image("registry.example.com/org/guestbook", "1.4.2",
-              "sha256:" + "ab" * 32)
+IMAGE = Image("registry.example.com/org/guestbook", "1.4.2", "sha256:" + "ab" * 32)
 CHART = Chart("oci://registry.example.com/charts", "guestbook", "2.1.0")
 
 
 def test_id_is_sha1_of_the_documented_canonical_form() -> None:
     freight = Freight("main", commits=(COMMIT,), images=(IMAGE,), charts=(CHART,))
-    parts = sorted([
-        "https://git.example.com/org/mono.git:3fbcee5a1f1d52d2d1a8d8a66b4c1f0c5e4b0c11",
-        "registry.example.com/org/guestbook:1.4.2@sha256:" + "ab" * 32,
-        "oci://registry.example.com/charts/guestbook:2.1.0",
-    ])
+    parts = sorted(
+        [
+            "https://git.example.com/org/mono.git:3fbcee5a1f1d52d2d1a8d8a66b4c1f0c5e4b0c11",
+            "registry.example.com/org/guestbook:1.4.2@sha256:" + "ab" * 32,
+            "oci://registry.example.com/charts/guestbook:2.1.0",
+        ]
+    )
     expected = hashlib.sha1(("Warehouse/main:" + "|".join(parts)).encode(), usedforsecurity=False).hexdigest()
     assert freight.id == expected
 
@@ -33,12 +34,15 @@ def test_same_artifacts_same_id_regardless_of_order_and_metadata() -> None:
     assert a.alias == b.alias
 
 
-@pytest.mark.parametrize("changed", [
-    Freight("main", images=(Image(IMAGE.repo_url, "1.4.3", IMAGE.digest),)),  # tag moved to same digest
-    Freight("main", images=(Image(IMAGE.repo_url, IMAGE.tag, "sha256:" + "cd" * 32),)),  # tag moved
-    Freight("other", images=(IMAGE,)),  # another origin
-    Freight("main", commits=(Commit(COMMIT.repo_url, COMMIT.id, tag="v1.0.0"),)),  # chosen by tag
-])
+@pytest.mark.parametrize(
+    "changed",
+    [
+        Freight("main", images=(Image(IMAGE.repo_url, "1.4.3", IMAGE.digest),)),  # tag moved to same digest
+        Freight("main", images=(Image(IMAGE.repo_url, IMAGE.tag, "sha256:" + "cd" * 32),)),  # tag moved
+        Freight("other", images=(IMAGE,)),  # another origin
+        Freight("main", commits=(Commit(COMMIT.repo_url, COMMIT.id, tag="v1.0.0"),)),  # chosen by tag
+    ],
+)
 def test_any_artifact_change_is_new_freight(changed: Freight) -> None:
     assert changed.id != Freight("main", images=(IMAGE,)).id
     assert changed.id != Freight("main", commits=(COMMIT,)).id

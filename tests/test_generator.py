@@ -31,14 +31,24 @@ from tests.test_generator_helpers import (
 URL = "/api/v1/getparams.execute"
 
 
-def call(client: FlaskClient, parameters: Any = None, *, token: str | None = TOKEN, body: Any = None,
-         raw: bytes | None = None, app_set: str = "guestbook") -> Any:
+def call(
+    client: FlaskClient,
+    parameters: Any = None,
+    *,
+    token: str | None = TOKEN,
+    body: Any = None,
+    raw: bytes | None = None,
+    app_set: str = "guestbook",
+) -> Any:
     headers = {"Content-Type": "application/json"}
     if token is not None:
         headers["Authorization"] = f"Bearer {token}"
     if raw is None:
-        payload = body if body is not None else {"applicationSetName": app_set,
-                                                 "input": {"parameters": parameters or {"pipeline": "guestbook"}}}
+        payload = (
+            body
+            if body is not None
+            else {"applicationSetName": app_set, "input": {"parameters": parameters or {"pipeline": "guestbook"}}}
+        )
         raw = json.dumps(payload).encode()
     return client.post(URL, data=raw, headers=headers)
 
@@ -55,8 +65,12 @@ def setup(tmp_path: Path) -> dict[str, Path]:
 
 
 def make_app(setup: dict[str, Path], **overrides: Any) -> Flask:
-    config: dict[str, Any] = {"PIPELINES": str(setup["pipelines"]), "STATE": f"file:{setup['state']}",
-                              "TOKEN_FILE": str(setup["token"]), "PIPELINES_RECHECK_S": "0"}
+    config: dict[str, Any] = {
+        "PIPELINES": str(setup["pipelines"]),
+        "STATE": f"file:{setup['state']}",
+        "TOKEN_FILE": str(setup["token"]),
+        "PIPELINES_RECHECK_S": "0",
+    }
     factories = {k: overrides.pop(k) for k in ("store_factory", "configmap_lister") if k in overrides}
     config.update(overrides)
     app = create_app(config, **factories)
@@ -95,8 +109,9 @@ def test_a_promotion_shows_on_the_next_request(client: FlaskClient, setup: dict[
 
 def test_a_changed_pipeline_file_is_read_again(client: FlaskClient, setup: dict[str, Path]) -> None:
     assert len(call(client).get_json()["output"]["parameters"]) == 3
-    text = PIPELINE.replace("    - name: worker\n      path: apps/worker/overlays/prod\n"
-                            "      destination: {namespace: worker}\n", "")
+    text = PIPELINE.replace(
+        "    - name: worker\n      path: apps/worker/overlays/prod\n      destination: {namespace: worker}\n", ""
+    )
     (setup["pipelines"] / "guestbook.yaml").write_text(text + "\n# edited\n")
     assert len(call(client).get_json()["output"]["parameters"]) == 2
 
@@ -113,6 +128,7 @@ def test_legacy_input_parameters_field(client: FlaskClient) -> None:
 
 # --- auth -----------------------------------------------------------------------------------------
 
+
 def test_missing_token_is_401_with_a_challenge(client: FlaskClient) -> None:
     response = call(client, token=None)
     assert response.status_code == 401
@@ -121,8 +137,9 @@ def test_missing_token_is_401_with_a_challenge(client: FlaskClient) -> None:
 
 
 def test_wrong_scheme_is_401_and_wrong_token_is_403(client: FlaskClient) -> None:
-    response = client.post(URL, json={"input": {"parameters": {"pipeline": "guestbook"}}},
-                           headers={"Authorization": f"Basic {TOKEN}"})
+    response = client.post(
+        URL, json={"input": {"parameters": {"pipeline": "guestbook"}}}, headers={"Authorization": f"Basic {TOKEN}"}
+    )
     assert response.status_code == 401
     response = call(client, token="not-the-token")
     assert response.status_code == 403
@@ -155,22 +172,26 @@ def test_a_token_is_required_to_start(setup: dict[str, Path]) -> None:
 
 # --- bad inputs -----------------------------------------------------------------------------------
 
-@pytest.mark.parametrize(("raw", "status", "fragment"), [
-    (b"{not json", 400, "not JSON"),
-    (b"\xff\xfe", 400, "not JSON"),
-    (b"[]", 400, "must be a JSON object"),
-    (b'{"input": "guestbook"}', 400, "input must be an object"),
-    (b'{"input": {}}', 400, "input.parameters is required"),
-    (b'{"input": {"parameters": []}}', 400, "input.parameters must be an object"),
-    (b'{"input": {"parameters": {}}}', 400, "pipeline is required"),
-    (b'{"input": {"parameters": {"pipeline": 7}}}', 400, "must be a string, not a number"),
-    (b'{"input": {"parameters": {"pipeline": "Guest Book"}}}', 400, "not a valid pipeline name"),
-    (b'{"input": {"parameters": {"pipeline": "guestbook", "stages": {"a": 1}}}}', 400, "list of names"),
-    (b'{"input": {"parameters": {"pipeline": "guestbook", "apps": [1]}}}', 400, "list of names"),
-    (b'{"applicationSetName": 3, "input": {"parameters": {"pipeline": "guestbook"}}}', 400, "applicationSetName"),
-    (b'{"input": {"parameters": {"pipeline": "nope"}}}', 404, "unknown pipeline 'nope' (known: guestbook)"),
-    (b'{"input": {"parameters": {"pipeline": "guestbook", "stages": ["qa"]}}}', 404, "no stage 'qa'"),
-])
+
+@pytest.mark.parametrize(
+    ("raw", "status", "fragment"),
+    [
+        (b"{not json", 400, "not JSON"),
+        (b"\xff\xfe", 400, "not JSON"),
+        (b"[]", 400, "must be a JSON object"),
+        (b'{"input": "guestbook"}', 400, "input must be an object"),
+        (b'{"input": {}}', 400, "input.parameters is required"),
+        (b'{"input": {"parameters": []}}', 400, "input.parameters must be an object"),
+        (b'{"input": {"parameters": {}}}', 400, "pipeline is required"),
+        (b'{"input": {"parameters": {"pipeline": 7}}}', 400, "must be a string, not a number"),
+        (b'{"input": {"parameters": {"pipeline": "Guest Book"}}}', 400, "not a valid pipeline name"),
+        (b'{"input": {"parameters": {"pipeline": "guestbook", "stages": {"a": 1}}}}', 400, "list of names"),
+        (b'{"input": {"parameters": {"pipeline": "guestbook", "apps": [1]}}}', 400, "list of names"),
+        (b'{"applicationSetName": 3, "input": {"parameters": {"pipeline": "guestbook"}}}', 400, "applicationSetName"),
+        (b'{"input": {"parameters": {"pipeline": "nope"}}}', 404, "unknown pipeline 'nope' (known: guestbook)"),
+        (b'{"input": {"parameters": {"pipeline": "guestbook", "stages": ["qa"]}}}', 404, "no stage 'qa'"),
+    ],
+)
 def test_bad_inputs(client: FlaskClient, raw: bytes, status: int, fragment: str) -> None:
     response = call(client, raw=raw)
     assert response.status_code == status, response.get_data(as_text=True)
@@ -195,6 +216,7 @@ def test_wrong_method_and_unknown_route_are_json(client: FlaskClient) -> None:
 
 # --- failures never become an empty list ----------------------------------------------------------
 
+
 def test_unreadable_state_is_503(client: FlaskClient, setup: dict[str, Path]) -> None:
     (setup["state"] / "freightyard-guestbook.yaml").write_text("data: [unclosed\n")
     response = call(client)
@@ -206,7 +228,8 @@ def test_unreadable_state_is_503(client: FlaskClient, setup: dict[str, Path]) ->
 
 def test_malformed_state_document_is_503(client: FlaskClient, setup: dict[str, Path]) -> None:
     (setup["state"] / "freightyard-guestbook.yaml").write_text(
-        "metadata: {resourceVersion: '9'}\ndata:\n  freight.yaml: |\n    - {origin: main, id: abc}\n")
+        "metadata: {resourceVersion: '9'}\ndata:\n  freight.yaml: |\n    - {origin: main, id: abc}\n"
+    )
     response = call(client)
     assert response.status_code == 503
     assert "state of pipeline 'guestbook'" in response.get_json()["error"]["message"]
@@ -230,8 +253,9 @@ def broken(error: Exception) -> Callable[[str, Pipeline], BrokenStore]:
 
 
 def test_store_error_is_503(setup: dict[str, Path]) -> None:
-    client = make_app(setup, store_factory=broken(StoreError("cannot get configmaps argocd/x: API unreachable"))
-                      ).test_client()
+    client = make_app(
+        setup, store_factory=broken(StoreError("cannot get configmaps argocd/x: API unreachable"))
+    ).test_client()
     response = call(client)
     assert response.status_code == 503
     assert "API unreachable" in response.get_json()["error"]["message"]
@@ -267,9 +291,12 @@ def test_state_without_promotions_is_an_empty_answer(setup: dict[str, Path]) -> 
 
 
 def test_a_broken_pipeline_file_does_not_hide_good_ones_but_blocks_unknown_names(
-        client: FlaskClient, setup: dict[str, Path]) -> None:
-    (setup["pipelines"] / "broken.yaml").write_text("apiVersion: freightyard.io/v1alpha1\nkind: Pipeline\n"
-                                                    "metadata: {name: other}\nspec: {warehouses: [], stagez: []}\n")
+    client: FlaskClient, setup: dict[str, Path]
+) -> None:
+    (setup["pipelines"] / "broken.yaml").write_text(
+        "apiVersion: freightyard.io/v1alpha1\nkind: Pipeline\n"
+        "metadata: {name: other}\nspec: {warehouses: [], stagez: []}\n"
+    )
     assert call(client).status_code == 200
     response = call(client, {"pipeline": "other"})
     assert response.status_code == 503
@@ -294,10 +321,19 @@ def test_missing_pipelines_directory_is_503_and_not_ready(setup: dict[str, Path]
 
 # --- pipelines from ConfigMaps --------------------------------------------------------------------
 
-def configmap(name: str, data: dict[str, str], version: str = "1", labels: dict[str, str] | None = None
-              ) -> dict[str, Any]:
-    return {"metadata": {"name": name, "namespace": "argocd", "resourceVersion": version,
-                         "labels": labels or {"freightyard.io/pipeline": "x"}}, "data": data}
+
+def configmap(
+    name: str, data: dict[str, str], version: str = "1", labels: dict[str, str] | None = None
+) -> dict[str, Any]:
+    return {
+        "metadata": {
+            "name": name,
+            "namespace": "argocd",
+            "resourceVersion": version,
+            "labels": labels or {"freightyard.io/pipeline": "x"},
+        },
+        "data": data,
+    }
 
 
 def test_pipelines_from_labelled_configmaps(setup: dict[str, Path]) -> None:
@@ -306,9 +342,12 @@ def test_pipelines_from_labelled_configmaps(setup: dict[str, Path]) -> None:
 
     def lister(namespace: str, selector: str) -> list[dict[str, Any]]:
         calls.append((namespace, selector))
-        return [configmap("pipeline-other", {"pipeline.yaml": other, "README": "not a pipeline"}),
-                configmap("freightyard-guestbook", {"freight.yaml": "[]"},
-                          labels={"app.kubernetes.io/managed-by": "freightyard"})]
+        return [
+            configmap("pipeline-other", {"pipeline.yaml": other, "README": "not a pipeline"}),
+            configmap(
+                "freightyard-guestbook", {"freight.yaml": "[]"}, labels={"app.kubernetes.io/managed-by": "freightyard"}
+            ),
+        ]
 
     write_state(setup["state"], "other", state_with({"dev": freight()}))
     client = make_app(setup, PIPELINE_NAMESPACES="argocd", configmap_lister=lister).test_client()
@@ -331,6 +370,7 @@ def test_configmap_listing_failure_is_503(setup: dict[str, Path]) -> None:
 
 
 # --- health, readiness, metrics -------------------------------------------------------------------
+
 
 def test_health_readiness_and_metrics(client: FlaskClient) -> None:
     assert client.get("/healthz").get_json() == {"status": "ok"}

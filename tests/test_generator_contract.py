@@ -38,8 +38,9 @@ def post(port: int, body: bytes, headers: dict[str, str], *, chunked: bool = Fal
     connection = http.client.HTTPConnection(LOOPBACK, port, timeout=10)
     try:
         if chunked:
-            connection.request("POST", "/api/v1/getparams.execute", body=iter([body]), headers=headers,
-                               encode_chunked=True)
+            connection.request(
+                "POST", "/api/v1/getparams.execute", body=iter([body]), headers=headers, encode_chunked=True
+            )
         else:
             connection.request("POST", "/api/v1/getparams.execute", body=body, headers=headers)
         response = connection.getresponse()
@@ -69,11 +70,26 @@ def world(tmp_path: Path) -> dict[str, Path]:
 def gunicorn(world: dict[str, Path]) -> Iterator[int]:
     port = free_port()
     env = {k: v for k, v in os.environ.items() if not k.startswith("FREIGHTYARD_")}
-    env.update({"PYTHONPATH": str(ROOT), "FREIGHTYARD_BIND": f"{LOOPBACK}:{port}", "FREIGHTYARD_WORKERS": "2",
-                "FREIGHTYARD_PIPELINES": str(world["pipelines"]), "FREIGHTYARD_STATE": f"file:{world['state']}",
-                "FREIGHTYARD_TOKEN_FILE": str(world["token"]), "FREIGHTYARD_PIPELINES_RECHECK_S": "0",
-                "FREIGHTYARD_WORKER_TMP_DIR": str(world["tmp"])})
-    argv = [sys.executable, "-m", "gunicorn", "-c", "python:freightyard.generator.gunicorn_conf", "freightyard.generator.app:create_app()"]
+    env.update(
+        {
+            "PYTHONPATH": str(ROOT),
+            "FREIGHTYARD_BIND": f"{LOOPBACK}:{port}",
+            "FREIGHTYARD_WORKERS": "2",
+            "FREIGHTYARD_PIPELINES": str(world["pipelines"]),
+            "FREIGHTYARD_STATE": f"file:{world['state']}",
+            "FREIGHTYARD_TOKEN_FILE": str(world["token"]),
+            "FREIGHTYARD_PIPELINES_RECHECK_S": "0",
+            "FREIGHTYARD_WORKER_TMP_DIR": str(world["tmp"]),
+        }
+    )
+    argv = [
+        sys.executable,
+        "-m",
+        "gunicorn",
+        "-c",
+        "python:freightyard.generator.gunicorn_conf",
+        "freightyard.generator.app:create_app()",
+    ]
     with ManagedProcess(argv, name="generator", env=env, cwd=ROOT, log_dir=world["tmp"]) as process:
         process.wait_ready(lambda: _healthy(port), timeout=30)
         yield port
@@ -116,9 +132,10 @@ def test_gunicorn_serves_the_contract_and_examples_render(gunicorn: int, world: 
     newer = freight(SHA2, DIGEST2, "1.5.0")
     write_state(world["state"], "guestbook", state_with({"dev": newer, "prod": freight()}))
     status, answer = post(gunicorn, *argocd_request())
-    apps = {a["metadata"]["name"]: a
-            for a in render_application_set(load_example("applicationset-gotemplate.yaml"),
-                                            answer["output"]["parameters"])}
+    apps = {
+        a["metadata"]["name"]: a
+        for a in render_application_set(load_example("applicationset-gotemplate.yaml"), answer["output"]["parameters"])
+    }
     assert apps["guestbook-dev"]["spec"]["source"]["targetRevision"] == SHA2
     assert plugin_env(apps["guestbook-dev"])["FREIGHT_ID"] == newer.id
     assert plugin_env(apps["guestbook-prod"])["FREIGHT_ID"] == freight().id
@@ -141,12 +158,14 @@ def test_gunicorn_error_statuses(gunicorn: int, world: dict[str, Path]) -> None:
 
 def test_examples_render_with_the_test_client_too(world: dict[str, Path]) -> None:
     """The same templating against the Flask test client: fast, no subprocess."""
-    app = create_app({"PIPELINES": str(world["pipelines"]), "STATE": f"file:{world['state']}",
-                      "TOKEN_FILE": str(world["token"])})
+    app = create_app(
+        {"PIPELINES": str(world["pipelines"]), "STATE": f"file:{world['state']}", "TOKEN_FILE": str(world["token"])}
+    )
     body, headers = argocd_request()
     response = app.test_client().post("/api/v1/getparams.execute", data=body, headers=headers)
-    apps = render_application_set(load_example("applicationset-fasttemplate.yaml"),
-                                  response.get_json()["output"]["parameters"])
+    apps = render_application_set(
+        load_example("applicationset-fasttemplate.yaml"), response.get_json()["output"]["parameters"]
+    )
     assert [a["metadata"]["name"] for a in apps] == ["guestbook-dev", "guestbook-prod", "worker-prod"]
     assert apps[1]["spec"]["destination"]["server"] == "https://prod.example.com:6443"
     assert apps[1]["metadata"]["annotations"]["freightyard.io/freight"] == freight().id

@@ -65,8 +65,12 @@ spec:
 
 
 def freight(sha: str = SHA1, digest: str = DIGEST1, tag: str = "1.4.0") -> Freight:
-    return Freight(origin="main", commits=(Commit(repo_url=REPO_URL, id=sha, branch="main", message="change"),),
-                   images=(Image(repo_url=IMAGE_REPO, tag=tag, digest=digest),), created_at="2024-05-01T10:00:00Z")
+    return Freight(
+        origin="main",
+        commits=(Commit(repo_url=REPO_URL, id=sha, branch="main", message="change"),),
+        images=(Image(repo_url=IMAGE_REPO, tag=tag, digest=digest),),
+        created_at="2024-05-01T10:00:00Z",
+    )
 
 
 def pipeline() -> Pipeline:
@@ -78,9 +82,16 @@ def state_with(pins: dict[str, Freight], revision: dict[str, str] | None = None)
     for item in pins.values():
         state.add_freight(item)
     for stage, item in pins.items():
-        state.stages[stage] = StageState(current=PromotionRecord(
-            freight=item.id, stage=stage, by="tester", at="2024-05-01T10:05:00Z", phase="Succeeded",
-            revision=(revision or {}).get(stage, "")))
+        state.stages[stage] = StageState(
+            current=PromotionRecord(
+                freight=item.id,
+                stage=stage,
+                by="tester",
+                at="2024-05-01T10:05:00Z",
+                phase="Succeeded",
+                revision=(revision or {}).get(stage, ""),
+            )
+        )
     return state
 
 
@@ -97,8 +108,13 @@ def write_state(state_dir: Path, pipeline_name: str, state: State) -> None:
     """Write ``state`` through the real FileStore, as a promotion would."""
     store = FileStore(state_dir / f"freightyard-{pipeline_name}.yaml")
     snapshot = store.read()
-    document = state_to_document(state, pipeline=pipeline_name, name=f"freightyard-{pipeline_name}",
-                                 namespace="argocd", previous=snapshot.document)
+    document = state_to_document(
+        state,
+        pipeline=pipeline_name,
+        name=f"freightyard-{pipeline_name}",
+        namespace="argocd",
+        previous=snapshot.document,
+    )
     store.write(document, snapshot.version)
 
 
@@ -187,6 +203,7 @@ def plugin_env(application: dict[str, Any]) -> dict[str, str]:
 
 
 # --- tests of the renderer itself ------------------------------------------------------------------
+
 
 def test_go_render_walks_nested_maps_and_index() -> None:
     params = {"a": {"b": "x"}, "a.b": "y"}

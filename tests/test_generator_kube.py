@@ -26,8 +26,9 @@ GITOPS = "https://git.example.com/org/gitops.git"
 def kube() -> Iterator[KubeEmulator]:
     with KubeEmulator() as emulator:
         emulator.put_object("v1/configmaps", load_example("pipeline-configmap.yaml"))
-        document = state_to_document(state_with({"dev": freight()}), pipeline="guestbook",
-                                     name="freightyard-guestbook", namespace="argocd")
+        document = state_to_document(
+            state_with({"dev": freight()}), pipeline="guestbook", name="freightyard-guestbook", namespace="argocd"
+        )
         emulator.put_object("v1/configmaps", document)
         yield emulator
 
@@ -39,10 +40,17 @@ def call(client: Any, pipeline: str = "guestbook") -> Any:
 
 @pytest.mark.integration
 def test_configmap_pipelines_and_state(kube: KubeEmulator) -> None:
-    app = create_app({"PIPELINE_NAMESPACES": "argocd", "STATE": "configmap", "TOKEN": TOKEN, "KUBE_HOST": kube.url,
-                      "CONFIGMAP_PIPELINES_TTL_S": "0",
-                      # the emulator understands key=value selectors only (not the bare-key default)
-                      "PIPELINE_SELECTOR": "freightyard.io/pipeline=guestbook"})
+    app = create_app(
+        {
+            "PIPELINE_NAMESPACES": "argocd",
+            "STATE": "configmap",
+            "TOKEN": TOKEN,
+            "KUBE_HOST": kube.url,
+            "CONFIGMAP_PIPELINES_TTL_S": "0",
+            # the emulator understands key=value selectors only (not the bare-key default)
+            "PIPELINE_SELECTOR": "freightyard.io/pipeline=guestbook",
+        }
+    )
     client = app.test_client()
     response = call(client)
     assert response.status_code == 200, response.get_json()
@@ -54,9 +62,19 @@ def test_configmap_pipelines_and_state(kube: KubeEmulator) -> None:
     api = make_api(KubeSettings(host=kube.url, timeout_s=5))
     try:
         store = ConfigMapStore(lambda: api, "argocd", "freightyard-guestbook")
-        update_document(store, lambda previous: (state_to_document(
-            state_with({"dev": newer, "prod": newer}), pipeline="guestbook", name="freightyard-guestbook",
-            namespace="argocd", previous=previous), None))
+        update_document(
+            store,
+            lambda previous: (
+                state_to_document(
+                    state_with({"dev": newer, "prod": newer}),
+                    pipeline="guestbook",
+                    name="freightyard-guestbook",
+                    namespace="argocd",
+                    previous=previous,
+                ),
+                None,
+            ),
+        )
     finally:
         api.close()
     sets = call(client).get_json()["output"]["parameters"]
@@ -67,8 +85,15 @@ def test_configmap_pipelines_and_state(kube: KubeEmulator) -> None:
 
 @pytest.mark.integration
 def test_missing_state_namespace_or_api_down_is_503(kube: KubeEmulator) -> None:
-    app = create_app({"PIPELINE_NAMESPACES": "argocd", "STATE": "configmap", "TOKEN": TOKEN,
-                      "KUBE_HOST": "http://127.0.0.1:9", "KUBE_TIMEOUT_S": "1"})
+    app = create_app(
+        {
+            "PIPELINE_NAMESPACES": "argocd",
+            "STATE": "configmap",
+            "TOKEN": TOKEN,
+            "KUBE_HOST": "http://127.0.0.1:9",
+            "KUBE_TIMEOUT_S": "1",
+        }
+    )
     response = call(app.test_client())
     assert response.status_code == 503
     assert "cannot list pipeline ConfigMaps" in response.get_json()["error"]["message"]

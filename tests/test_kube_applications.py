@@ -17,9 +17,12 @@ APPSET = "argoproj.io/v1alpha1/applicationsets"
 
 
 def app(name: str, **labels: str) -> dict[str, object]:
-    return {"apiVersion": "argoproj.io/v1alpha1", "kind": "Application",
-            "metadata": {"name": name, "namespace": NS, "labels": labels},
-            "spec": {"source": {"repoURL": "https://git.example.com/org/mono.git", "targetRevision": "main"}}}
+    return {
+        "apiVersion": "argoproj.io/v1alpha1",
+        "kind": "Application",
+        "metadata": {"name": name, "namespace": NS, "labels": labels},
+        "spec": {"source": {"repoURL": "https://git.example.com/org/mono.git", "targetRevision": "main"}},
+    }
 
 
 @pytest.fixture
@@ -28,8 +31,15 @@ def kube() -> Iterator[KubeEmulator]:
         emulator.put_object(APP, app("guestbook-dev", **{"freightyard.io/pipeline": "guestbook"}))
         emulator.put_object(APP, app("guestbook-prod", **{"freightyard.io/pipeline": "guestbook"}))
         emulator.put_object(APP, app("other"))
-        emulator.put_object(APPSET, {"apiVersion": "argoproj.io/v1alpha1", "kind": "ApplicationSet",
-                                     "metadata": {"name": "guestbook", "namespace": NS}, "spec": {}})
+        emulator.put_object(
+            APPSET,
+            {
+                "apiVersion": "argoproj.io/v1alpha1",
+                "kind": "ApplicationSet",
+                "metadata": {"name": "guestbook", "namespace": NS},
+                "spec": {},
+            },
+        )
         yield emulator
 
 
@@ -60,8 +70,13 @@ def test_request_refresh_lands_on_the_application(api: KubeApi, kube: KubeEmulat
     assert stored["metadata"]["annotations"] == {"argocd.argoproj.io/refresh": kind}
     assert stored["metadata"]["labels"] == {"freightyard.io/pipeline": "guestbook"}  # a merge, not a replace
     patch = [r for r in kube.requests() if r[0] == "PATCH"]
-    assert patch == [("PATCH", f"/apis/argoproj.io/v1alpha1/namespaces/{NS}/applications/guestbook-dev",
-                      "application/merge-patch+json")]
+    assert patch == [
+        (
+            "PATCH",
+            f"/apis/argoproj.io/v1alpha1/namespaces/{NS}/applications/guestbook-dev",
+            "application/merge-patch+json",
+        )
+    ]
 
 
 def test_refresh_kind_is_checked(api: KubeApi) -> None:

@@ -23,8 +23,10 @@ def store_for(api: KubeApi) -> ConfigMapStore:
 
 
 def document(**data: str) -> Document:
-    return {"metadata": {"name": NAME, "namespace": NS, "labels": {"app.kubernetes.io/part-of": "freightyard"}},
-            "data": dict(data)}
+    return {
+        "metadata": {"name": NAME, "namespace": NS, "labels": {"app.kubernetes.io/part-of": "freightyard"}},
+        "data": dict(data),
+    }
 
 
 def test_description_names_namespace_and_name(api: KubeApi) -> None:
@@ -94,6 +96,7 @@ def test_racing_writers_one_wins_and_update_document_lands_both(kube: KubeEmulat
         def mutate(current: Document | None) -> tuple[Document, str]:
             assert current is not None
             return {**current, "data": {**(current.get("data") or {}), key: "1"}}, key
+
         return mutate
 
     barrier = threading.Barrier(2)
@@ -136,10 +139,12 @@ def test_update_document_retries_after_a_conflict(api: KubeApi) -> None:
 
 def test_forbidden_read_says_who_needs_which_permission(api: KubeApi, kube: KubeEmulator) -> None:
     status = kmock.KubernetesError(
-        status=403, reason="Forbidden",
+        status=403,
+        reason="Forbidden",
         message=f'configmaps "{NAME}" is forbidden: User "system:serviceaccount:argocd:freightyard" '
-                f'cannot get resource "configmaps" in API group "" in the namespace "{NS}"',
-        details={"name": NAME, "kind": "configmaps"})
+        f'cannot get resource "configmaps" in API group "" in the namespace "{NS}"',
+        details={"name": NAME, "kind": "configmaps"},
+    )
     kube.run(lambda: kube.emulator[kmock.method.GET, kmock.resource("v1/configmaps")] << status)
     with pytest.raises(StoreForbidden) as caught:
         store_for(api).read()
@@ -156,8 +161,13 @@ def test_forbidden_read_says_who_needs_which_permission(api: KubeApi, kube: Kube
 def test_forbidden_write_names_the_write_verb(api: KubeApi, kube: KubeEmulator) -> None:
     store = store_for(api)
     version = store.write(document(a="1"), None)
-    kube.run(lambda: kube.emulator[kmock.method.PUT, kmock.resource("v1/configmaps")] << 403
-             << {"kind": "Status", "apiVersion": "v1", "code": 403, "message": "nope"})
+    kube.run(
+        lambda: (
+            kube.emulator[kmock.method.PUT, kmock.resource("v1/configmaps")]
+            << 403
+            << {"kind": "Status", "apiVersion": "v1", "code": 403, "message": "nope"}
+        )
+    )
     with pytest.raises(StoreForbidden, match="grant the freightyard ServiceAccount get/update on configmaps in argocd"):
         store.write(document(a="2"), version)
 

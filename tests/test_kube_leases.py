@@ -24,8 +24,13 @@ def test_acquire_creates_the_lease(api: KubeApi, kube: KubeEmulator) -> None:
     assert leases.try_acquire(api, NS, NAME, "pod-a", duration_s=15, now=T0)
     lease = kube.object(LEASE, NS, NAME)
     assert lease is not None
-    assert lease["spec"] == {"holderIdentity": "pod-a", "leaseDurationSeconds": 15, "leaseTransitions": 0,
-                             "acquireTime": "2024-05-01T12:00:00.000000Z", "renewTime": "2024-05-01T12:00:00.000000Z"}
+    assert lease["spec"] == {
+        "holderIdentity": "pod-a",
+        "leaseDurationSeconds": 15,
+        "leaseTransitions": 0,
+        "acquireTime": "2024-05-01T12:00:00.000000Z",
+        "renewTime": "2024-05-01T12:00:00.000000Z",
+    }
 
 
 def test_held_lease_is_not_taken_and_holder_renews(api: KubeApi, kube: KubeEmulator) -> None:
@@ -81,9 +86,13 @@ def test_lost_race_on_takeover_returns_false(api: KubeApi, kube: KubeEmulator) -
 
 def test_lost_race_on_create_returns_false(api: KubeApi, kube: KubeEmulator) -> None:
     # Both candidates saw no Lease; the other one's POST landed first: kmock answers our POST with 409 natively.
-    kube.put_object(LEASE, {"metadata": {"name": NAME, "namespace": NS},
-                            "spec": {"holderIdentity": "pod-c", "leaseDurationSeconds": 15,
-                                     "renewTime": "2024-05-01T12:00:00.000000Z"}})
+    kube.put_object(
+        LEASE,
+        {
+            "metadata": {"name": NAME, "namespace": NS},
+            "spec": {"holderIdentity": "pod-c", "leaseDurationSeconds": 15, "renewTime": "2024-05-01T12:00:00.000000Z"},
+        },
+    )
     with pytest.MonkeyPatch.context() as patch:
         patch.setattr(leases, "get_lease", lambda *_: None)
         assert not leases.try_acquire(api, NS, NAME, "pod-b", duration_s=15, now=T0)

@@ -54,8 +54,15 @@ def test_lease_elects_one_and_hands_over_on_release(api: KubeApi) -> None:
 
 def test_lease_is_taken_over_when_the_leader_stops_renewing(api: KubeApi) -> None:
     now, mono = [T0], [0.0]
-    a = LeaseElector(lambda: api, NS, identity="pod-a", duration_s=15, renew_deadline_s=10,
-                     clock=lambda: now[0], monotonic=lambda: mono[0])
+    a = LeaseElector(
+        lambda: api,
+        NS,
+        identity="pod-a",
+        duration_s=15,
+        renew_deadline_s=10,
+        clock=lambda: now[0],
+        monotonic=lambda: mono[0],
+    )
     b = LeaseElector(lambda: api, NS, identity="pod-b", duration_s=15, clock=lambda: now[0])
     assert a.ensure()
     now[0] += dt.timedelta(seconds=16)  # a hung for longer than the lease
@@ -91,10 +98,16 @@ def controller(kube: KubeEmulator, identity: str, sources: FakeSources) -> tuple
         return Engine(p, ConfigMapStore(lambda: api, NS, f"freightyard-{p.name}"))
 
     metrics = Metrics.create()
-    built = Controller(PipelineSet([_Fixed([shop])]), engine_for, reconciler=Reconciler(sources, metrics),
-                       elector=LeaseElector(lambda: api, NS, identity=identity, duration_s=15),
-                       metrics=metrics, scheduler=Scheduler(time.monotonic, seeded(1)),
-                       secrets=Secrets(), settings=Settings(election_s=0.1, tick_s=0.1, reload_s=0.5))
+    built = Controller(
+        PipelineSet([_Fixed([shop])]),
+        engine_for,
+        reconciler=Reconciler(sources, metrics),
+        elector=LeaseElector(lambda: api, NS, identity=identity, duration_s=15),
+        metrics=metrics,
+        scheduler=Scheduler(time.monotonic, seeded(1)),
+        secrets=Secrets(),
+        settings=Settings(election_s=0.1, tick_s=0.1, reload_s=0.5),
+    )
     return built, api
 
 
@@ -102,8 +115,9 @@ def test_two_controllers_promote_once_and_fail_over(kube: KubeEmulator) -> None:
     sources = FakeSources()
     (a, api_a), (b, api_b) = controller(kube, "pod-a", sources), controller(kube, "pod-b", sources)
     stops = {"a": threading.Event(), "b": threading.Event()}
-    threads = {name: threading.Thread(target=c.run, args=(stops[name],), daemon=True)
-               for name, c in (("a", a), ("b", b))}
+    threads = {
+        name: threading.Thread(target=c.run, args=(stops[name],), daemon=True) for name, c in (("a", a), ("b", b))
+    }
     store = ConfigMapStore(lambda: api_a, NS, "freightyard-shop")
     engine = Engine(pipeline(), store)
     try:
@@ -119,8 +133,11 @@ def test_two_controllers_promote_once_and_fail_over(kube: KubeEmulator) -> None:
         poll(lambda: controllers[follower].leader, timeout=10, what="the follower to take over")
         sources.tag = "2.0.0"
         controllers[follower].trigger([Target("shop", "main")])
-        poll(lambda: (f := engine.state().current_freight("dev")) and f.images[0].tag == "2.0.0", timeout=15,
-             what="new freight promoted by the new leader")
+        poll(
+            lambda: (f := engine.state().current_freight("dev")) and f.images[0].tag == "2.0.0",
+            timeout=15,
+            what="new freight promoted by the new leader",
+        )
         assert [h.phase for h in engine.state().stages["dev"].history] == ["Succeeded", "Succeeded"]
     finally:
         for event in stops.values():

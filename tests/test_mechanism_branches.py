@@ -70,13 +70,15 @@ def test_render_branch_writes_manifests_and_metadata(git_http_server: GitHttpSer
     assert f"{IMAGE}:1.0.1@{DIGEST2}" in (show(bare, "env/dev", "apps/guestbook/overlays/dev/manifests.yaml") or "")
 
 
-def test_render_branch_commits_nothing_when_the_render_is_unchanged(git_http_server: GitHttpServer,
-                                                                     tmp_path: Path) -> None:
+def test_render_branch_commits_nothing_when_the_render_is_unchanged(
+    git_http_server: GitHttpServer, tmp_path: Path
+) -> None:
     files = app_files("guestbook")
     bare, url = make_repo(git_http_server, f"r-{uuid.uuid4().hex[:8]}.git", files)
     first_sha = head(bare, "main")
-    engine = engine_for(PIPELINE.format(url=url, image=IMAGE, mechanism="render-branch"), tmp_path,
-                        noop_detection=False)  # exercise the mechanism's own check
+    engine = engine_for(
+        PIPELINE.format(url=url, image=IMAGE, mechanism="render-branch"), tmp_path, noop_detection=False
+    )  # exercise the mechanism's own check
     one = freight(url, first_sha)
     engine.add_freight(one)
     engine.promote(one.id, "dev", "t")

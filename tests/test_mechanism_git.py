@@ -73,8 +73,7 @@ def test_new_branch_starts_empty_or_from_a_revision(git_http_server: GitHttpServ
     mirrors, runner = tools(tmp_path)
     commit_and_push(mirrors, runner, Change(url, "env/x", "m", lambda r: write(r / "b.txt", "b\n")))
     assert show(bare, "env/x", "a.txt") is None and show(bare, "env/x", "b.txt") == "b\n"
-    commit_and_push(mirrors, runner, Change(url, "env/y", "m", lambda r: write(r / "b.txt", "b\n"),
-                                            start_from="main"))
+    commit_and_push(mirrors, runner, Change(url, "env/y", "m", lambda r: write(r / "b.txt", "b\n"), start_from="main"))
     assert show(bare, "env/y", "a.txt") == "a\n"
 
 

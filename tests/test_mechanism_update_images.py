@@ -47,14 +47,18 @@ def image_freight(tag: str = "1.2.3", digest: str = DIGEST1) -> Freight:
 
 
 def setup(server: GitHttpServer, tmp_path: Path, extra: str = "", files: dict[str, str] | None = None):  # type: ignore[no-untyped-def]
-    bare, url = make_repo(server, f"img-{uuid.uuid4().hex[:8]}.git",
-                          {**app_files("guestbook"), "charts/guestbook/values-dev.yaml": VALUES, **(files or {})})
+    bare, url = make_repo(
+        server,
+        f"img-{uuid.uuid4().hex[:8]}.git",
+        {**app_files("guestbook"), "charts/guestbook/values-dev.yaml": VALUES, **(files or {})},
+    )
     engine = engine_for(PIPELINE.format(image=IMAGE, url=url, extra=extra), tmp_path)
     return bare, url, engine
 
 
-def test_kustomization_images_are_written_to_trunk_keeping_comments(git_http_server: GitHttpServer,
-                                                                     tmp_path: Path) -> None:
+def test_kustomization_images_are_written_to_trunk_keeping_comments(
+    git_http_server: GitHttpServer, tmp_path: Path
+) -> None:
     bare, _, engine = setup(git_http_server, tmp_path)
     f = image_freight()
     engine.add_freight(f)
@@ -71,7 +75,8 @@ def test_kustomization_images_are_written_to_trunk_keeping_comments(git_http_ser
         '    newTag: "1.0"\n'
         f"  - name: {IMAGE}\n"
         "    newTag: 1.2.3\n"
-        f"    digest: {DIGEST1}\n")
+        f"    digest: {DIGEST1}\n"
+    )
     # the same images again: nothing to commit
     again = image_freight()
     assert again.id == f.id
@@ -83,8 +88,10 @@ def test_kustomization_images_are_written_to_trunk_keeping_comments(git_http_ser
 
 
 def test_helm_values_key_on_a_stage_branch(git_http_server: GitHttpServer, tmp_path: Path) -> None:
-    extra = ("branch: env/dev\n          updates:\n"
-             "          - {valuesFile: charts/guestbook/values-dev.yaml, key: image.tag}")
+    extra = (
+        "branch: env/dev\n          updates:\n"
+        "          - {valuesFile: charts/guestbook/values-dev.yaml, key: image.tag}"
+    )
     bare, _, engine = setup(git_http_server, tmp_path, extra)
     trunk = head(bare, "main")
     f = image_freight()
@@ -92,18 +99,25 @@ def test_helm_values_key_on_a_stage_branch(git_http_server: GitHttpServer, tmp_p
     record = engine.promote(f.id, "dev", "t")
     assert record.revision == head(bare, "env/dev") and head(bare, "main") == trunk
     assert show(bare, "env/dev", "charts/guestbook/values-dev.yaml") == VALUES.replace(
-        '"0.0.0"  ', f'"1.2.3@{DIGEST1}"')
+        '"0.0.0"  ', f'"1.2.3@{DIGEST1}"'
+    )
     assert show(bare, "env/dev", "apps/guestbook/base/deployment.yaml") is not None  # branched from trunk
 
 
-@pytest.mark.parametrize(("path", "broken"), [
-    ("charts/guestbook/values-dev.yaml", "image:\n  tag: [unclosed\n"),
-    ("apps/guestbook/overlays/dev/kustomization.yaml", "resources: {a: b\n"),
-])
-def test_malformed_file_gives_one_clear_error_and_leaves_the_branch(git_http_server: GitHttpServer, tmp_path: Path,
-                                                                    path: str, broken: str) -> None:
-    extra = ("updates:\n          - {kustomization: apps/guestbook/overlays/dev}\n"
-             "          - {valuesFile: charts/guestbook/values-dev.yaml, key: image.tag}")
+@pytest.mark.parametrize(
+    ("path", "broken"),
+    [
+        ("charts/guestbook/values-dev.yaml", "image:\n  tag: [unclosed\n"),
+        ("apps/guestbook/overlays/dev/kustomization.yaml", "resources: {a: b\n"),
+    ],
+)
+def test_malformed_file_gives_one_clear_error_and_leaves_the_branch(
+    git_http_server: GitHttpServer, tmp_path: Path, path: str, broken: str
+) -> None:
+    extra = (
+        "updates:\n          - {kustomization: apps/guestbook/overlays/dev}\n"
+        "          - {valuesFile: charts/guestbook/values-dev.yaml, key: image.tag}"
+    )
     bare, _, engine = setup(git_http_server, tmp_path, extra, {path: broken})
     before = head(bare, "main")
     f = image_freight()

@@ -54,8 +54,9 @@ def test_stage_hash_is_order_independent() -> None:
 
 
 def test_monorepo_commit_only_reverifies_the_app_it_touches(git_http_server: GitHttpServer, tmp_path: Path) -> None:
-    bare, url = make_repo(git_http_server, f"mono-{uuid.uuid4().hex[:8]}.git",
-                          {**app_files("guestbook"), **app_files("cart")})
+    bare, url = make_repo(
+        git_http_server, f"mono-{uuid.uuid4().hex[:8]}.git", {**app_files("guestbook"), **app_files("cart")}
+    )
     engine = engine_for(PIPELINE.format(url=url, image=IMAGE), tmp_path)
     first = freight(url, head(bare, "main"))
     engine.add_freight(first)
@@ -70,8 +71,14 @@ def test_monorepo_commit_only_reverifies_the_app_it_touches(git_http_server: Git
     assert mark.phase == "Skipped"  # counts as verified: prod may take it although dev's check always fails
     assert engine.promote(docs.id, "prod", "t").phase == "Succeeded"
 
-    cart = freight(url, commit_files(bare, {"apps/cart/base/deployment.yaml":
-                                            DEPLOYMENT.replace("APP", "cart") + "  replicas: 3\n"}, message="cart"))
+    cart = freight(
+        url,
+        commit_files(
+            bare,
+            {"apps/cart/base/deployment.yaml": DEPLOYMENT.replace("APP", "cart") + "  replicas: 3\n"},
+            message="cart",
+        ),
+    )
     engine.add_freight(cart)
     record = engine.promote(cart.id, "dev", "t")
     assert record.phase == "Succeeded" and record.changed_apps == ["cart"]
@@ -84,8 +91,9 @@ def test_monorepo_commit_only_reverifies_the_app_it_touches(git_http_server: Git
 
 
 def test_detection_steps_aside_when_a_side_cannot_render(git_http_server: GitHttpServer, tmp_path: Path) -> None:
-    bare, url = make_repo(git_http_server, f"mono-{uuid.uuid4().hex[:8]}.git",
-                          {**app_files("guestbook"), **app_files("cart")})
+    bare, url = make_repo(
+        git_http_server, f"mono-{uuid.uuid4().hex[:8]}.git", {**app_files("guestbook"), **app_files("cart")}
+    )
     engine = engine_for(PIPELINE.format(url=url, image=IMAGE), tmp_path)
     good = freight(url, head(bare, "main"))
     broken = freight(url, commit_files(bare, {"apps/cart/base/kustomization.yaml": "resources: [missing.yaml]\n"}))

@@ -47,8 +47,12 @@ def test_one_set_per_stage_and_app_with_freight_in_pipeline_order() -> None:
     assert Freight.from_json(dev["freight"]["json"]) == f2  # the CMP can verify it against FREIGHT_ID
     assert dev["freight"]["json"] == f2.to_json()
     assert dev["commit"] == {"id": SHA2, "short": SHA2[:7], "repoURL": REPO_URL, "branch": "main", "tag": ""}
-    assert dev["images"]["guestbook"] == {"repoURL": IMAGE_REPO, "tag": "1.5.0", "digest": DIGEST2,
-                                          "ref": f"{IMAGE_REPO}:1.5.0@{DIGEST2}"}
+    assert dev["images"]["guestbook"] == {
+        "repoURL": IMAGE_REPO,
+        "tag": "1.5.0",
+        "digest": DIGEST2,
+        "ref": f"{IMAGE_REPO}:1.5.0@{DIGEST2}",
+    }
     assert dev["pipelineFile"] == "pipelines/guestbook.yaml"
     assert sets[1]["project"] == "production"
     assert sets[1]["destination"]["server"] == "https://prod.example.com:6443"
@@ -69,15 +73,44 @@ def test_exact_parameter_names() -> None:
     (dev,) = parameter_sets(pipeline(), state_with({"dev": freight()}))
     flat_names = {k for k in dev if "." in k}
     assert flat_names == {
-        "destination.server", "destination.namespace", "destination.name",
-        "freight.id", "freight.short", "freight.alias", "freight.origin", "freight.json",
-        "commit.id", "commit.short", "commit.repoURL", "commit.branch", "commit.tag",
-        "chart.repoURL", "chart.name", "chart.version",
-        "images.guestbook.repoURL", "images.guestbook.tag", "images.guestbook.digest", "images.guestbook.ref",
+        "destination.server",
+        "destination.namespace",
+        "destination.name",
+        "freight.id",
+        "freight.short",
+        "freight.alias",
+        "freight.origin",
+        "freight.json",
+        "commit.id",
+        "commit.short",
+        "commit.repoURL",
+        "commit.branch",
+        "commit.tag",
+        "chart.repoURL",
+        "chart.name",
+        "chart.version",
+        "images.guestbook.repoURL",
+        "images.guestbook.tag",
+        "images.guestbook.digest",
+        "images.guestbook.ref",
     }
     top = {k for k in dev if "." not in k}
-    assert top == {"pipeline", "stage", "app", "project", "repoURL", "path", "targetRevision", "pipelineFile",
-                   "mechanism", "destination", "freight", "commit", "chart", "images"}
+    assert top == {
+        "pipeline",
+        "stage",
+        "app",
+        "project",
+        "repoURL",
+        "path",
+        "targetRevision",
+        "pipelineFile",
+        "mechanism",
+        "destination",
+        "freight",
+        "commit",
+        "chart",
+        "images",
+    }
 
 
 def test_stage_without_freight_or_apps_is_left_out() -> None:
@@ -103,8 +136,9 @@ def test_branch_mechanism_without_recorded_revision_points_at_the_stage_branch()
 
 def test_app_in_another_repo_uses_its_target_revision_and_keeps_the_freight_commit() -> None:
     p = pipeline()
-    app = dataclasses.replace(p.stage("dev").apps[0], repo_url="https://git.example.com/org/config.git",
-                              target_revision="main")
+    app = dataclasses.replace(
+        p.stage("dev").apps[0], repo_url="https://git.example.com/org/config.git", target_revision="main"
+    )
     p = dataclasses.replace(p, stages=(dataclasses.replace(p.stage("dev"), apps=(app,)),))
     (dev,) = parameter_sets(p, state_with({"dev": freight()}))
     assert dev["repoURL"] == "https://git.example.com/org/config.git"
@@ -153,8 +187,15 @@ def test_filters_and_unknown_stage() -> None:
 
 
 def test_pin_to_freight_missing_from_catalog_is_an_error_not_an_omission() -> None:
-    state = State(stages={"dev": StageState(current=PromotionRecord(
-        freight="f" * 40, stage="dev", by="x", at="2024-05-01T10:00:00Z", phase="Succeeded"))})
+    state = State(
+        stages={
+            "dev": StageState(
+                current=PromotionRecord(
+                    freight="f" * 40, stage="dev", by="x", at="2024-05-01T10:00:00Z", phase="Succeeded"
+                )
+            )
+        }
+    )
     with pytest.raises(StoreError, match="not in the freight catalog"):
         parameter_sets(pipeline(), state)
 
@@ -162,8 +203,13 @@ def test_pin_to_freight_missing_from_catalog_is_an_error_not_an_omission() -> No
 def test_repo_url_cannot_be_inferred_from_two_git_subscriptions() -> None:
     p = pipeline()
     main = p.warehouses[0]
-    two = dataclasses.replace(main, subscriptions=(*main.subscriptions, dataclasses.replace(
-        main.git()[0], repo_url="https://git.example.com/org/second.git")))
+    two = dataclasses.replace(
+        main,
+        subscriptions=(
+            *main.subscriptions,
+            dataclasses.replace(main.git()[0], repo_url="https://git.example.com/org/second.git"),
+        ),
+    )
     p = dataclasses.replace(p, warehouses=(two,))
     f = Freight(origin="main", commits=(Commit(REPO_URL, SHA1), Commit("https://git.example.com/org/second.git", SHA2)))
     with pytest.raises(ConfigError, match=r"set apps\[\]\.repoURL"):

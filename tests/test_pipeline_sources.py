@@ -74,8 +74,9 @@ def test_a_directory_yields_good_pipelines_and_collects_problems(checkout: Path,
     assert good.pipelines[0].repo_root == str(checkout.parent.resolve())
     assert good.pipelines[0].source_file == str(checkout / "good.yaml")
     assert parsed[checkout / "nested" / "cart.yml"].pipeline_file == "pipelines/nested/cart.yml"
-    assert parsed[checkout / "broken.yaml"].problems == (f"{checkout / 'broken.yaml'}:9: not valid YAML: "
-                                                         "expected ',' or ']', but got '}'",)
+    assert parsed[checkout / "broken.yaml"].problems == (
+        f"{checkout / 'broken.yaml'}:9: not valid YAML: expected ',' or ']', but got '}}'",
+    )
     assert parsed[checkout / "values.yaml"] == Parsed()
     assert sorted(Path(p).name for p in parses) == ["broken.yaml", "cart.yml", "good.yaml"]
 
@@ -130,24 +131,34 @@ def test_find_repo_root(tmp_path: Path) -> None:
 
 
 def configmap(name: str, version: str, data: dict[str, Any], **labels: str) -> dict[str, Any]:
-    return {"metadata": {"name": name, "namespace": "argocd", "resourceVersion": version, "labels": labels},
-            "data": data}
+    return {
+        "metadata": {"name": name, "namespace": "argocd", "resourceVersion": version, "labels": labels},
+        "data": data,
+    }
 
 
 def test_configmap_data_is_parsed_per_key(parses: list[str]) -> None:
-    parsed = parse_configmap(("argocd", "pipelines"), {"b.yaml": pipeline_text("b"), "a.yaml": BROKEN,
-                                                       "readme": "no marker", "binary": 42})
+    parsed = parse_configmap(
+        ("argocd", "pipelines"), {"b.yaml": pipeline_text("b"), "a.yaml": BROKEN, "readme": "no marker", "binary": 42}
+    )
     assert [p.name for p in parsed.pipelines] == ["b"]
     assert parsed.pipelines[0].source_file == "configmap argocd/pipelines data.b.yaml"
-    assert parsed.problems == ("configmap argocd/pipelines data.a.yaml:9: not valid YAML: "
-                               "expected ',' or ']', but got '}'",)
+    assert parsed.problems == (
+        "configmap argocd/pipelines data.a.yaml:9: not valid YAML: expected ',' or ']', but got '}'",
+    )
     assert parses == ["configmap argocd/pipelines data.a.yaml", "configmap argocd/pipelines data.b.yaml"]
 
 
 def test_configmaps_are_parsed_again_only_on_a_new_resource_version(parses: list[str]) -> None:
-    items = [configmap("pipelines", "1", {"shop.yaml": pipeline_text("shop")}),
-             configmap("freightyard-shop", "2", {"freight.yaml": pipeline_text("state")},
-                       **{"app.kubernetes.io/managed-by": "freightyard"})]
+    items = [
+        configmap("pipelines", "1", {"shop.yaml": pipeline_text("shop")}),
+        configmap(
+            "freightyard-shop",
+            "2",
+            {"freight.yaml": pipeline_text("state")},
+            **{"app.kubernetes.io/managed-by": "freightyard"},
+        ),
+    ]
     calls: list[tuple[str, str]] = []
 
     def lister(namespace: str, selector: str) -> list[dict[str, Any]]:

@@ -60,8 +60,10 @@ def test_the_design_example_is_valid() -> None:
 def test_unknown_warehouse_names_file_line_field_and_known_values() -> None:
     typo = GOOD.replace("origin: main, sources: {stages: [dev]}", "origin: mian, sources: {stages: [dev]}")
     (problem,) = problems(typo)
-    assert problem == ('pipelines/guestbook.yaml:19: spec.stages[1].requestedFreight[0].origin: unknown warehouse '
-                       '"mian" (did you mean \'main\'? known: main)')
+    assert problem == (
+        "pipelines/guestbook.yaml:19: spec.stages[1].requestedFreight[0].origin: unknown warehouse "
+        "\"mian\" (did you mean 'main'? known: main)"
+    )
 
 
 def test_unknown_key_suggests_the_right_one() -> None:
@@ -72,12 +74,14 @@ def test_unknown_key_suggests_the_right_one() -> None:
 
 def test_unknown_stage_reference() -> None:
     (problem,) = problems(GOOD.replace("stages: [staging, hotfix]", "stages: [staging, hotfx]"))
-    assert "spec.stages[3].requestedFreight[0].sources.stages[1]: unknown stage \"hotfx\"" in problem
+    assert 'spec.stages[3].requestedFreight[0].sources.stages[1]: unknown stage "hotfx"' in problem
 
 
 def test_cycle_in_the_stage_graph() -> None:
-    text = GOOD.replace("requestedFreight: [{origin: main, sources: {direct: true}}]\n    autoPromotion",
-                        "requestedFreight: [{origin: main, sources: {stages: [staging]}}]\n    autoPromotion")
+    text = GOOD.replace(
+        "requestedFreight: [{origin: main, sources: {direct: true}}]\n    autoPromotion",
+        "requestedFreight: [{origin: main, sources: {stages: [staging]}}]\n    autoPromotion",
+    )
     found = problems(text)
     assert any("stages form a cycle: dev -> staging -> dev" in p or "staging -> dev -> staging" in p for p in found)
 
@@ -85,8 +89,9 @@ def test_cycle_in_the_stage_graph() -> None:
 def test_invalid_semver_constraint_and_regex() -> None:
     text = GOOD.replace("constraint: ^1.4.0", "constraint: ^1.x.4, allowTags: '(unclosed'")
     found = problems(text)
-    assert any("spec.warehouses[0].subscriptions[1].image.constraint: invalid semver constraint '^1.x.4'" in p
-               for p in found)
+    assert any(
+        "spec.warehouses[0].subscriptions[1].image.constraint: invalid semver constraint '^1.x.4'" in p for p in found
+    )
     assert any("spec.warehouses[0].subscriptions[1].image.allowTags: invalid regular expression" in p for p in found)
 
 
@@ -96,8 +101,11 @@ def test_duplicate_names() -> None:
 
 
 def test_all_problems_of_a_file_are_reported_at_once() -> None:
-    text = GOOD.replace("autoPromotion: true", "autoPromotion: maybe").replace("interval: 5m", "interval: soon") \
+    text = (
+        GOOD.replace("autoPromotion: true", "autoPromotion: maybe")
+        .replace("interval: 5m", "interval: soon")
         .replace("mechanism: pin", "mechanism: teleport")
+    )
     found = problems(text)
     assert len(found) == 3
     assert any("autoPromotion: must be true or false" in p for p in found)
@@ -118,8 +126,11 @@ def test_not_yaml_points_at_the_line() -> None:
 
 
 def test_wrong_api_version_and_missing_required() -> None:
-    found = problems(GOOD.replace("freightyard.io/v1alpha1", "freightyard.io/v9").replace(
-        "- name: staging\n    requestedFreight: [{origin: main, sources: {stages: [dev]}}]\n", "- name: staging\n"))
+    found = problems(
+        GOOD.replace("freightyard.io/v1alpha1", "freightyard.io/v9").replace(
+            "- name: staging\n    requestedFreight: [{origin: main, sources: {stages: [dev]}}]\n", "- name: staging\n"
+        )
+    )
     assert any('apiVersion: must be "freightyard.io/v1alpha1"' in p for p in found)
     assert any("spec.stages[1].requestedFreight: is required" in p for p in found)
 
@@ -131,8 +142,10 @@ def test_missing_app_path_on_disk(tmp_path: Path) -> None:
     with pytest.raises(ConfigError) as caught:
         load_pipelines(tmp_path / "pipelines")
     (problem,) = caught.value.problems
-    assert problem.endswith('spec.stages[0].apps[0].path: directory "apps/guestbook/overlays/dev" does not exist '
-                            f"under the repo root {tmp_path} (create it or fix the path)")
+    assert problem.endswith(
+        'spec.stages[0].apps[0].path: directory "apps/guestbook/overlays/dev" does not exist '
+        f"under the repo root {tmp_path} (create it or fix the path)"
+    )
     assert ":16:" in problem
     (tmp_path / "apps/guestbook/overlays/dev").mkdir(parents=True)
     (pipeline,) = load_pipelines(tmp_path / "pipelines")
@@ -145,8 +158,10 @@ def test_app_path_may_not_escape() -> None:
 
 
 def test_duplicate_pipelines_across_files(tmp_path: Path) -> None:
-    apps = ("    apps: [{name: guestbook, path: apps/guestbook/overlays/dev,\n"
-            "            destination: {server: https://kubernetes.default.svc, namespace: guestbook-dev}}]\n")
+    apps = (
+        "    apps: [{name: guestbook, path: apps/guestbook/overlays/dev,\n"
+        "            destination: {server: https://kubernetes.default.svc, namespace: guestbook-dev}}]\n"
+    )
     text = GOOD.replace(apps, "")
     (tmp_path / "a.yaml").write_text(text)
     (tmp_path / "b.yaml").write_text(text)

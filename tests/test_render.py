@@ -53,8 +53,11 @@ spec:
 
 
 def make_freight(commit: str, digest: str = DIGEST_A) -> Freight:
-    return Freight(origin="main", commits=(Commit("https://git.example.com/shop.git", commit),),
-                   images=(Image(IMAGE, "1.0.0", digest),))
+    return Freight(
+        origin="main",
+        commits=(Commit("https://git.example.com/shop.git", commit),),
+        images=(Image(IMAGE, "1.0.0", digest),),
+    )
 
 
 @pytest.fixture
@@ -109,10 +112,17 @@ def test_render_hash_strips_only_freight_annotation_lines() -> None:
     assert render_hash(with_id) == render_hash(body) != render_hash(body.replace(b"dev", b"qa"))
 
 
-@pytest.mark.parametrize(("given", "expected"), [
-    ("1.29", "v1.29.0"), ("v1.29.3+k3s1", "v1.29.3"), ("1.30.0-eks-abc", "v1.30.0"), ("1.29+", "v1.29.0"),
-    ("", ""), ("garbage", ""),
-])
+@pytest.mark.parametrize(
+    ("given", "expected"),
+    [
+        ("1.29", "v1.29.0"),
+        ("v1.29.3+k3s1", "v1.29.3"),
+        ("1.30.0-eks-abc", "v1.30.0"),
+        ("1.29+", "v1.29.0"),
+        ("", ""),
+        ("garbage", ""),
+    ],
+)
 def test_kube_version_is_lenient(given: str, expected: str) -> None:
     assert kube_version(given) == expected
 
@@ -125,9 +135,14 @@ def test_helm_value_keys_nest() -> None:
     assert values == {"image": {"repository": "r", "tag": "t"}, "annotations": {"a.b": "c"}}
 
 
-@pytest.mark.parametrize(("ref", "name"), [
-    ("r.io:5000/a/b:1@sha256:x", "r.io:5000/a/b"), ("nginx", "nginx"), ("r.io:5000/a", "r.io:5000/a"),
-])
+@pytest.mark.parametrize(
+    ("ref", "name"),
+    [
+        ("r.io:5000/a/b:1@sha256:x", "r.io:5000/a/b"),
+        ("nginx", "nginx"),
+        ("r.io:5000/a", "r.io:5000/a"),
+    ],
+)
 def test_image_name(ref: str, name: str) -> None:
     assert image_name(ref) == name
 
@@ -148,8 +163,11 @@ def test_repo_root_and_app_selection(tmp_path: Path) -> None:
     assert repo_root(tmp_path, ".") == tmp_path
     with pytest.raises(RenderError):
         repo_root(tmp_path, "/etc")
-    stage = Stage(name="dev", requested_freight=(RequestedFreight("main", Sources(direct=True)),),
-                  apps=(App(name="a", path="x/a"), App(name="b", path="x/b")))
+    stage = Stage(
+        name="dev",
+        requested_freight=(RequestedFreight("main", Sources(direct=True)),),
+        apps=(App(name="a", path="x/a"), App(name="b", path="x/b")),
+    )
     assert pick_app(stage, "", "./x/b").name == "b"
     assert pick_app(stage, "a", "x/a/").name == "a"
     with pytest.raises(ConfigError):
@@ -171,21 +189,55 @@ def test_find_freight_by_alias_and_prefix() -> None:
 @pytest.mark.integration
 def test_freightyard_render_prints_what_the_cmp_would(repo: Path, tmp_path: Path, env: RenderEnv) -> None:
     f = make_freight("1" * 40)
-    state = State(freight={f.id: f}, stages={"dev": StageState(current=PromotionRecord(
-        freight=f.id, stage="dev", by="t", at="2024-01-01T00:00:00Z", phase="Succeeded"))})
+    state = State(
+        freight={f.id: f},
+        stages={
+            "dev": StageState(
+                current=PromotionRecord(freight=f.id, stage="dev", by="t", at="2024-01-01T00:00:00Z", phase="Succeeded")
+            )
+        },
+    )
     state_file = tmp_path / "state.yaml"
-    state_file.write_text(yaml.safe_dump(state_to_document(state, pipeline="shop", name="freightyard-shop",
-                                                           namespace="argocd")))
+    state_file.write_text(
+        yaml.safe_dump(state_to_document(state, pipeline="shop", name="freightyard-shop", namespace="argocd"))
+    )
     subprocess.run(["git", "init", "-q", str(repo)], check=True)
     base = {**os.environ, "PYTHONPATH": str(REPO), "FREIGHTYARD_TOOLS_DIR": str(REPO / ".tools")}
-    local = subprocess.run([sys.executable, "-m", "freightyard.controller.cli", "render", "shop", "dev", "--app", "web",
-                            "-f", str(repo / "pipeline.yaml"), "--state", f"file:{state_file}", "--hash"],
-                           capture_output=True, check=False, env=base)
+    local = subprocess.run(
+        [
+            sys.executable,
+            "-m",
+            "freightyard.controller.cli",
+            "render",
+            "shop",
+            "dev",
+            "--app",
+            "web",
+            "-f",
+            str(repo / "pipeline.yaml"),
+            "--state",
+            f"file:{state_file}",
+            "--hash",
+        ],
+        capture_output=True,
+        check=False,
+        env=base,
+    )
     assert local.returncode == 0, local.stderr
     assert b"web: sha256:" in local.stderr
-    plugin = subprocess.run([sys.executable, "-m", "freightyard.cmp.main", "generate"], cwd=repo / "app", capture_output=True,
-                            check=False, env={**base, "ARGOCD_APP_SOURCE_PATH": "app", "ARGOCD_ENV_PIPELINE": "shop",
-                                              "ARGOCD_ENV_STAGE": "dev", "ARGOCD_ENV_FREIGHT": f.to_json(),
-                                              "ARGOCD_ENV_FREIGHT_ID": f.id})
+    plugin = subprocess.run(
+        [sys.executable, "-m", "freightyard.cmp.main", "generate"],
+        cwd=repo / "app",
+        capture_output=True,
+        check=False,
+        env={
+            **base,
+            "ARGOCD_APP_SOURCE_PATH": "app",
+            "ARGOCD_ENV_PIPELINE": "shop",
+            "ARGOCD_ENV_STAGE": "dev",
+            "ARGOCD_ENV_FREIGHT": f.to_json(),
+            "ARGOCD_ENV_FREIGHT_ID": f.id,
+        },
+    )
     assert plugin.returncode == 0, plugin.stderr
     assert local.stdout == plugin.stdout

@@ -56,8 +56,9 @@ def chart_package(tmp_path: Path, version: str) -> Path:
     return package_chart(chart, tmp_path / "pkg")
 
 
-def render(tmp_path: Path, env: RenderEnv, repo_url: str, version: str, *, insecure: bool = False,
-           credentials: str = "") -> list[dict]:
+def render(
+    tmp_path: Path, env: RenderEnv, repo_url: str, version: str, *, insecure: bool = False, credentials: str = ""
+) -> list[dict]:
     root = tmp_path / f"repo-{uuid.uuid4().hex[:6]}"
     (root / "web").mkdir(parents=True)
     (root / "web" / "values.yaml").write_text(f"image: {{repository: {IMAGE}}}\nreplicaCount: 2\n")
@@ -76,8 +77,9 @@ def check(objects: list[dict], version: str) -> None:
     assert container["image"] == f"{IMAGE}:{version}@{DIGEST}"
 
 
-def test_chart_from_an_http_repository_at_the_freight_version(helm_repo: HelmRepoServer, tmp_path: Path,
-                                                              env: RenderEnv) -> None:
+def test_chart_from_an_http_repository_at_the_freight_version(
+    helm_repo: HelmRepoServer, tmp_path: Path, env: RenderEnv
+) -> None:
     helm_repo.add_charts({"web": ["1.0.0", "1.1.0"]})
     check(render(tmp_path, env, helm_repo.url, "1.0.0"), "1.0.0")
     check(render(tmp_path, env, helm_repo.url, "1.1.0"), "1.1.0")
@@ -92,7 +94,8 @@ def test_chart_from_an_oci_registry(registry: Registry, tmp_path: Path, env: Ren
 
 
 def test_private_chart_repositories_use_the_subscriptions_credentials(
-        tmp_path: Path, env: RenderEnv, registry_basic: Registry, monkeypatch: pytest.MonkeyPatch) -> None:
+    tmp_path: Path, env: RenderEnv, registry_basic: Registry, monkeypatch: pytest.MonkeyPatch
+) -> None:
     password = "pw-" + uuid.uuid4().hex[:8]
     with HelmRepoServer(tmp_path / "private", username="reader", password=password) as private:
         private.add_charts({"web": ["3.0.0"]})
@@ -108,9 +111,17 @@ def test_private_chart_repositories_use_the_subscriptions_credentials(
         assert password not in str(wrong.value)
 
     namespace = f"private-{uuid.uuid4().hex[:6]}"
-    push_chart_oci(chart_package(tmp_path, "4.0.0"), registry_basic.host, namespace=namespace,
-                   username=registry_basic.username, password=registry_basic.password, home=tmp_path / "h")
+    push_chart_oci(
+        chart_package(tmp_path, "4.0.0"),
+        registry_basic.host,
+        namespace=namespace,
+        username=registry_basic.username,
+        password=registry_basic.password,
+        home=tmp_path / "h",
+    )
     monkeypatch.setenv("OCI_USERNAME", str(registry_basic.username))
     monkeypatch.setenv("OCI_PASSWORD", str(registry_basic.password))
-    check(render(tmp_path, env, f"oci://{registry_basic.host}/{namespace}", "4.0.0", insecure=True,
-                 credentials="oci"), "4.0.0")
+    check(
+        render(tmp_path, env, f"oci://{registry_basic.host}/{namespace}", "4.0.0", insecure=True, credentials="oci"),
+        "4.0.0",
+    )

@@ -109,7 +109,9 @@ def test_text_pinning_matches_the_yaml_round_trip() -> None:
 
 
 def test_declines_when_a_block_scalar_could_hide_a_pod_spec() -> None:
-    config = b"apiVersion: v1\nkind: ConfigMap\nmetadata:\n  name: c\ndata:\n  pod.yaml: |\n    containers:\n" \
-             b"    - image: registry.example.com:5000/org/web:1.0\n"
+    config = (
+        b"apiVersion: v1\nkind: ConfigMap\nmetadata:\n  name: c\ndata:\n  pod.yaml: |\n    containers:\n"
+        b"    - image: registry.example.com:5000/org/web:1.0\n"
+    )
     assert pin_images_stream(config, [IMAGE]) is None
     assert pin_images_stream(config, []) == config

@@ -19,8 +19,7 @@ _names = (f"repo{i}.git" for i in itertools.count())
 
 
 def source(tmp_path: Path, env: dict[str, str] | None = None) -> GitCliSource:
-    return GitCliSource(GitMirrors(tmp_path / "cache", credentials=EnvFileCredentials(env=env or {},
-                                                                                     secrets_dir=None)))
+    return GitCliSource(GitMirrors(tmp_path / "cache", credentials=EnvFileCredentials(env=env or {}, secrets_dir=None)))
 
 
 def test_branch_paths_and_one_round_trip_when_unchanged(git_http_server: GitHttpServer, tmp_path: Path) -> None:
@@ -74,8 +73,7 @@ def test_tag_strategies(git_http_server: GitHttpServer, tmp_path: Path) -> None:
     assert (moved[0].tag, moved[0].id) == ("v1.10.0", shas["v1.2.0"])  # a moved tag is seen
 
 
-def test_credentials_by_askpass_never_in_errors_or_mirror(git_http_server_auth: GitHttpServer,
-                                                          tmp_path: Path) -> None:
+def test_credentials_by_askpass_never_in_errors_or_mirror(git_http_server_auth: GitHttpServer, tmp_path: Path) -> None:
     name = next(_names)
     bare = git_http_server_auth.create_repo(name, {"f": "1"})
     sha = git("--git-dir", str(bare), "rev-parse", "HEAD")

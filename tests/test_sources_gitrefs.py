@@ -39,8 +39,9 @@ def ls_remote(url: str) -> RemoteRefs:
 
 
 def mirrors(tmp_path: Path, env: Mapping[str, str] | None = None, http: HttpClient | None = None) -> GitMirrors:
-    return GitMirrors(tmp_path / "cache", credentials=EnvFileCredentials(env=dict(env or {}), secrets_dir=None),
-                      http=http)
+    return GitMirrors(
+        tmp_path / "cache", credentials=EnvFileCredentials(env=dict(env or {}), secrets_dir=None), http=http
+    )
 
 
 def no_cli_ref_checks(target: GitMirrors, monkeypatch: pytest.MonkeyPatch) -> list[tuple[str, ...]]:
@@ -81,14 +82,17 @@ def test_empty_repositories_equal_ls_remote(git_http_server: GitHttpServer, git_
     name = next(_names)
     init_bare_repo(git_http_server.root, name)
     init_bare_repo(git_daemon.base_path, name)
-    for native, url in ((http_refs(git_http_server.repo_url(name), None, HttpClient()), git_http_server.repo_url(name)),
-                        (daemon_refs(git_daemon.repo_url(name), timeout=10), git_daemon.repo_url(name))):
+    for native, url in (
+        (http_refs(git_http_server.repo_url(name), None, HttpClient()), git_http_server.repo_url(name)),
+        (daemon_refs(git_daemon.repo_url(name), timeout=10), git_daemon.repo_url(name)),
+    ):
         expected = ls_remote(url)
         assert (native.refs, native.head) == (expected.refs, expected.head) == ({}, "")
 
 
-def test_sync_uses_no_git_process_for_an_unchanged_remote(git_http_server: GitHttpServer, git_daemon: GitDaemon,
-                                                          tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> None:
+def test_sync_uses_no_git_process_for_an_unchanged_remote(
+    git_http_server: GitHttpServer, git_daemon: GitDaemon, tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
     name = next(_names)
     busy_repo(git_http_server.root, name)
     busy_repo(git_daemon.base_path, name)
@@ -103,8 +107,11 @@ def test_sync_uses_no_git_process_for_an_unchanged_remote(git_http_server: GitHt
 
 
 def test_auth_refs_equal_ls_remote_and_failures_are_one_redacted_error(
-        git_http_server_auth: GitHttpServer, tmp_path: Path, monkeypatch: pytest.MonkeyPatch,
-        caplog: pytest.LogCaptureFixture) -> None:
+    git_http_server_auth: GitHttpServer,
+    tmp_path: Path,
+    monkeypatch: pytest.MonkeyPatch,
+    caplog: pytest.LogCaptureFixture,
+) -> None:
     caplog.set_level(logging.DEBUG)
     server = git_http_server_auth
     name = next(_names)
@@ -125,15 +132,18 @@ def test_auth_refs_equal_ls_remote_and_failures_are_one_redacted_error(
         with pytest.raises(SourceError) as caught:
             target.sync(attempt)
         message = caught.value.message
-        assert message == (f"git repository {url}: authentication failed; set credentials on the subscription "
-                           "(env vars or a mounted Secret) or check them")
+        assert message == (
+            f"git repository {url}: authentication failed; set credentials on the subscription "
+            "(env vars or a mounted Secret) or check them"
+        )
         assert not caught.value.temporary
     logged = caplog.text + repr(target)
     assert password not in logged and "wrong-secret-value" not in logged
 
 
-def test_unknown_repository_is_not_found_without_fallback(git_http_server: GitHttpServer, git_daemon: GitDaemon,
-                                                          tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> None:
+def test_unknown_repository_is_not_found_without_fallback(
+    git_http_server: GitHttpServer, git_daemon: GitDaemon, tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
     target = mirrors(tmp_path)
     no_cli_ref_checks(target, monkeypatch)
     for url in (git_http_server.repo_url("missing.git"), git_daemon.repo_url("missing.git")):
@@ -168,9 +178,13 @@ def test_fallback_to_ls_remote_when_the_server_is_not_smart(git_http_server: Git
 
 def test_tls_verification_follows_the_subscription(tmp_path: Path) -> None:
     sha = "a" * 40
-    body = (encode(b"# service=git-upload-pack\n") + FLUSH + encode(f"{sha} HEAD\0symref=HEAD:refs/heads/main\n"
-                                                                     .encode())
-            + encode(f"{sha} refs/heads/main\n".encode()) + FLUSH)
+    body = (
+        encode(b"# service=git-upload-pack\n")
+        + FLUSH
+        + encode(f"{sha} HEAD\0symref=HEAD:refs/heads/main\n".encode())
+        + encode(f"{sha} refs/heads/main\n".encode())
+        + FLUSH
+    )
     transport = FixedTransport(200, "application/x-git-upload-pack-advertisement", body)
     target = mirrors(tmp_path, http=HttpClient(transport=transport))
     expected = RemoteRefs({"HEAD": sha, "refs/heads/main": sha}, "main")

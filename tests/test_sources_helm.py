@@ -17,8 +17,11 @@ pytestmark = pytest.mark.integration
 
 
 def sources_for(tmp_path: Path, *hosts: str, env: dict[str, str] | None = None) -> DefaultSources:
-    return DefaultSources(cache_dir=tmp_path, credentials=EnvFileCredentials(env=env or {}, secrets_dir=None),
-                          insecure_hosts=frozenset(hosts))
+    return DefaultSources(
+        cache_dir=tmp_path,
+        credentials=EnvFileCredentials(env=env or {}, secrets_dir=None),
+        insecure_hosts=frozenset(hosts),
+    )
 
 
 def test_http_repository_semver_and_304_when_unchanged(helm_repo: HelmRepoServer, tmp_path: Path) -> None:
@@ -70,4 +73,7 @@ def test_oci_chart_repository(registry: Registry, helm_home: Path, tmp_path: Pat
     assert [(c.repo_url, c.name, c.version) for c in charts] == [(sub.repo_url, "ocichart", "1.2.0")]
     every = ChartSubscription(f"oci://{registry.host}/charts", "ocichart")
     assert [c.version for c in sources_for(tmp_path, registry.host).chart(every).charts(every, 5)] == [
-        "1.3.0+build.5", "1.2.0", "1.0.0"]
+        "1.3.0+build.5",
+        "1.2.0",
+        "1.0.0",
+    ]

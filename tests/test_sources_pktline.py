@@ -38,16 +38,19 @@ def test_encode_and_split_round_trip_with_flushes() -> None:
         encode(b"x" * 65520)
 
 
-@pytest.mark.parametrize("data, message", [
-    (b"00", "truncated length header"),
-    (b"zzzz", "bad pkt-line length"),
-    (b"+00a", "bad pkt-line length"),   # int() would accept a sign, git does not
-    (b"0_0a", "bad pkt-line length"),   # nor underscores
-    (b"0001", "bad pkt-line length"),   # v2 delimiter: not in a v0 advertisement
-    (b"0003", "bad pkt-line length"),
-    (b"fff1" + b"x" * 10, "bad pkt-line length"),  # longer than LARGE_PACKET_MAX
-    (b"000ahi", "claims 10 bytes, only 6 remain"),
-])
+@pytest.mark.parametrize(
+    "data, message",
+    [
+        (b"00", "truncated length header"),
+        (b"zzzz", "bad pkt-line length"),
+        (b"+00a", "bad pkt-line length"),  # int() would accept a sign, git does not
+        (b"0_0a", "bad pkt-line length"),  # nor underscores
+        (b"0001", "bad pkt-line length"),  # v2 delimiter: not in a v0 advertisement
+        (b"0003", "bad pkt-line length"),
+        (b"fff1" + b"x" * 10, "bad pkt-line length"),  # longer than LARGE_PACKET_MAX
+        (b"000ahi", "claims 10 bytes, only 6 remain"),
+    ],
+)
 def test_malformed_lengths_are_refused(data: bytes, message: str) -> None:
     with pytest.raises(PktLineError, match=message):
         list(split_packets(data))
@@ -70,21 +73,32 @@ def test_stream_reading_survives_one_byte_reads() -> None:
 
 
 def test_refs_head_symref_and_peeled_tags() -> None:
-    body = advertisement(f"{A} HEAD\0".encode() + CAPS, f"{A} refs/heads/trunk".encode(),
-                         f"{B} refs/heads/feature/x".encode(), f"{C} refs/tags/v1.0.0".encode(),
-                         f"{A} refs/tags/v1.0.0^{{}}".encode(), service=True)
+    body = advertisement(
+        f"{A} HEAD\0".encode() + CAPS,
+        f"{A} refs/heads/trunk".encode(),
+        f"{B} refs/heads/feature/x".encode(),
+        f"{C} refs/tags/v1.0.0".encode(),
+        f"{A} refs/tags/v1.0.0^{{}}".encode(),
+        service=True,
+    )
     found = parse_advertisement(http_advertisement(body))
     assert found.head == "trunk"
-    assert found.refs == {"HEAD": A, "refs/heads/trunk": A, "refs/heads/feature/x": B,
-                          "refs/tags/v1.0.0": C, "refs/tags/v1.0.0^{}": A}
+    assert found.refs == {
+        "HEAD": A,
+        "refs/heads/trunk": A,
+        "refs/heads/feature/x": B,
+        "refs/tags/v1.0.0": C,
+        "refs/tags/v1.0.0^{}": A,
+    }
     assert "side-band" in found.capabilities
 
 
 def test_http_answer_without_service_line_and_a_version_1_answer() -> None:
     plain = advertisement(f"{A} refs/heads/main\0agent=x".encode())
     assert parse_advertisement(http_advertisement(plain)).refs == {"refs/heads/main": A}
-    v1 = advertisement(b"version 1", f"{A} HEAD\0symref=HEAD:refs/heads/main".encode(),
-                       f"{A} refs/heads/main".encode(), service=True)
+    v1 = advertisement(
+        b"version 1", f"{A} HEAD\0symref=HEAD:refs/heads/main".encode(), f"{A} refs/heads/main".encode(), service=True
+    )
     found = parse_advertisement(http_advertisement(v1))
     assert (found.head, found.refs) == ("main", {"HEAD": A, "refs/heads/main": A})
 
@@ -98,17 +112,19 @@ def test_empty_repository_advertises_only_capabilities() -> None:
 
 def test_sha256_repositories_and_shallow_lines() -> None:
     long = "d" * 64
-    found = parse_advertisement([f"{long} refs/heads/main\0object-format=sha256".encode(),
-                                 f"shallow {long}".encode()])
+    found = parse_advertisement([f"{long} refs/heads/main\0object-format=sha256".encode(), f"shallow {long}".encode()])
     assert found.refs == {"refs/heads/main": long}
 
 
-@pytest.mark.parametrize("packets, message", [
-    ([b"not a ref line"], "not a ref line"),
-    ([f"{A[:39]} refs/heads/x".encode()], "not a ref line"),
-    ([f"{A} refs/heads/a".encode(), f"{B} refs/heads/b\0caps".encode()], "capabilities after the first ref"),
-    ([b"version 2", b"agent=git/2.43.0", b"ls-refs=unborn"], "protocol v2"),
-])
+@pytest.mark.parametrize(
+    "packets, message",
+    [
+        ([b"not a ref line"], "not a ref line"),
+        ([f"{A[:39]} refs/heads/x".encode()], "not a ref line"),
+        ([f"{A} refs/heads/a".encode(), f"{B} refs/heads/b\0caps".encode()], "capabilities after the first ref"),
+        ([b"version 2", b"agent=git/2.43.0", b"ls-refs=unborn"], "protocol v2"),
+    ],
+)
 def test_bad_advertisements_are_refused(packets: list[bytes], message: str) -> None:
     with pytest.raises(PktLineError, match=message):
         parse_advertisement(packets)

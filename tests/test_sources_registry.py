@@ -22,8 +22,11 @@ _names = (f"app{i}" for i in itertools.count())
 
 
 def sources_for(tmp_path: Path, *hosts: str, env: dict[str, str] | None = None) -> DefaultSources:
-    return DefaultSources(cache_dir=tmp_path, credentials=EnvFileCredentials(env=env or {}, secrets_dir=None),
-                          insecure_hosts=frozenset(hosts))
+    return DefaultSources(
+        cache_dir=tmp_path,
+        credentials=EnvFileCredentials(env=env or {}, secrets_dir=None),
+        insecure_hosts=frozenset(hosts),
+    )
 
 
 def test_semver_lexical_and_digest_choose_right_and_resolve_digests(registry: Registry, tmp_path: Path) -> None:
@@ -87,8 +90,9 @@ def test_pagination_with_n_last_and_link(registry_paginated: Registry, tmp_path:
 
 def test_basic_auth_with_credentials_and_clear_401_without(registry_basic: Registry, tmp_path: Path) -> None:
     repo = next(_names)
-    digest = push_image(registry_basic.url, repo, "1.0.0", username=registry_basic.username,
-                        password=registry_basic.password)
+    digest = push_image(
+        registry_basic.url, repo, "1.0.0", username=registry_basic.username, password=registry_basic.password
+    )
     env = {"REG_USERNAME": registry_basic.username or "", "REG_PASSWORD": registry_basic.password or ""}
     sources = sources_for(tmp_path, registry_basic.host, env=env)
     sub = ImageSubscription(f"{registry_basic.host}/{repo}", credentials_secret="reg")

@@ -46,11 +46,15 @@ def reply(status: int, body: object = b"", **headers: str) -> Response:
 
 
 def test_bearer_challenge_is_parsed_with_quoted_commas() -> None:
-    challenge = parse_challenge('Bearer realm="https://auth.example/token",service="reg",'
-                                'scope="repository:a/b:pull,push"')
+    challenge = parse_challenge(
+        'Bearer realm="https://auth.example/token",service="reg",scope="repository:a/b:pull,push"'
+    )
     assert challenge is not None and challenge.scheme == "bearer"
-    assert challenge.params == {"realm": "https://auth.example/token", "service": "reg",
-                                "scope": "repository:a/b:pull,push"}
+    assert challenge.params == {
+        "realm": "https://auth.example/token",
+        "service": "reg",
+        "scope": "repository:a/b:pull,push",
+    }
     assert parse_challenge("") is None
 
 
@@ -60,22 +64,26 @@ def test_next_link_is_resolved_against_the_request_url() -> None:
     assert next_link("", "http://h") is None
 
 
-@pytest.mark.parametrize(("url", "insecure", "base", "repo", "verify"), [
-    ("registry.example.com/org/app", False, "https://registry.example.com", "org/app", True),
-    ("127.0.0.1:5000/app", True, "http://127.0.0.1:5000", "app", False),
-    ("https://reg.local/app", True, "https://reg.local", "app", False),
-    ("nginx", False, "https://registry-1.docker.io", "library/nginx", True),
-    ("bitnami/redis", False, "https://registry-1.docker.io", "bitnami/redis", True),
-    ("oci://ghcr.io/org/chart", False, "https://ghcr.io", "org/chart", True),
-])
-def test_image_refs_use_tls_unless_told_otherwise(url: str, insecure: bool, base: str, repo: str,
-                                                  verify: bool) -> None:
+@pytest.mark.parametrize(
+    ("url", "insecure", "base", "repo", "verify"),
+    [
+        ("registry.example.com/org/app", False, "https://registry.example.com", "org/app", True),
+        ("127.0.0.1:5000/app", True, "http://127.0.0.1:5000", "app", False),
+        ("https://reg.local/app", True, "https://reg.local", "app", False),
+        ("nginx", False, "https://registry-1.docker.io", "library/nginx", True),
+        ("bitnami/redis", False, "https://registry-1.docker.io", "bitnami/redis", True),
+        ("oci://ghcr.io/org/chart", False, "https://ghcr.io", "org/chart", True),
+    ],
+)
+def test_image_refs_use_tls_unless_told_otherwise(url: str, insecure: bool, base: str, repo: str, verify: bool) -> None:
     ref = parse_image_ref(url, insecure)
     assert (ref.base, ref.repository, ref.verify) == (base, repo, verify)
 
 
 def test_insecure_hosts_setting_applies_to_every_subscription_on_the_host() -> None:
-    assert parse_image_ref("10.0.0.1:5000/a", insecure_hosts=frozenset({"10.0.0.1:5000"})).base == "http://10.0.0.1:5000"
+    assert (
+        parse_image_ref("10.0.0.1:5000/a", insecure_hosts=frozenset({"10.0.0.1:5000"})).base == "http://10.0.0.1:5000"
+    )
 
 
 def test_retry_delay_honours_retry_after_and_is_bounded() -> None:
@@ -86,8 +94,9 @@ def test_retry_delay_honours_retry_after_and_is_bounded() -> None:
 
 
 def test_ls_remote_output_gives_refs_and_default_branch() -> None:
-    remote = parse_ls_remote("ref: refs/heads/trunk\tHEAD\nabc\tHEAD\nabc\trefs/heads/trunk\n"
-                             "def\trefs/tags/v1\nabc\trefs/tags/v1^{}\n")
+    remote = parse_ls_remote(
+        "ref: refs/heads/trunk\tHEAD\nabc\tHEAD\nabc\trefs/heads/trunk\ndef\trefs/tags/v1\nabc\trefs/tags/v1^{}\n"
+    )
     assert remote.head == "trunk"
     assert remote.refs["refs/tags/v1^{}"] == "abc" and remote.refs["refs/heads/trunk"] == "abc"
 
@@ -98,8 +107,13 @@ def test_ls_remote_output_gives_refs_and_default_branch() -> None:
 def test_semver_order_follows_semver_precedence_not_pep440() -> None:
     tags = ["1.0.0", "1.0.0-rc.10", "1.0.0-rc.2", "1.0.0-alpha", "0.9.9", "v1.0.0-beta.11", "latest"]
     assert semver_order(tags, ">=0.9.0-alpha") == ["1.0.0", "0.9.9"]
-    assert semver_order(tags, ">=1.0.0-alpha") == ["1.0.0", "1.0.0-rc.10", "1.0.0-rc.2", "v1.0.0-beta.11",
-                                                   "1.0.0-alpha"]
+    assert semver_order(tags, ">=1.0.0-alpha") == [
+        "1.0.0",
+        "1.0.0-rc.10",
+        "1.0.0-rc.2",
+        "v1.0.0-beta.11",
+        "1.0.0-alpha",
+    ]
 
 
 def test_filters_and_bad_patterns_are_clear() -> None:
@@ -117,8 +131,9 @@ def test_credentials_from_env_then_from_mounted_secret(tmp_path: Path) -> None:
     (tmp_path / "charts").mkdir()
     (tmp_path / "charts" / "username").write_text("bob\n")
     (tmp_path / "charts" / "password").write_text("s3cret-file\n")
-    lookup = EnvFileCredentials(env={"REGISTRY_RO_USERNAME": "ann", "REGISTRY_RO_PASSWORD": "s3cret-env"},
-                                secrets_dir=tmp_path)
+    lookup = EnvFileCredentials(
+        env={"REGISTRY_RO_USERNAME": "ann", "REGISTRY_RO_PASSWORD": "s3cret-env"}, secrets_dir=tmp_path
+    )
     assert lookup("registry-ro", "h") == Credentials("ann", "s3cret-env")
     assert lookup("charts", "h") == Credentials("bob", "s3cret-file")
     assert lookup("", "unknown.host") is None
@@ -193,8 +208,11 @@ def token_registry(tags: list[str], digests: dict[str, str], page: int = 0) -> F
             assert headers["Authorization"].startswith("Basic ")
             return reply(200, {"token": "tok-123456789", "expires_in": 300})
         if headers.get("Authorization") != "Bearer tok-123456789":
-            return reply(401, {"errors": [{"code": "UNAUTHORIZED"}]},
-                         www_authenticate='Bearer realm="https://auth.example/token",service="reg"')
+            return reply(
+                401,
+                {"errors": [{"code": "UNAUTHORIZED"}]},
+                www_authenticate='Bearer realm="https://auth.example/token",service="reg"',
+            )
         if "/tags/list" in url:
             last = url.split("last=")[1] if "last=" in url else ""
             rest = [t for t in tags if t > last]
@@ -245,11 +263,14 @@ def test_page_size_uses_n_and_last_when_no_link() -> None:
     assert [u.split("?")[-1] for _, u, _ in transport.sent[-3:]] == ["n=10", "n=10&last=t009", "n=10&last=t019"]
 
 
-@pytest.mark.parametrize(("status", "expected"), [
-    (401, "authentication failed \\(401 UNAUTHORIZED\\); it needs credentials"),
-    (403, "access denied \\(403 DENIED\\) to a; grant these credentials pull access"),
-    (404, "repository 'a' not found on r.example \\(404 NAME_UNKNOWN\\); check repoURL"),
-])
+@pytest.mark.parametrize(
+    ("status", "expected"),
+    [
+        (401, "authentication failed \\(401 UNAUTHORIZED\\); it needs credentials"),
+        (403, "access denied \\(403 DENIED\\) to a; grant these credentials pull access"),
+        (404, "repository 'a' not found on r.example \\(404 NAME_UNKNOWN\\); check repoURL"),
+    ],
+)
 def test_status_errors_name_url_and_fix(status: int, expected: str) -> None:
     code = {401: "UNAUTHORIZED", 403: "DENIED", 404: "NAME_UNKNOWN"}[status]
     transport = FakeTransport(lambda m, u, h: reply(status, {"errors": [{"code": code}]}))
@@ -268,9 +289,9 @@ def test_head_without_digest_header_falls_back_to_get_and_hashes_the_body() -> N
     body = json.dumps({"schemaVersion": 2, "config": {}}).encode()
 
     def answer(method: str, url: str, headers: Mapping[str, str]) -> Response:
-        return reply(200, b"" if method == "HEAD" else body,
-                     content_type="application/vnd.oci.image.manifest.v1+json")
+        return reply(200, b"" if method == "HEAD" else body, content_type="application/vnd.oci.image.manifest.v1+json")
 
     import hashlib
+
     digest = RegistryClient(HttpClient(FakeTransport(answer))).digest(parse_image_ref("r.example/a"), "1.0")
     assert digest == "sha256:" + hashlib.sha256(body).hexdigest()

@@ -48,25 +48,34 @@ PIPELINE = """\
 
 
 def healthy(revision: str = SHA, reconciled: str = "2030-01-01T12:00:05Z", **over: Any) -> dict[str, Any]:
-    status = {"reconciledAt": reconciled, "sync": {"status": "Synced", "revision": revision},
-              "operationState": {"phase": "Succeeded", "syncResult": {"revision": revision}},
-              "health": {"status": "Healthy"}}
+    status = {
+        "reconciledAt": reconciled,
+        "sync": {"status": "Synced", "revision": revision},
+        "operationState": {"phase": "Succeeded", "syncResult": {"revision": revision}},
+        "health": {"status": "Healthy"},
+    }
     status.update(over)
     return {"metadata": {"name": "guestbook-staging", "annotations": {}}, "status": status}
 
 
-@pytest.mark.parametrize(("app", "verdict", "why"), [
-    (healthy(), "ok", "synced to aaaaaaaaaaaa and healthy"),
-    ({**healthy(), "metadata": {"annotations": {"argocd.argoproj.io/refresh": "normal"}}}, "waiting", "refresh"),
-    (healthy(reconciled="2030-01-01T11:59:59Z"), "waiting", "before the promotion"),
-    (healthy(revision="b" * 40), "waiting", "expected aaaaaaaaaaaa"),
-    (healthy(sync={"status": "OutOfSync", "revision": SHA}), "waiting", "OutOfSync"),
-    (healthy(operationState={"phase": "Running", "syncResult": {"revision": SHA}}), "waiting", "Running"),
-    (healthy(operationState={"phase": "Failed", "message": "hook failed", "syncResult": {"revision": SHA}}),
-     "failed", "failed: hook failed"),
-    (healthy(health={"status": "Degraded"}), "waiting", "Degraded"),
-    ({**healthy(), "metadata": {"annotations": {"freightyard.io/freight": "f" * 40}}}, "waiting", "regenerated"),
-])
+@pytest.mark.parametrize(
+    ("app", "verdict", "why"),
+    [
+        (healthy(), "ok", "synced to aaaaaaaaaaaa and healthy"),
+        ({**healthy(), "metadata": {"annotations": {"argocd.argoproj.io/refresh": "normal"}}}, "waiting", "refresh"),
+        (healthy(reconciled="2030-01-01T11:59:59Z"), "waiting", "before the promotion"),
+        (healthy(revision="b" * 40), "waiting", "expected aaaaaaaaaaaa"),
+        (healthy(sync={"status": "OutOfSync", "revision": SHA}), "waiting", "OutOfSync"),
+        (healthy(operationState={"phase": "Running", "syncResult": {"revision": SHA}}), "waiting", "Running"),
+        (
+            healthy(operationState={"phase": "Failed", "message": "hook failed", "syncResult": {"revision": SHA}}),
+            "failed",
+            "failed: hook failed",
+        ),
+        (healthy(health={"status": "Degraded"}), "waiting", "Degraded"),
+        ({**healthy(), "metadata": {"annotations": {"freightyard.io/freight": "f" * 40}}}, "waiting", "regenerated"),
+    ],
+)
 def test_judge_follows_the_argocd_contract(app: dict[str, Any], verdict: str, why: str) -> None:
     got, message = judge(app, Target("argocd", "guestbook-staging", SHA), SINCE, "e" * 40)
     assert got == verdict and why in message
@@ -95,11 +104,21 @@ def web() -> Iterator[str]:
 
 
 def seed(kube: KubeEmulator, freight_id: str, status: dict[str, Any]) -> None:
-    kube.put_object(APP, {"apiVersion": "argoproj.io/v1alpha1", "kind": "Application",
-                          "metadata": {"name": "guestbook-staging", "namespace": "argocd",
-                                       "labels": {"freightyard.io/pipeline": "gb", "freightyard.io/stage": "staging"},
-                                       "annotations": {"freightyard.io/freight": freight_id}},
-                          "spec": {"source": {"repoURL": REPO, "targetRevision": SHA}}, "status": status})
+    kube.put_object(
+        APP,
+        {
+            "apiVersion": "argoproj.io/v1alpha1",
+            "kind": "Application",
+            "metadata": {
+                "name": "guestbook-staging",
+                "namespace": "argocd",
+                "labels": {"freightyard.io/pipeline": "gb", "freightyard.io/stage": "staging"},
+                "annotations": {"freightyard.io/freight": freight_id},
+            },
+            "spec": {"source": {"repoURL": REPO, "targetRevision": SHA}},
+            "status": status,
+        },
+    )
 
 
 def argo_cd(kube: KubeEmulator, freight_id: str, final: dict[str, Any]) -> Any:
@@ -127,39 +146,57 @@ def make(tmp_path: Path, api: KubeApi, web: str) -> tuple[Any, Freight]:
     return engine, freight
 
 
-def test_verification_passes_after_argocd_reconciles(kube: KubeEmulator, api: KubeApi, web: str,
-                                                     tmp_path: Path) -> None:
+def test_verification_passes_after_argocd_reconciles(
+    kube: KubeEmulator, api: KubeApi, web: str, tmp_path: Path
+) -> None:
     engine, freight = make(tmp_path, api, web)
     seed(kube, freight.id, {"reconciledAt": "2000-01-01T00:00:00Z"})
-    done = {"sync": {"status": "Synced", "revision": SHA}, "health": {"status": "Healthy"},
-            "operationState": {"phase": "Succeeded", "syncResult": {"revision": SHA}}}
+    done = {
+        "sync": {"status": "Synced", "revision": SHA},
+        "health": {"status": "Healthy"},
+        "operationState": {"phase": "Succeeded", "syncResult": {"revision": SHA}},
+    }
     outcome = verify(engine, "staging", poll=0, sleep=argo_cd(kube, freight.id, done))
     assert outcome.phase == "Succeeded", outcome.message
-    assert [c.name for c in outcome.checks] == ["argocd argocd/guestbook-staging", "command freight-env",
-                                                "http ready"]
+    assert [c.name for c in outcome.checks] == ["argocd argocd/guestbook-staging", "command freight-env", "http ready"]
     assert engine.state().stages["staging"].verifications[freight.id].phase == "Succeeded"
     assert engine.promote(freight.id, "prod", "t").phase == "Succeeded"
 
 
-def test_failing_verification_blocks_downstream_with_a_reason(kube: KubeEmulator, api: KubeApi, web: str,
-                                                              tmp_path: Path) -> None:
+def test_failing_verification_blocks_downstream_with_a_reason(
+    kube: KubeEmulator, api: KubeApi, web: str, tmp_path: Path
+) -> None:
     engine, freight = make(tmp_path, api, web)
     seed(kube, freight.id, {"reconciledAt": "2000-01-01T00:00:00Z"})
-    failed = {"sync": {"status": "OutOfSync", "revision": SHA}, "health": {"status": "Degraded"},
-              "operationState": {"phase": "Failed", "message": "Deployment guestbook: ImagePullBackOff",
-                                 "syncResult": {"revision": SHA}}}
+    failed = {
+        "sync": {"status": "OutOfSync", "revision": SHA},
+        "health": {"status": "Degraded"},
+        "operationState": {
+            "phase": "Failed",
+            "message": "Deployment guestbook: ImagePullBackOff",
+            "syncResult": {"revision": SHA},
+        },
+    }
     outcome = verify(engine, "staging", poll=0, sleep=argo_cd(kube, freight.id, failed))
     assert outcome.phase == "Failed"
-    assert "argocd argocd/guestbook-staging: sync of aaaaaaaaaaaa failed: Deployment guestbook: ImagePullBackOff" \
+    assert (
+        "argocd argocd/guestbook-staging: sync of aaaaaaaaaaaa failed: Deployment guestbook: ImagePullBackOff"
         in outcome.message
-    with pytest.raises(NotEligibleError, match=r"verification in staging is failed \(argocd argocd/guestbook-staging: "
-                                               r"sync of aaaaaaaaaaaa failed"):
+    )
+    with pytest.raises(
+        NotEligibleError,
+        match=r"verification in staging is failed \(argocd argocd/guestbook-staging: "
+        r"sync of aaaaaaaaaaaa failed",
+    ):
         engine.promote(freight.id, "prod", "t")
 
 
 def test_command_and_http_failures_are_reported(kube: KubeEmulator, api: KubeApi, web: str, tmp_path: Path) -> None:
-    text = PIPELINE.replace("argocd: {healthy: true}", "argocd: {healthy: false}").replace(
-        "test \"$STAGE\" = staging", "echo boom >&2; false").replace("HTTP", "{url: '" + web + "/down'}")
+    text = (
+        PIPELINE.replace("argocd: {healthy: true}", "argocd: {healthy: false}")
+        .replace('test "$STAGE" = staging', "echo boom >&2; false")
+        .replace("HTTP", "{url: '" + web + "/down'}")
+    )
     engine = engine_for(text, tmp_path, kube_api=lambda: api)
     freight = Freight("main", commits=(Commit(REPO, SHA),))
     engine.add_freight(freight)
@@ -180,8 +217,9 @@ def test_argocd_timeout_names_the_last_state(kube: KubeEmulator, api: KubeApi, w
     assert not results[0].ok and "not verified within 0s: refresh requested" in results[0].message
 
 
-def test_verify_command_records_and_exits_non_zero_on_failure(tmp_path: Path,
-                                                              capsys: pytest.CaptureFixture[str]) -> None:
+def test_verify_command_records_and_exits_non_zero_on_failure(
+    tmp_path: Path, capsys: pytest.CaptureFixture[str]
+) -> None:
     from freightyard.controller.cli import main
     from freightyard.shared.pipeline import parse_pipelines
     from freightyard.shared.promotion import Engine
@@ -207,11 +245,19 @@ def test_command_checks_get_freight_facts_and_templated_env(tmp_path: Path) -> N
 
     image = Image("registry.example.com/org/web", "1.2.3", DIGEST1)
     subject = Freight("main", images=(image,))
-    script = ('import os, sys; sys.exit(0 if os.environ["WANT"] == os.environ["IMAGE_WEB"] '
-              'and os.environ["STAGE"] == "qa" and os.environ["FREIGHT_ID"] == os.environ["ID"] else 3)')
-    check = {"name": "env", "command": ["python3", "-c", script], "timeout": 10,
-             "env": {"WANT": '${{ imageFrom("registry.example.com/org/web").repoURL }}:1.2.3@' + DIGEST1,
-                     "ID": "${{ freight.id }}"}}
+    script = (
+        'import os, sys; sys.exit(0 if os.environ["WANT"] == os.environ["IMAGE_WEB"] '
+        'and os.environ["STAGE"] == "qa" and os.environ["FREIGHT_ID"] == os.environ["ID"] else 3)'
+    )
+    check = {
+        "name": "env",
+        "command": ["python3", "-c", script],
+        "timeout": 10,
+        "env": {
+            "WANT": '${{ imageFrom("registry.example.com/org/web").repoURL }}:1.2.3@' + DIGEST1,
+            "ID": "${{ freight.id }}",
+        },
+    }
     result = run_command(check, subject, "p", "qa")
     assert result.ok, result.message
     failing = run_command({**check, "env": {"WANT": "something else", "ID": "x"}}, subject, "p", "qa")

@@ -1,6 +1,16 @@
 """One module per ``freightyard`` subcommand; each has ``register(subparsers)`` and ``run(args) -> int``."""
 
 COMMANDS = (
-    "validate", "discover", "freight", "promote", "approve", "verify", "status", "apps", "diff", "render",
-    "demo", "controller",
+    "validate",
+    "discover",
+    "freight",
+    "promote",
+    "approve",
+    "verify",
+    "status",
+    "apps",
+    "diff",
+    "render",
+    "demo",
+    "controller",
 )

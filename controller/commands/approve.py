@@ -24,6 +24,10 @@ def run(args: argparse.Namespace) -> int:
     context = load_context(args)
     pipeline = context.pipeline(args.pipeline)
     freight = Engine(pipeline, context.store(pipeline)).approve(args.freight, args.stage, actor(args))
-    emit({"freight": freight.id, "stage": args.stage, "approved": True}, args.output,
-         [[freight.alias, freight.short_id, args.stage, "approved"]], ["FREIGHT", "ID", "STAGE", "RESULT"])
+    emit(
+        {"freight": freight.id, "stage": args.stage, "approved": True},
+        args.output,
+        [[freight.alias, freight.short_id, args.stage, "approved"]],
+        ["FREIGHT", "ID", "STAGE", "RESULT"],
+    )
     return 0

@@ -23,7 +23,16 @@ def run(args: argparse.Namespace) -> int:
     pipeline = context.pipeline(args.pipeline)
     state = Engine(pipeline, context.store(pipeline)).state()
     sets = parameter_sets(pipeline, state, stages=args.stage)
-    rows = [[p["stage"], p["app"], p["path"], p["targetRevision"][:12], p["freight"]["alias"],
-             p["destination"]["namespace"]] for p in sets]
+    rows = [
+        [
+            p["stage"],
+            p["app"],
+            p["path"],
+            p["targetRevision"][:12],
+            p["freight"]["alias"],
+            p["destination"]["namespace"],
+        ]
+        for p in sets
+    ]
     emit(sets, args.output, rows, ["STAGE", "APP", "PATH", "REVISION", "FREIGHT", "NAMESPACE"])
     return 0

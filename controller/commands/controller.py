@@ -47,50 +47,105 @@ def _env(name: str, default: str = "") -> str:
 
 def register(sub: argparse._SubParsersAction) -> None:  # type: ignore[type-arg]
     p = sub.add_parser("controller", help="run the promotion loop (discovery, auto-promotion, webhooks)")
-    p.add_argument("--pipelines", "-f", default=_env("FREIGHTYARD_PIPELINES"),
-                   help="pipeline file or directory (a GitOps checkout), re-read on change (env FREIGHTYARD_PIPELINES)")
-    p.add_argument("--pipeline-namespaces", default=_env("FREIGHTYARD_PIPELINE_NAMESPACES"),
-                   help="also read pipelines from ConfigMaps labelled --pipeline-selector in these comma-separated "
-                        "namespaces (env FREIGHTYARD_PIPELINE_NAMESPACES)")
-    p.add_argument("--pipeline-selector", default=_env("FREIGHTYARD_PIPELINE_SELECTOR", PIPELINE_LABEL),
-                   help=f"label selector of pipeline ConfigMaps (default {PIPELINE_LABEL})")
-    p.add_argument("--state", default=_env("FREIGHTYARD_STATE", DEFAULT_STATE),
-                   help="file:PATH or configmap[:NS/NAME] (env FREIGHTYARD_STATE)")
-    p.add_argument("--listen", default=_env("FREIGHTYARD_LISTEN", "127.0.0.1:8080"),
-                   help="HOST:PORT for /healthz, /readyz, /metrics and /webhooks/<provider>; 'off' disables "
-                        "(default 127.0.0.1:8080, env FREIGHTYARD_LISTEN)")
-    p.add_argument("--webhook-secrets-dir", default=_env("FREIGHTYARD_WEBHOOK_SECRETS_DIR"),
-                   help="directory of secret files named after providers (github, gitlab, ...) or 'secret' "
-                        "(a mounted Secret); env FREIGHTYARD_WEBHOOK_SECRET[_<PROVIDER>] also work")
-    p.add_argument("--leader-election", choices=("auto", "lease", "file", "none"),
-                   default=_env("FREIGHTYARD_LEADER_ELECTION", "auto"),
-                   help="auto: a Lease when state is in ConfigMaps, else a file lock beside the state")
+    p.add_argument(
+        "--pipelines",
+        "-f",
+        default=_env("FREIGHTYARD_PIPELINES"),
+        help="pipeline file or directory (a GitOps checkout), re-read on change (env FREIGHTYARD_PIPELINES)",
+    )
+    p.add_argument(
+        "--pipeline-namespaces",
+        default=_env("FREIGHTYARD_PIPELINE_NAMESPACES"),
+        help="also read pipelines from ConfigMaps labelled --pipeline-selector in these comma-separated "
+        "namespaces (env FREIGHTYARD_PIPELINE_NAMESPACES)",
+    )
+    p.add_argument(
+        "--pipeline-selector",
+        default=_env("FREIGHTYARD_PIPELINE_SELECTOR", PIPELINE_LABEL),
+        help=f"label selector of pipeline ConfigMaps (default {PIPELINE_LABEL})",
+    )
+    p.add_argument(
+        "--state",
+        default=_env("FREIGHTYARD_STATE", DEFAULT_STATE),
+        help="file:PATH or configmap[:NS/NAME] (env FREIGHTYARD_STATE)",
+    )
+    p.add_argument(
+        "--listen",
+        default=_env("FREIGHTYARD_LISTEN", "127.0.0.1:8080"),
+        help="HOST:PORT for /healthz, /readyz, /metrics and /webhooks/<provider>; 'off' disables "
+        "(default 127.0.0.1:8080, env FREIGHTYARD_LISTEN)",
+    )
+    p.add_argument(
+        "--webhook-secrets-dir",
+        default=_env("FREIGHTYARD_WEBHOOK_SECRETS_DIR"),
+        help="directory of secret files named after providers (github, gitlab, ...) or 'secret' "
+        "(a mounted Secret); env FREIGHTYARD_WEBHOOK_SECRET[_<PROVIDER>] also work",
+    )
+    p.add_argument(
+        "--leader-election",
+        choices=("auto", "lease", "file", "none"),
+        default=_env("FREIGHTYARD_LEADER_ELECTION", "auto"),
+        help="auto: a Lease when state is in ConfigMaps, else a file lock beside the state",
+    )
     p.add_argument("--lease-namespace", default=_env("FREIGHTYARD_LEASE_NAMESPACE", _env("POD_NAMESPACE", "argocd")))
     p.add_argument("--lease-name", default=_env("FREIGHTYARD_LEASE_NAME", "freightyard-controller"))
-    p.add_argument("--lease-duration", type=int, default=int(_env("FREIGHTYARD_LEASE_DURATION", "15")),
-                   help="seconds (default 15)")
-    p.add_argument("--lock-file", default=_env("FREIGHTYARD_LOCK_FILE"),
-                   help="file lock for local mode (default: controller.lock beside a file: state)")
-    p.add_argument("--identity", default=_env("POD_NAME") or default_identity(),
-                   help="this replica's name in the Lease (default $POD_NAME or host-pid)")
-    p.add_argument("--refresh", choices=("auto", "kube", "off"), default=_env("FREIGHTYARD_REFRESH", "auto"),
-                   help="refresh ApplicationSets / hard-refresh CMP Apps after promotions (auto: when state is "
-                        "in ConfigMaps)")
-    p.add_argument("--argocd-namespaces", default=_env("FREIGHTYARD_ARGOCD_NAMESPACES", "argocd"),
-                   help="comma-separated namespaces of ApplicationSets and Applications (default argocd)")
-    p.add_argument("--kube-api", default=_env("FREIGHTYARD_KUBE_API"),
-                   help="explicit Kubernetes API URL (emulators, development); default: in-cluster or kubeconfig")
+    p.add_argument(
+        "--lease-duration", type=int, default=int(_env("FREIGHTYARD_LEASE_DURATION", "15")), help="seconds (default 15)"
+    )
+    p.add_argument(
+        "--lock-file",
+        default=_env("FREIGHTYARD_LOCK_FILE"),
+        help="file lock for local mode (default: controller.lock beside a file: state)",
+    )
+    p.add_argument(
+        "--identity",
+        default=_env("POD_NAME") or default_identity(),
+        help="this replica's name in the Lease (default $POD_NAME or host-pid)",
+    )
+    p.add_argument(
+        "--refresh",
+        choices=("auto", "kube", "off"),
+        default=_env("FREIGHTYARD_REFRESH", "auto"),
+        help="refresh ApplicationSets / hard-refresh CMP Apps after promotions (auto: when state is in ConfigMaps)",
+    )
+    p.add_argument(
+        "--argocd-namespaces",
+        default=_env("FREIGHTYARD_ARGOCD_NAMESPACES", "argocd"),
+        help="comma-separated namespaces of ApplicationSets and Applications (default argocd)",
+    )
+    p.add_argument(
+        "--kube-api",
+        default=_env("FREIGHTYARD_KUBE_API"),
+        help="explicit Kubernetes API URL (emulators, development); default: in-cluster or kubeconfig",
+    )
     p.add_argument("--workers", type=int, default=int(_env("FREIGHTYARD_WORKERS", "4")))
-    p.add_argument("--jitter", type=float, default=float(_env("FREIGHTYARD_JITTER", "0.1")),
-                   help="± fraction of each warehouse interval (default 0.1)")
-    p.add_argument("--interval", type=float, default=None,
-                   help="override every warehouse's interval, in seconds (testing)")
-    p.add_argument("--reload-interval", type=float, default=float(_env("FREIGHTYARD_RELOAD_INTERVAL", "5")),
-                   help="seconds between re-reads of pipeline definitions (default 5)")
-    p.add_argument("--verify-poll", type=float, default=float(_env("FREIGHTYARD_VERIFY_POLL", "5")),
-                   help="seconds between polls of a running verification (default 5)")
-    p.add_argument("--verify-workers", type=int, default=int(_env("FREIGHTYARD_VERIFY_WORKERS", "8")),
-                   help="verifications running at once, beside the reconcile workers (default 8)")
+    p.add_argument(
+        "--jitter",
+        type=float,
+        default=float(_env("FREIGHTYARD_JITTER", "0.1")),
+        help="± fraction of each warehouse interval (default 0.1)",
+    )
+    p.add_argument(
+        "--interval", type=float, default=None, help="override every warehouse's interval, in seconds (testing)"
+    )
+    p.add_argument(
+        "--reload-interval",
+        type=float,
+        default=float(_env("FREIGHTYARD_RELOAD_INTERVAL", "5")),
+        help="seconds between re-reads of pipeline definitions (default 5)",
+    )
+    p.add_argument(
+        "--verify-poll",
+        type=float,
+        default=float(_env("FREIGHTYARD_VERIFY_POLL", "5")),
+        help="seconds between polls of a running verification (default 5)",
+    )
+    p.add_argument(
+        "--verify-workers",
+        type=int,
+        default=int(_env("FREIGHTYARD_VERIFY_WORKERS", "8")),
+        help="verifications running at once, beside the reconcile workers (default 8)",
+    )
     add_source_options(p)
     p.add_argument("--once", action="store_true", help="one pass over every pipeline, then exit (1 on errors)")
     p.set_defaults(run=run)
@@ -127,34 +182,54 @@ def build(args: argparse.Namespace) -> tuple[Controller, tuple[str, int] | None]
     if args.pipelines:
         sources.append(DirectoryPipelines(args.pipelines))
     if namespaces:
-        sources.append(ConfigMapPipelines(namespaces, lambda ns, sel: list_configmaps(kube(), ns, sel),
-                                          args.pipeline_selector))
+        sources.append(
+            ConfigMapPipelines(namespaces, lambda ns, sel: list_configmaps(kube(), ns, sel), args.pipeline_selector)
+        )
     if not sources:
-        raise ConfigError(["no pipelines: give --pipelines PATH (or FREIGHTYARD_PIPELINES) and/or "
-                           "--pipeline-namespaces NS (pipelines in labelled ConfigMaps)"])
+        raise ConfigError(
+            [
+                "no pipelines: give --pipelines PATH (or FREIGHTYARD_PIPELINES) and/or "
+                "--pipeline-namespaces NS (pipelines in labelled ConfigMaps)"
+            ]
+        )
     metrics = Metrics.create()
     refresher: Refresher = NoRefresh()
     if args.refresh == "kube" or (args.refresh == "auto" and uses_configmaps):
-        refresher = KubeRefresher(kube, tuple(n.strip() for n in args.argocd_namespaces.split(",") if n.strip()),
-                                  on_result=lambda kind, result: metrics.refreshes.labels(kind, result).inc())
+        refresher = KubeRefresher(
+            kube,
+            tuple(n.strip() for n in args.argocd_namespaces.split(",") if n.strip()),
+            on_result=lambda kind, result: metrics.refreshes.labels(kind, result).inc(),
+        )
     factory = sources_from(args)
     verifications = verify.Inline() if args.once else verify.Background(max(1, args.verify_workers))
-    reconciler = Reconciler(SerializedSources(factory), metrics, refresher, verify_poll_s=args.verify_poll,
-                            verifications=verifications)
+    reconciler = Reconciler(
+        SerializedSources(factory), metrics, refresher, verify_poll_s=args.verify_poll, verifications=verifications
+    )
     state_spec = args.state
 
     argocd_namespace = next((n.strip() for n in args.argocd_namespaces.split(",") if n.strip()), "argocd")
     engine_settings = {"kube_api": kube, "argocd_namespace": argocd_namespace}
 
     def engine_for(pipeline: Pipeline) -> Engine:
-        return Engine(pipeline, store_from_spec(state_spec, pipeline, kube), cache_dir=default_cache_dir(),
-                      settings=engine_settings)
+        return Engine(
+            pipeline,
+            store_from_spec(state_spec, pipeline, kube),
+            cache_dir=default_cache_dir(),
+            settings=engine_settings,
+        )
 
     scheduler = Scheduler(time.monotonic, random.Random(), jitter=args.jitter)  # noqa: S311 - jitter, not crypto
     settings = Settings(workers=max(1, args.workers), reload_s=args.reload_interval, interval_s=args.interval)
-    controller = Controller(PipelineSet(sources), engine_for, reconciler=reconciler,
-                            elector=_elector(args, kube, uses_configmaps), metrics=metrics, scheduler=scheduler,
-                            secrets=Secrets.load(directory=args.webhook_secrets_dir), settings=settings)
+    controller = Controller(
+        PipelineSet(sources),
+        engine_for,
+        reconciler=reconciler,
+        elector=_elector(args, kube, uses_configmaps),
+        metrics=metrics,
+        scheduler=scheduler,
+        secrets=Secrets.load(directory=args.webhook_secrets_dir),
+        settings=settings,
+    )
     listen = None if args.listen in ("", "off") else _listen(args.listen)
     return controller, listen
 
@@ -177,8 +252,14 @@ def _elector(args: argparse.Namespace, kube: Callable[[], KubeApi], uses_configm
     if mode == "none":
         return Always()
     if mode == "lease":
-        return LeaseElector(kube, args.lease_namespace, args.lease_name, args.identity,
-                            duration_s=args.lease_duration, renew_deadline_s=args.lease_duration * 2 / 3)
+        return LeaseElector(
+            kube,
+            args.lease_namespace,
+            args.lease_name,
+            args.identity,
+            duration_s=args.lease_duration,
+            renew_deadline_s=args.lease_duration * 2 / 3,
+        )
     return FileLockElector(Path(args.lock_file) if args.lock_file else _lock_beside(args.state))
 
 

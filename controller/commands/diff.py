@@ -30,9 +30,12 @@ def register(sub: argparse._SubParsersAction) -> None:  # type: ignore[type-arg]
 
 def unified(old: bytes, new: bytes, old_label: str, new_label: str) -> str:
     """A unified diff of two renders, blind to the freight-id annotation (as the render hash is)."""
-    lines = difflib.unified_diff(without_freight_id(old).decode("utf-8", "replace").splitlines(keepends=True),
-                                 without_freight_id(new).decode("utf-8", "replace").splitlines(keepends=True),
-                                 old_label, new_label)
+    lines = difflib.unified_diff(
+        without_freight_id(old).decode("utf-8", "replace").splitlines(keepends=True),
+        without_freight_id(new).decode("utf-8", "replace").splitlines(keepends=True),
+        old_label,
+        new_label,
+    )
     return "".join(lines)
 
 
@@ -48,19 +51,28 @@ def run(args: argparse.Namespace) -> int:
     env = render_env(engine.settings)
     with tempfile.TemporaryDirectory(prefix="freightyard-diff-") as tmp:
         new = render_stage(pipeline, stage, candidate, mirrors=mirrors, env=env, workdir=Path(tmp) / "new")
-        old = render_stage(pipeline, stage, current, mirrors=mirrors, env=env, workdir=Path(tmp) / "old") \
-            if current else None
+        old = (
+            render_stage(pipeline, stage, current, mirrors=mirrors, env=env, workdir=Path(tmp) / "old")
+            if current
+            else None
+        )
     data: list[dict[str, Any]] = []
     for name, rendered in new.apps.items():
         before = old.apps[name].manifests if old else b""
         label = f"{stage.name}/{name}"
-        text = unified(before, rendered.manifests, f"{label} ({current.alias if current else 'nothing'})",
-                       f"{label} ({candidate.alias})")
+        text = unified(
+            before,
+            rendered.manifests,
+            f"{label} ({current.alias if current else 'nothing'})",
+            f"{label} ({candidate.alias})",
+        )
         data.append({"app": name, "changed": bool(text), "diff": text})
     if args.output == "table":
         for item in data:
-            print(item["diff"] if item["changed"] else f"{stage.name}/{item['app']}: unchanged (a no-op here)",
-                  end="" if item["changed"] else "\n")
+            print(
+                item["diff"] if item["changed"] else f"{stage.name}/{item['app']}: unchanged (a no-op here)",
+                end="" if item["changed"] else "\n",
+            )
         return 0
     emit(data, args.output)
     return 0

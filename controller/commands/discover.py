@@ -20,8 +20,11 @@ def register(sub: argparse._SubParsersAction) -> None:  # type: ignore[type-arg]
     add_common(parser)
     parser.add_argument("--pipeline", "-p", help="only this pipeline")
     parser.add_argument("--warehouse", "-w", help="only this warehouse")
-    parser.add_argument("--artifacts", action="store_true",
-                        help="only list what each subscription offers (up to its discoveryLimit); make no freight")
+    parser.add_argument(
+        "--artifacts",
+        action="store_true",
+        help="only list what each subscription offers (up to its discoveryLimit); make no freight",
+    )
     add_source_options(parser)
     parser.set_defaults(run=run)
 
@@ -52,10 +55,18 @@ def run(args: argparse.Namespace) -> int:
                 data.append({"pipeline": pipeline.name, "warehouse": warehouse.name, "reason": found.reason})
                 continue
             new = engine.add_freight(found.freight)
-            rows.append([pipeline.name, warehouse.name, found.freight.short_id, found.freight.alias,
-                         "new freight" if new else "no change"])
-            data.append({"pipeline": pipeline.name, "warehouse": warehouse.name, "new": new,
-                         "freight": found.freight.to_dict()})
+            rows.append(
+                [
+                    pipeline.name,
+                    warehouse.name,
+                    found.freight.short_id,
+                    found.freight.alias,
+                    "new freight" if new else "no change",
+                ]
+            )
+            data.append(
+                {"pipeline": pipeline.name, "warehouse": warehouse.name, "new": new, "freight": found.freight.to_dict()}
+            )
     emit(data, args.output, rows, ["PIPELINE", "WAREHOUSE", "FREIGHT", "ALIAS", "RESULT"])
     return 1 if failed else 0
 
@@ -72,8 +83,15 @@ def list_artifacts(args: argparse.Namespace, context: Context, sources: SourceFa
                 for artifact in found.artifacts:
                     version, identity = _describe(artifact)
                     rows.append([pipeline.name, warehouse.name, found.kind, found.repo_url, version, identity])
-                data.append({"pipeline": pipeline.name, "warehouse": warehouse.name, "kind": found.kind,
-                             "repoURL": found.repo_url, "artifacts": [a.to_dict() for a in found.artifacts]})
+                data.append(
+                    {
+                        "pipeline": pipeline.name,
+                        "warehouse": warehouse.name,
+                        "kind": found.kind,
+                        "repoURL": found.repo_url,
+                        "artifacts": [a.to_dict() for a in found.artifacts],
+                    }
+                )
     emit(data, args.output, rows, ["PIPELINE", "WAREHOUSE", "KIND", "REPO", "VERSION", "ID"])
     return 0
 

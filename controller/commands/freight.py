@@ -35,8 +35,16 @@ def run_list(args: argparse.Namespace) -> int:
         artifacts = [f"{c.repo_url.rsplit('/', 1)[-1]}@{c.id[:7]}" for c in freight.commits]
         artifacts += [f"{i.repo_url.rsplit('/', 1)[-1]}:{i.tag}" for i in freight.images]
         artifacts += [f"{c.name}:{c.version}" for c in freight.charts]
-        rows.append([freight.short_id, freight.alias, freight.origin, " ".join(artifacts), ",".join(stages) or "-",
-                     freight.created_at])
+        rows.append(
+            [
+                freight.short_id,
+                freight.alias,
+                freight.origin,
+                " ".join(artifacts),
+                ",".join(stages) or "-",
+                freight.created_at,
+            ]
+        )
         data.append({**freight.to_dict(), "inStages": stages})
     emit(data, args.output, rows, ["ID", "ALIAS", "ORIGIN", "ARTIFACTS", "IN", "CREATED"])
     return 0

@@ -31,6 +31,10 @@ def run(args: argparse.Namespace) -> int:
     engine = Engine(pipeline, context.store(pipeline), cache_dir=default_cache_dir())
     record = engine.promote(args.freight, args.stage, actor(args), hold=True)
     freight = engine.state().freight[record.freight]
-    emit(record.to_dict(), args.output, [[args.stage, freight.alias, freight.short_id, record.phase, record.message]],
-         ["STAGE", "FREIGHT", "ID", "PHASE", "MESSAGE"])
+    emit(
+        record.to_dict(),
+        args.output,
+        [[args.stage, freight.alias, freight.short_id, record.phase, record.message]],
+        ["STAGE", "FREIGHT", "ID", "PHASE", "MESSAGE"],
+    )
     return 0

@@ -23,8 +23,9 @@ def register(sub: argparse._SubParsersAction) -> None:  # type: ignore[type-arg]
 def stage_rows(pipeline: Pipeline, state: State) -> tuple[list[list[str]], list[dict[str, Any]]]:
     rows, data = [], []
     now = now_utc()
-    newest = {w.name: next((f for f in state.freight.values() if f.origin == w.name), None)
-              for w in pipeline.warehouses}
+    newest = {
+        w.name: next((f for f in state.freight.values() if f.origin == w.name), None) for w in pipeline.warehouses
+    }
     for stage in pipeline.stages:
         sources = []
         for request in stage.requested_freight:
@@ -41,13 +42,29 @@ def stage_rows(pipeline: Pipeline, state: State) -> tuple[list[list[str]], list[
             if candidate and (freight is None or candidate.id != freight.id):
                 verdict = eligibility.check(pipeline, state, candidate, stage.name, now)
                 pending.append(f"{candidate.alias}: {'eligible' if verdict.eligible else verdict.reason}")
-        rows.append([stage.name, ", ".join(sources), freight.alias if freight else "-",
-                     freight.short_id if freight else "-", record.at if record else "-",
-                     record.by if record else "-", record.phase if record else "-",
-                     verification.phase if verification else "-", "; ".join(pending) or "-"])
-        data.append({"stage": stage.name, "sources": sources, "freight": freight.to_dict() if freight else None,
-                     "promotion": record.to_dict() if record else None,
-                     "verification": verification.to_dict() if verification else None, "newest": pending})
+        rows.append(
+            [
+                stage.name,
+                ", ".join(sources),
+                freight.alias if freight else "-",
+                freight.short_id if freight else "-",
+                record.at if record else "-",
+                record.by if record else "-",
+                record.phase if record else "-",
+                verification.phase if verification else "-",
+                "; ".join(pending) or "-",
+            ]
+        )
+        data.append(
+            {
+                "stage": stage.name,
+                "sources": sources,
+                "freight": freight.to_dict() if freight else None,
+                "promotion": record.to_dict() if record else None,
+                "verification": verification.to_dict() if verification else None,
+                "newest": pending,
+            }
+        )
     return rows, data
 
 
@@ -58,6 +75,10 @@ def run(args: argparse.Namespace) -> int:
     rows, data = stage_rows(pipeline, state)
     if args.output == "table":
         print(f"pipeline {pipeline.name}  (state: {context.store(pipeline).description})")
-    emit({"pipeline": pipeline.name, "stages": data}, args.output, rows,
-         ["STAGE", "SOURCES", "FREIGHT", "ID", "PROMOTED", "BY", "PHASE", "VERIFIED", "NEWEST"])
+    emit(
+        {"pipeline": pipeline.name, "stages": data},
+        args.output,
+        rows,
+        ["STAGE", "SOURCES", "FREIGHT", "ID", "PROMOTED", "BY", "PHASE", "VERIFIED", "NEWEST"],
+    )
     return 0

@@ -16,6 +16,8 @@ def register(sub: argparse._SubParsersAction) -> None:  # type: ignore[type-arg]
 def run(args: argparse.Namespace) -> int:
     context = load_context(args)
     for pipeline in context.pipelines:
-        print(f"{pipeline.source_file}: pipeline {pipeline.name}: {len(pipeline.warehouses)} warehouse(s), "
-              f"{len(pipeline.stages)} stage(s): ok")
+        print(
+            f"{pipeline.source_file}: pipeline {pipeline.name}: {len(pipeline.warehouses)} warehouse(s), "
+            f"{len(pipeline.stages)} stage(s): ok"
+        )
     return 0

@@ -90,15 +90,27 @@ spec:
 
 
 def overlay(stage: str, replicas: int) -> str:
-    return (f"resources: [../../base]\nnamespace: guestbook-{stage}\n"
-            "patches:\n- target: {kind: Deployment, name: guestbook}\n"
-            f"  patch: '[{{\"op\": \"replace\", \"path\": \"/spec/replicas\", \"value\": {replicas}}}]'\n")
+    return (
+        f"resources: [../../base]\nnamespace: guestbook-{stage}\n"
+        "patches:\n- target: {kind: Deployment, name: guestbook}\n"
+        f'  patch: \'[{{"op": "replace", "path": "/spec/replicas", "value": {replicas}}}]\'\n'
+    )
 
 
 def git(repo: Path, *args: str) -> str:
-    outcome = run(Request(("git", *args), cwd=str(repo), timeout=30,
-                          env={"GIT_AUTHOR_NAME": "Demo", "GIT_AUTHOR_EMAIL": "demo@example.com",
-                               "GIT_COMMITTER_NAME": "Demo", "GIT_COMMITTER_EMAIL": "demo@example.com"}))
+    outcome = run(
+        Request(
+            ("git", *args),
+            cwd=str(repo),
+            timeout=30,
+            env={
+                "GIT_AUTHOR_NAME": "Demo",
+                "GIT_AUTHOR_EMAIL": "demo@example.com",
+                "GIT_COMMITTER_NAME": "Demo",
+                "GIT_COMMITTER_EMAIL": "demo@example.com",
+            },
+        )
+    )
     if not outcome.ok:
         raise FreightyardError(f"demo: git {' '.join(args)}: {outcome.reason()}")
     return outcome.text().strip()
@@ -131,8 +143,11 @@ class Demo:
         self.common = ["--pipelines", str(self.repo / "pipelines"), "--state", f"file:{state}"]
 
     def run(self, *args: str, expect_failure: bool = False) -> int:
-        argv = [*args[:1], *self.common, *args[1:]] if args[0] != "freight" else \
-            [args[0], args[1], *self.common, *args[2:]]
+        argv = (
+            [*args[:1], *self.common, *args[1:]]
+            if args[0] != "freight"
+            else [args[0], args[1], *self.common, *args[2:]]
+        )
         if args[0] in ("discover", "controller"):
             argv += ["--oci-layout", f"demo.local={self.workdir / 'oci'}"]
         if args[0] == "controller":
@@ -154,8 +169,10 @@ class Demo:
         self.run("discover")
         self.run("freight", "list")
         first = self._newest()
-        say("\n# 3. Promote it through dev and staging. No verification is configured, so each promotion "
-            "verifies it there.")
+        say(
+            "\n# 3. Promote it through dev and staging. No verification is configured, so each promotion "
+            "verifies it there."
+        )
         self.run("promote", first, "dev")
         self.run("promote", first, "staging")
         say("\n# 4. prod wants 1h of soak in staging (or hotfix): not yet, and the CLI says why.")

@@ -34,8 +34,9 @@ class Decision:
 def decide(pipeline: Pipeline, state: State, stage: Stage, now: dt.datetime) -> Decision:
     """The auto-promotion decision for ``stage`` (which must have ``autoPromotion``)."""
     order = {freight_id: index for index, freight_id in enumerate(state.freight)}  # 0 is newest
-    candidate = next((f for f in state.freight.values()
-                      if eligibility.check(pipeline, state, f, stage.name, now).eligible), None)
+    candidate = next(
+        (f for f in state.freight.values() if eligibility.check(pipeline, state, f, stage.name, now).eligible), None
+    )
     stage_state = state.stages.get(stage.name)
     current = stage_state.current.freight if stage_state and stage_state.current else ""
     hold = stage_state.hold if stage_state else ""
@@ -48,8 +49,9 @@ def decide(pipeline: Pipeline, state: State, stage: Stage, now: dt.datetime) -> 
     if current and order.get(current, len(order)) < order[candidate.id]:
         return Decision(stage.name, why="holds newer freight than the newest eligible; no automatic rollback")
     if hold and hold == current:
-        return Decision(stage.name, why=f"auto-promotion held: {hold[:7]} was promoted by hand; promote "
-                                        f"{candidate.alias} to resume")
+        return Decision(
+            stage.name, why=f"auto-promotion held: {hold[:7]} was promoted by hand; promote {candidate.alias} to resume"
+        )
     return Decision(stage.name, promote=candidate, why=f"newest eligible freight is {candidate.alias}")
 
 
@@ -79,8 +81,7 @@ def auto_stages(pipeline: Pipeline) -> list[Stage]:
     placed: set[str] = set()
     remaining = list(pipeline.stages)
     while remaining:
-        ready = [s for s in remaining
-                 if all(u in placed for r in s.requested_freight for u in r.sources.stages)]
+        ready = [s for s in remaining if all(u in placed for r in s.requested_freight for u in r.sources.stages)]
         if not ready:  # validation rejects cycles; keep file order for anything left
             ready = remaining[:1]
         for stage in ready:

@@ -54,9 +54,19 @@ class Settings:
 class Controller:
     """Owns the pipelines' engines, the scheduler and the worker pool."""
 
-    def __init__(self, pipelines: PipelineSet, engine_for: Callable[[Pipeline], Engine], *, reconciler: Reconciler,
-                 elector: Elector, metrics: Metrics, scheduler: Scheduler, secrets: webhooks.Secrets,
-                 settings: Settings | None = None, monotonic: Callable[[], float] = time.monotonic) -> None:
+    def __init__(
+        self,
+        pipelines: PipelineSet,
+        engine_for: Callable[[Pipeline], Engine],
+        *,
+        reconciler: Reconciler,
+        elector: Elector,
+        metrics: Metrics,
+        scheduler: Scheduler,
+        secrets: webhooks.Secrets,
+        settings: Settings | None = None,
+        monotonic: Callable[[], float] = time.monotonic,
+    ) -> None:
         self.pipelines = pipelines
         self.engine_for = engine_for
         self.reconciler = reconciler
@@ -210,8 +220,9 @@ class Controller:
             advanced = self.reconciler.advance(engine)
         except FreightyardError as error:
             self.metrics.reconcile_errors.labels(pipeline.name).inc()
-            log.warning("reconcile failed (retry in %.0fs): %s", RETRY_AFTER_ERROR_S, error,
-                        extra={"pipeline": pipeline.name})
+            log.warning(
+                "reconcile failed (retry in %.0fs): %s", RETRY_AFTER_ERROR_S, error, extra={"pipeline": pipeline.name}
+            )
             self.scheduler.at(("advance", pipeline.name), RETRY_AFTER_ERROR_S)
             return False
         except Exception:
@@ -239,8 +250,10 @@ class Controller:
     def health(self) -> Answer:
         age = self.monotonic() - self._ticked
         ok = age < self.settings.stale_s
-        return Answer.json(200 if ok else 503, {"ok": ok, "leader": self.leader, "pipelines": len(self.engines),
-                                                 "loopAgeSeconds": round(age, 3)})
+        return Answer.json(
+            200 if ok else 503,
+            {"ok": ok, "leader": self.leader, "pipelines": len(self.engines), "loopAgeSeconds": round(age, 3)},
+        )
 
     def ready(self) -> Answer:
         """Ready only while leading: the Service then sends webhooks to the replica that acts on them."""
@@ -254,8 +267,7 @@ class Controller:
         try:
             delivery = webhooks.parse(provider, headers, query, body, self.secrets)
         except webhooks.WebhookError as error:
-            self.metrics.webhooks.labels(provider if provider in webhooks.PROVIDERS else "unknown",
-                                         "rejected").inc()
+            self.metrics.webhooks.labels(provider if provider in webhooks.PROVIDERS else "unknown", "rejected").inc()
             log.warning("webhook refused (%d): %s", error.status, error.message)
             return Answer.json(error.status, {"error": error.message})
         if delivery.ignored:
@@ -266,13 +278,23 @@ class Controller:
         found = webhooks.targets(pipelines, delivery.repos)
         if not self.leader:
             self.metrics.webhooks.labels(provider, "not-leader").inc()
-            return Answer.json(503, {"error": "this replica is not the leader; retry (the Service routes to the "
-                                              "ready replica, which is the leader)"})
+            return Answer.json(
+                503,
+                {
+                    "error": "this replica is not the leader; retry (the Service routes to the "
+                    "ready replica, which is the leader)"
+                },
+            )
         self.trigger(found)
         self.metrics.webhooks.labels(provider, "triggered" if found else "unmatched").inc()
         log.info("webhook %s %s: %d warehouse(s) triggered", provider, delivery.event, len(found))
-        return Answer.json(202, {"triggered": [{"pipeline": t.pipeline, "warehouse": t.warehouse} for t in found],
-                                 "repositories": list(delivery.repos)})
+        return Answer.json(
+            202,
+            {
+                "triggered": [{"pipeline": t.pipeline, "warehouse": t.warehouse} for t in found],
+                "repositories": list(delivery.repos),
+            },
+        )
 
 
 def _belongs_to(pipeline: str, key: Hashable) -> bool:

@@ -78,8 +78,13 @@ class Reconciler:
             log.info("warehouse %s made no freight: %s", warehouse.name, found.reason, extra=extra)
             result = "none"
         elif found.new and engine.add_freight(found.freight):
-            log.info("new freight %s (%s) from warehouse %s", found.freight.alias, found.freight.short_id,
-                     warehouse.name, extra={**extra, "freight": found.freight.id})
+            log.info(
+                "new freight %s (%s) from warehouse %s",
+                found.freight.alias,
+                found.freight.short_id,
+                warehouse.name,
+                extra={**extra, "freight": found.freight.id},
+            )
             self.metrics.freight_created.labels(pipeline, warehouse.name).inc()
             result = "new"
         else:
@@ -109,8 +114,11 @@ class Reconciler:
         for stage_name in dict.fromkeys(r.stage for r in promoted if r.phase != FAILED):
             refreshed = self.refresher.promoted(engine.pipeline.name, stage_name)
             if refreshed:
-                log.info("asked Argo CD to refresh %s", ", ".join(refreshed),
-                         extra={"pipeline": engine.pipeline.name, "stage": stage_name})
+                log.info(
+                    "asked Argo CD to refresh %s",
+                    ", ".join(refreshed),
+                    extra={"pipeline": engine.pipeline.name, "stage": stage_name},
+                )
         return Advanced(tuple(promoted), min(wake, default=None))
 
     def _auto_promote(self, engine: Engine, state: State, wake: list[float]) -> list[PromotionRecord]:
@@ -145,8 +153,15 @@ class Reconciler:
                     self._retries[key] = _Retry(freight.id, failures, self.monotonic() + delay)
                 wake.append(delay)
                 self.metrics.promotions.labels(pipeline.name, stage.name, FAILED).inc()
-                log.warning("auto-promotion of %s into %s failed (attempt %d, retrying in %.0fs): %s",
-                            freight.alias, stage.name, failures, delay, error, extra={**extra, "phase": FAILED})
+                log.warning(
+                    "auto-promotion of %s into %s failed (attempt %d, retrying in %.0fs): %s",
+                    freight.alias,
+                    stage.name,
+                    failures,
+                    delay,
+                    error,
+                    extra={**extra, "phase": FAILED},
+                )
                 continue
             with self._lock:
                 self._retries.pop(key, None)
@@ -173,14 +188,19 @@ class Reconciler:
         if runner is None:
             if (pipeline, stage.name) not in self._warned:
                 self._warned.add((pipeline, stage.name))
-                log.warning("stage %s has verification but this build has no verification runner; it stays "
-                            "Pending until a result is recorded (freightyard verify)", stage.name, extra=extra)
+                log.warning(
+                    "stage %s has verification but this build has no verification runner; it stays "
+                    "Pending until a result is recorded (freightyard verify)",
+                    stage.name,
+                    extra=extra,
+                )
             return False
         timeout = stage.verification.timeout_seconds if stage.verification else 0
         if timeout and since and (engine.clock() - parse_time(since)) > dt.timedelta(seconds=timeout):
             return self._record(engine, stage.name, freight_id, "Failed", f"verification timed out after {timeout}s")
-        done, result = self.verifications.poll((pipeline, stage.name, freight_id),
-                                               functools.partial(runner, engine, stage.name))
+        done, result = self.verifications.poll(
+            (pipeline, stage.name, freight_id), functools.partial(runner, engine, stage.name)
+        )
         if not done:
             wake.append(self.verify_poll_s)
             return False
@@ -203,8 +223,14 @@ class Reconciler:
     def _record(self, engine: Engine, stage: str, freight_id: str, phase: str, message: str) -> bool:
         engine.record_verification(stage, freight_id, phase, message)
         self.metrics.verifications.labels(engine.pipeline.name, stage, phase).inc()
-        log.info("verification of %s in %s: %s%s", freight_id[:7], stage, phase, f" ({message})" if message else "",
-                 extra={"pipeline": engine.pipeline.name, "stage": stage, "freight": freight_id, "phase": phase})
+        log.info(
+            "verification of %s in %s: %s%s",
+            freight_id[:7],
+            stage,
+            phase,
+            f" ({message})" if message else "",
+            extra={"pipeline": engine.pipeline.name, "stage": stage, "freight": freight_id, "phase": phase},
+        )
         return True
 
     def forget(self, pipeline: str) -> None:

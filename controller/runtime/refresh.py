@@ -66,8 +66,9 @@ class KubeRefresher:
         try:
             appsets = list_applicationsets(self.api_factory(), namespace)
         except FreightyardError as error:
-            log.warning("cannot list ApplicationSets in %s to refresh them: %s", namespace, error,
-                        extra={"pipeline": pipeline})
+            log.warning(
+                "cannot list ApplicationSets in %s to refresh them: %s", namespace, error, extra={"pipeline": pipeline}
+            )
             self.on_result("applicationset", "error")
             return done
         for appset in appsets:
@@ -77,8 +78,9 @@ class KubeRefresher:
             try:
                 refresh_applicationset(self.api_factory(), namespace, name)
             except FreightyardError as error:
-                log.warning("cannot refresh ApplicationSet %s/%s: %s", namespace, name, error,
-                            extra={"pipeline": pipeline})
+                log.warning(
+                    "cannot refresh ApplicationSet %s/%s: %s", namespace, name, error, extra={"pipeline": pipeline}
+                )
                 self.on_result("applicationset", "error")
                 continue
             self.on_result("applicationset", "ok")
@@ -90,8 +92,9 @@ class KubeRefresher:
         try:
             apps = list_applications(self.api_factory(), namespace)
         except FreightyardError as error:
-            log.warning("cannot list Applications in %s to refresh them: %s", namespace, error,
-                        extra={"pipeline": pipeline})
+            log.warning(
+                "cannot list Applications in %s to refresh them: %s", namespace, error, extra={"pipeline": pipeline}
+            )
             self.on_result("application", "error")
             return done
         for app in apps:
@@ -101,8 +104,13 @@ class KubeRefresher:
             try:
                 request_refresh(self.api_factory(), namespace, name, "hard")
             except FreightyardError as error:
-                log.warning("cannot hard-refresh Application %s/%s: %s", namespace, name, error,
-                            extra={"pipeline": pipeline, "stage": stage})
+                log.warning(
+                    "cannot hard-refresh Application %s/%s: %s",
+                    namespace,
+                    name,
+                    error,
+                    extra={"pipeline": pipeline, "stage": stage},
+                )
                 self.on_result("application", "error")
                 continue
             self.on_result("application", "ok")
@@ -141,8 +149,9 @@ def _plugin_pipeline(generator: dict[str, Any]) -> str:
 def app_needs_hard_refresh(app: dict[str, Any], pipeline: str, stage: str) -> bool:
     """True for a hand-written CMP Application of ``pipeline``/``stage`` (see the module docstring)."""
     metadata = app.get("metadata") or {}
-    if any(ref.get("kind") == "ApplicationSet" for ref in metadata.get("ownerReferences") or []
-           if isinstance(ref, dict)):
+    if any(
+        ref.get("kind") == "ApplicationSet" for ref in metadata.get("ownerReferences") or [] if isinstance(ref, dict)
+    ):
         return False
     labels = metadata.get("labels") or {}
     if labels.get(PIPELINE_LABEL) == pipeline and labels.get(STAGE_LABEL) == stage:

@@ -21,8 +21,9 @@ def variables(freight: Freight, stage: str, pipeline: str) -> dict[str, Any]:
 def evaluate(template: str, freight: Freight, stage: str, pipeline: str, what: str) -> str:
     """Evaluate ``${{ … }}`` in ``template`` over the freight; ``MechanismError`` naming ``what`` on failure."""
     try:
-        value = expressions.render(template, variables(freight, stage, pipeline),
-                                   expressions.freight_functions(freight.to_dict()))
+        value = expressions.render(
+            template, variables(freight, stage, pipeline), expressions.freight_functions(freight.to_dict())
+        )
     except expressions.ExpressionError as error:
         raise MechanismError(f"{what}: {error}") from error
     if isinstance(value, bool):
@@ -38,6 +39,10 @@ def commit_message(template: str, freight: Freight, stage: str, pipeline: str, d
     lines += [f"image  {i.reference}" for i in freight.images]
     lines += [f"chart  {c.canonical()}" for c in freight.charts]
     lines += list(details)
-    lines += ["", f"Freightyard-Pipeline: {pipeline}", f"Freightyard-Stage: {stage}",
-              f"Freightyard-Freight: {freight.id}"]
+    lines += [
+        "",
+        f"Freightyard-Pipeline: {pipeline}",
+        f"Freightyard-Stage: {stage}",
+        f"Freightyard-Freight: {freight.id}",
+    ]
     return "\n".join(lines) + "\n"

@@ -34,10 +34,15 @@ class GitRunner:
     timeout: float = 120.0
 
     def run(self, *args: str, cwd: Path | None = None, check: bool = True) -> Outcome:
-        env = {"LC_ALL": "C", "GIT_CONFIG_NOSYSTEM": "1",
-               "GIT_AUTHOR_NAME": self.author.name, "GIT_AUTHOR_EMAIL": self.author.email,
-               "GIT_COMMITTER_NAME": self.author.name, "GIT_COMMITTER_EMAIL": self.author.email,
-               **askpass_env(self.cache_dir, self.credentials)}
+        env = {
+            "LC_ALL": "C",
+            "GIT_CONFIG_NOSYSTEM": "1",
+            "GIT_AUTHOR_NAME": self.author.name,
+            "GIT_AUTHOR_EMAIL": self.author.email,
+            "GIT_COMMITTER_NAME": self.author.name,
+            "GIT_COMMITTER_EMAIL": self.author.email,
+            **askpass_env(self.cache_dir, self.credentials),
+        }
         secrets = (self.credentials.password,) if self.credentials and self.credentials.password else ()
         argv = ("git", "-c", "credential.helper=", "-c", "commit.gpgsign=false", "-c", "core.hooksPath=/dev/null")
         request = Request((*argv, *args), cwd=str(cwd) if cwd else None, env=env, timeout=self.timeout, secrets=secrets)

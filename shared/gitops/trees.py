@@ -42,23 +42,38 @@ def resolve(mirrors: GitMirrors, repo_url: str, revision: str = "", credentials_
             continue
         if sha:
             return mirror, sha
-    raise MechanismError(f"git repository {_shown(repo_url)} has no revision {wanted!r}"
-                         + (f" (default branch: {remote.head})" if remote.head else ""))
+    raise MechanismError(
+        f"git repository {_shown(repo_url)} has no revision {wanted!r}"
+        + (f" (default branch: {remote.head})" if remote.head else "")
+    )
 
 
-def export_tree(mirrors: GitMirrors, repo_url: str, revision: str, dest: Path, *,
-                credentials_name: str = "", paths: tuple[str, ...] = ()) -> Tree:
+def export_tree(
+    mirrors: GitMirrors,
+    repo_url: str,
+    revision: str,
+    dest: Path,
+    *,
+    credentials_name: str = "",
+    paths: tuple[str, ...] = (),
+) -> Tree:
     """Write the files of ``revision`` (only ``paths`` when given) into the empty directory ``dest``."""
     mirror, sha = resolve(mirrors, repo_url, revision, credentials_name)
-    request = Request(("git", "archive", "--format=tar", sha, "--", *paths), cwd=str(mirror), timeout=mirrors.timeout,
-                      env={"LC_ALL": "C"})
+    request = Request(
+        ("git", "archive", "--format=tar", sha, "--", *paths),
+        cwd=str(mirror),
+        timeout=mirrors.timeout,
+        env={"LC_ALL": "C"},
+    )
     try:
         outcome = run(request)
     except ProcessError as error:
         raise MechanismError(f"git archive {sha[:7]}: {error}", temporary=True) from error
     if not outcome.ok:
-        raise MechanismError(f"git repository {_shown(repo_url)}: cannot read {', '.join(paths) or 'the tree'} "
-                             f"at {sha[:7]}: {outcome.reason()}")
+        raise MechanismError(
+            f"git repository {_shown(repo_url)}: cannot read {', '.join(paths) or 'the tree'} "
+            f"at {sha[:7]}: {outcome.reason()}"
+        )
     dest.mkdir(parents=True, exist_ok=True)
     with tarfile.open(fileobj=io.BytesIO(outcome.out), mode="r:") as archive:
         archive.extractall(dest, filter="data")

@@ -24,8 +24,15 @@ from freightyard.shared.sources.git import GitMirrors
 from freightyard.shared.sources.gitauth import split_credentials
 
 log = logging.getLogger(__name__)
-REJECTED = ("non-fast-forward", "fetch first", "[rejected]", "failed to update ref", "cannot lock ref",
-            "stale info", "reference already exists")
+REJECTED = (
+    "non-fast-forward",
+    "fetch first",
+    "[rejected]",
+    "failed to update ref",
+    "cannot lock ref",
+    "stale info",
+    "reference already exists",
+)
 DEFAULT_ATTEMPTS = 5
 
 
@@ -50,8 +57,9 @@ class Pushed:
     attempts: int = 1
 
 
-def commit_and_push(mirrors: GitMirrors, runner: GitRunner, change: Change, *,
-                    attempts: int = DEFAULT_ATTEMPTS) -> Pushed:
+def commit_and_push(
+    mirrors: GitMirrors, runner: GitRunner, change: Change, *, attempts: int = DEFAULT_ATTEMPTS
+) -> Pushed:
     """Apply ``change`` on top of its branch and push; retried ``attempts`` times on a rejected push."""
     mirror, remote = sync(mirrors, change.repo_url, change.credentials_name)
     remote_refs = remote.refs
@@ -73,20 +81,28 @@ def commit_and_push(mirrors: GitMirrors, runner: GitRunner, change: Change, *,
             head = runner.run("rev-parse", "--verify", "--quiet", "HEAD", cwd=repo, check=False).text().strip()
             return Pushed(head, False)
         for attempt in range(1, attempts + 1):
-            outcome = runner.run("push", "--porcelain", url, f"HEAD:refs/heads/{change.branch}", cwd=repo,
-                                 check=False)
+            outcome = runner.run("push", "--porcelain", url, f"HEAD:refs/heads/{change.branch}", cwd=repo, check=False)
             if outcome.ok:
                 return Pushed(runner.text("rev-parse", "HEAD", cwd=repo), True, attempt)
             reason = outcome.reason() + " " + outcome.text()
             if not any(marker in reason for marker in REJECTED):
-                raise GitWriteError(f"push to {redact(change.repo_url)} branch {change.branch} failed: "
-                                    f"{outcome.reason()}")
-            log.info("push to %s %s rejected (attempt %d/%d): fetching and rebasing",
-                     redact(change.repo_url), change.branch, attempt, attempts)
+                raise GitWriteError(
+                    f"push to {redact(change.repo_url)} branch {change.branch} failed: {outcome.reason()}"
+                )
+            log.info(
+                "push to %s %s rejected (attempt %d/%d): fetching and rebasing",
+                redact(change.repo_url),
+                change.branch,
+                attempt,
+                attempts,
+            )
             if not _catch_up(runner, repo, url, change):
                 return Pushed(runner.text("rev-parse", "HEAD", cwd=repo), False, attempt)
-        raise GitWriteError(f"push to {redact(change.repo_url)} branch {change.branch} was rejected {attempts} "
-                            "times (others keep pushing); retry the promotion", temporary=True)
+        raise GitWriteError(
+            f"push to {redact(change.repo_url)} branch {change.branch} was rejected {attempts} "
+            "times (others keep pushing); retry the promotion",
+            temporary=True,
+        )
     finally:
         shutil.rmtree(work, ignore_errors=True)
 
@@ -103,8 +119,14 @@ def _commit(runner: GitRunner, repo: Path, change: Change) -> bool:
 
 def _catch_up(runner: GitRunner, repo: Path, url: str, change: Change) -> bool:
     """Put our commit on the remote's new tip; False when it became empty there (nothing left to push)."""
-    runner.run("fetch", "--quiet", "--no-tags", url, f"+refs/heads/{change.branch}:refs/remotes/origin/{change.branch}",
-               cwd=repo)
+    runner.run(
+        "fetch",
+        "--quiet",
+        "--no-tags",
+        url,
+        f"+refs/heads/{change.branch}:refs/remotes/origin/{change.branch}",
+        cwd=repo,
+    )
     upstream = f"origin/{change.branch}"
     rebased = runner.run("rebase", "--quiet", upstream, cwd=repo, check=False)
     if not rebased.ok:

@@ -17,22 +17,45 @@ RefreshKind = Literal["normal", "hard"]
 
 def get_object(api: KubeApi, plural: str, namespace: str, name: str) -> JsonDict:
     """One Application or ApplicationSet (``plural``); ``KubeNotFound`` when missing."""
-    return api.call(api.custom.get_namespaced_custom_object, _call("get", plural, namespace, name),
-                    GROUP, VERSION, namespace, plural, name)
+    return api.call(
+        api.custom.get_namespaced_custom_object,
+        _call("get", plural, namespace, name),
+        GROUP,
+        VERSION,
+        namespace,
+        plural,
+        name,
+    )
 
 
 def list_objects(api: KubeApi, plural: str, namespace: str, label_selector: str = "") -> list[JsonDict]:
     """Applications or ApplicationSets in ``namespace`` matching ``label_selector`` (``""``: all)."""
     kwargs = {"label_selector": label_selector} if label_selector else {}
-    listing = api.call(api.custom.list_namespaced_custom_object, _call("list", plural, namespace),
-                       GROUP, VERSION, namespace, plural, **kwargs)
+    listing = api.call(
+        api.custom.list_namespaced_custom_object,
+        _call("list", plural, namespace),
+        GROUP,
+        VERSION,
+        namespace,
+        plural,
+        **kwargs,
+    )
     return [item for item in listing.get("items") or [] if isinstance(item, dict)]
 
 
 def patch_object(api: KubeApi, plural: str, namespace: str, name: str, patch: JsonDict) -> JsonDict:
     """JSON merge-patch one Application or ApplicationSet; returns the patched object."""
-    return api.call(api.custom.patch_namespaced_custom_object, _call("patch", plural, namespace, name),
-                    GROUP, VERSION, namespace, plural, name, patch, _content_type=MERGE_PATCH)
+    return api.call(
+        api.custom.patch_namespaced_custom_object,
+        _call("patch", plural, namespace, name),
+        GROUP,
+        VERSION,
+        namespace,
+        plural,
+        name,
+        patch,
+        _content_type=MERGE_PATCH,
+    )
 
 
 def get_application(api: KubeApi, namespace: str, name: str) -> JsonDict:
@@ -68,8 +91,9 @@ def request_refresh(api: KubeApi, namespace: str, name: str, kind: RefreshKind =
 
 def refresh_applicationset(api: KubeApi, namespace: str, name: str) -> JsonDict:
     """Ask the ApplicationSet controller to regenerate now instead of at its next requeue."""
-    return patch_applicationset(api, namespace, name,
-                                {"metadata": {"annotations": {APPSET_REFRESH_ANNOTATION: "true"}}})
+    return patch_applicationset(
+        api, namespace, name, {"metadata": {"annotations": {APPSET_REFRESH_ANNOTATION: "true"}}}
+    )
 
 
 def _call(verb: str, plural: str, namespace: str, name: str = "") -> Call:

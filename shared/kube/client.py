@@ -103,10 +103,15 @@ def _load_config(settings: KubeSettings, configuration: Any) -> None:
             except config.ConfigException:
                 pass  # not running in a pod
         config.load_kube_config(  # type: ignore[no-untyped-call]
-            config_file=settings.kubeconfig, context=settings.context, client_configuration=configuration)
+            config_file=settings.kubeconfig, context=settings.context, client_configuration=configuration
+        )
     except (config.ConfigException, OSError) as e:
-        raise ConfigError(["no Kubernetes configuration: not running in a pod and no usable kubeconfig "
-                           f"({type(e).__name__}); set KUBECONFIG, or use a file: state store"]) from e
+        raise ConfigError(
+            [
+                "no Kubernetes configuration: not running in a pod and no usable kubeconfig "
+                f"({type(e).__name__}); set KUBECONFIG, or use a file: state store"
+            ]
+        ) from e
 
 
 def api_factory(settings: KubeSettings | None = None) -> Callable[[], KubeApi]:

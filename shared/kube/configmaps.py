@@ -27,14 +27,21 @@ def create_configmap(api: KubeApi, body: JsonDict) -> JsonDict:
 
 def replace_configmap(api: KubeApi, namespace: str, name: str, body: JsonDict) -> JsonDict:
     """Replace the ConfigMap; ``body.metadata.resourceVersion`` makes it conditional (409 → ``KubeConflict``)."""
-    return api.call(api.core.replace_namespaced_config_map, Call("update", RESOURCE, namespace, name),
-                    name, namespace, body)
+    return api.call(
+        api.core.replace_namespaced_config_map, Call("update", RESOURCE, namespace, name), name, namespace, body
+    )
 
 
 def patch_configmap(api: KubeApi, namespace: str, name: str, patch: JsonDict) -> JsonDict:
     """JSON merge-patch the ConfigMap (RFC 7386: ``None`` deletes a key)."""
-    return api.call(api.core.patch_namespaced_config_map, Call("patch", RESOURCE, namespace, name),
-                    name, namespace, patch, _content_type=MERGE_PATCH)
+    return api.call(
+        api.core.patch_namespaced_config_map,
+        Call("patch", RESOURCE, namespace, name),
+        name,
+        namespace,
+        patch,
+        _content_type=MERGE_PATCH,
+    )
 
 
 def list_configmaps(api: KubeApi, namespace: str, label_selector: str = "") -> list[JsonDict]:

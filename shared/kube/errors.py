@@ -93,8 +93,9 @@ def translate(exc: BaseException, call: Call) -> KubeError | None:
         return from_status(status, detail, call)
     if isinstance(exc, Urllib3Error | ConnectionError | TimeoutError):
         reason = body_message(str(exc))
-        return KubeUnavailable(f"cannot {call}: Kubernetes API unreachable ({type(exc).__name__}: {reason}); "
-                               "retrying later may help")
+        return KubeUnavailable(
+            f"cannot {call}: Kubernetes API unreachable ({type(exc).__name__}: {reason}); retrying later may help"
+        )
     return None
 
 
@@ -106,15 +107,22 @@ def from_status(status: int, detail: str, call: Call) -> KubeError:
     if status == 409:
         return KubeConflict(f"cannot {call}: conflict (another writer got there first){suffix}", status=status)
     if status == 401:
-        return KubeForbidden(f"cannot {call}: the API server rejected our credentials (401){suffix}; "
-                             "check the ServiceAccount token or kubeconfig", status=status)
+        return KubeForbidden(
+            f"cannot {call}: the API server rejected our credentials (401){suffix}; "
+            "check the ServiceAccount token or kubeconfig",
+            status=status,
+        )
     if status == 403:
-        return KubeForbidden(f"cannot {call}: forbidden (403){suffix}; grant the freightyard ServiceAccount "
-                             f"{rbac_verbs(call.verb)} on {call.resource} in {call.namespace} (Role + RoleBinding)",
-                             status=status)
+        return KubeForbidden(
+            f"cannot {call}: forbidden (403){suffix}; grant the freightyard ServiceAccount "
+            f"{rbac_verbs(call.verb)} on {call.resource} in {call.namespace} (Role + RoleBinding)",
+            status=status,
+        )
     if status == 429 or status >= 500 or status == 0:
-        return KubeUnavailable(f"cannot {call}: Kubernetes API error {status or 'without status'}{suffix}; "
-                               "retrying later may help", status=status)
+        return KubeUnavailable(
+            f"cannot {call}: Kubernetes API error {status or 'without status'}{suffix}; retrying later may help",
+            status=status,
+        )
     return KubeInvalid(f"cannot {call}: rejected with {status}{suffix}", status=status)
 
 

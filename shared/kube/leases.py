@@ -72,8 +72,15 @@ def release(api: KubeApi, namespace: str, name: str, holder: str) -> bool:
 def get_lease(api: KubeApi, namespace: str, name: str) -> JsonDict | None:
     """The Lease, or None when it does not exist."""
     try:
-        return api.call(api.custom.get_namespaced_custom_object, Call("get", RESOURCE, namespace, name),
-                        GROUP, VERSION, namespace, PLURAL, name)
+        return api.call(
+            api.custom.get_namespaced_custom_object,
+            Call("get", RESOURCE, namespace, name),
+            GROUP,
+            VERSION,
+            namespace,
+            PLURAL,
+            name,
+        )
     except KubeNotFound:
         return None
 
@@ -98,15 +105,31 @@ def parse_micro(text: str) -> dt.datetime:
 
 
 def _spec(holder: str, duration_s: int, acquired: dt.datetime, renewed: dt.datetime, transitions: int) -> JsonDict:
-    return {"holderIdentity": holder, "leaseDurationSeconds": duration_s, "acquireTime": format_micro(acquired),
-            "renewTime": format_micro(renewed), "leaseTransitions": transitions}
+    return {
+        "holderIdentity": holder,
+        "leaseDurationSeconds": duration_s,
+        "acquireTime": format_micro(acquired),
+        "renewTime": format_micro(renewed),
+        "leaseTransitions": transitions,
+    }
 
 
 def _create(api: KubeApi, namespace: str, name: str, spec: JsonDict) -> JsonDict:
-    body = {"apiVersion": "coordination.k8s.io/v1", "kind": "Lease",
-            "metadata": {"name": name, "namespace": namespace}, "spec": spec}
-    return api.call(api.custom.create_namespaced_custom_object, Call("create", RESOURCE, namespace, name),
-                    GROUP, VERSION, namespace, PLURAL, body)
+    body = {
+        "apiVersion": "coordination.k8s.io/v1",
+        "kind": "Lease",
+        "metadata": {"name": name, "namespace": namespace},
+        "spec": spec,
+    }
+    return api.call(
+        api.custom.create_namespaced_custom_object,
+        Call("create", RESOURCE, namespace, name),
+        GROUP,
+        VERSION,
+        namespace,
+        PLURAL,
+        body,
+    )
 
 
 def _replace(api: KubeApi, lease: JsonDict, spec: JsonDict) -> JsonDict:
@@ -114,5 +137,13 @@ def _replace(api: KubeApi, lease: JsonDict, spec: JsonDict) -> JsonDict:
     metadata = lease.get("metadata") or {}
     namespace, name = str(metadata.get("namespace", "")), str(metadata.get("name", ""))
     body = {**lease, "spec": spec}
-    return api.call(api.custom.replace_namespaced_custom_object, Call("update", RESOURCE, namespace, name),
-                    GROUP, VERSION, namespace, PLURAL, name, body)
+    return api.call(
+        api.custom.replace_namespaced_custom_object,
+        Call("update", RESOURCE, namespace, name),
+        GROUP,
+        VERSION,
+        namespace,
+        PLURAL,
+        name,
+        body,
+    )

@@ -59,8 +59,13 @@ def option(context: PromotionContext, key: str, default: str = "") -> str:
     raw = context.stage.promotion.options.get(key)
     if raw is None or raw == "":
         return default
-    return evaluate(str(raw), context.freight, context.stage.name, context.pipeline.name,
-                    f"stage {context.stage.name} promotion.{key}")
+    return evaluate(
+        str(raw),
+        context.freight,
+        context.stage.name,
+        context.pipeline.name,
+        f"stage {context.stage.name} promotion.{key}",
+    )
 
 
 def stage_repo(context: PromotionContext) -> str:
@@ -80,8 +85,10 @@ def stage_repo(context: PromotionContext) -> str:
     except ConfigError as error:
         raise MechanismError(f"stage {context.stage.name}: {error.message}") from error
     if len(repos) != 1:
-        raise MechanismError(f"stage {context.stage.name}: cannot tell which git repository to write to "
-                             f"({len(repos)} candidates); set promotion.repoURL")
+        raise MechanismError(
+            f"stage {context.stage.name}: cannot tell which git repository to write to "
+            f"({len(repos)} candidates); set promotion.repoURL"
+        )
     return repos[0]
 
 
@@ -92,8 +99,9 @@ def git_target(context: PromotionContext, repo_url: str, default_branch: str) ->
     mirrors = GitMirrors(Path(context.cache_dir), credentials=lookup)
     runner = GitRunner(Path(context.cache_dir), author(context), credentials_for(repo_url, name, lookup))
     attempts = context.stage.promotion.options.get("pushAttempts") or context.settings.get("push_attempts")
-    return GitTarget(repo_url, option(context, "branch", default_branch), name, mirrors, runner,
-                     int(attempts or DEFAULT_ATTEMPTS))
+    return GitTarget(
+        repo_url, option(context, "branch", default_branch), name, mirrors, runner, int(attempts or DEFAULT_ATTEMPTS)
+    )
 
 
 def message(context: PromotionContext, details: tuple[str, ...] = ()) -> str:

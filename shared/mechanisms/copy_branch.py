@@ -24,20 +24,33 @@ class CopyBranch:
         target = git_target(context, repo_url, f"env/{context.stage.name}")
         revision = source_revision(context, repo_url)
         if not revision:
-            raise MechanismError(f"stage {context.stage.name}: freight {context.freight.short_id} has no commit of "
-                                 f"{repo_url} to copy; set promotion.sourceRevision")
+            raise MechanismError(
+                f"stage {context.stage.name}: freight {context.freight.short_id} has no commit of "
+                f"{repo_url} to copy; set promotion.sourceRevision"
+            )
         with tempfile.TemporaryDirectory(prefix="freightyard-copy-") as tmp:
-            tree = export_tree(target.mirrors, repo_url, revision, Path(tmp) / "tree",
-                               credentials_name=target.credentials_name, paths=paths)
-            change = Change(target.repo_url, target.branch,
-                            message(context, tuple(f"copied {p} from {tree.commit[:7]}" for p in paths)),
-                            lambda repo: _copy(tree.root, repo, paths), target.credentials_name)
+            tree = export_tree(
+                target.mirrors,
+                repo_url,
+                revision,
+                Path(tmp) / "tree",
+                credentials_name=target.credentials_name,
+                paths=paths,
+            )
+            change = Change(
+                target.repo_url,
+                target.branch,
+                message(context, tuple(f"copied {p} from {tree.commit[:7]}" for p in paths)),
+                lambda repo: _copy(tree.root, repo, paths),
+                target.credentials_name,
+            )
             pushed = commit_and_push(target.mirrors, target.runner, change, attempts=target.attempts)
         where = f"{target.branch}@{pushed.commit[:7]}"
         if not pushed.changed:
             return MechanismResult("Noop", f"{', '.join(paths)} already identical on {where}", revision=pushed.commit)
-        return MechanismResult("Succeeded", f"copied {', '.join(paths)} at {tree.commit[:7]} to {where}",
-                               revision=pushed.commit)
+        return MechanismResult(
+            "Succeeded", f"copied {', '.join(paths)} at {tree.commit[:7]} to {where}", revision=pushed.commit
+        )
 
 
 def _paths(context: PromotionContext) -> tuple[str, ...]:
@@ -48,8 +61,10 @@ def _paths(context: PromotionContext) -> tuple[str, ...]:
         raise MechanismError(f"stage {context.stage.name}: copy-branch needs apps or promotion.paths")
     for path in paths:
         if not path or path == "." or path.startswith("/") or ".." in path.split("/"):
-            raise MechanismError(f"stage {context.stage.name}: copy path {path!r} must be a sub-directory "
-                                 "of the repository, without '..'")
+            raise MechanismError(
+                f"stage {context.stage.name}: copy path {path!r} must be a sub-directory "
+                "of the repository, without '..'"
+            )
     return paths
 
 

@@ -41,8 +41,10 @@ def update_images_options(options: dict[str, Any]) -> Problems:
     if updates is None:
         return problems
     if not isinstance(updates, list) or not updates:
-        return [*problems, ("updates", "must be a non-empty list of {kustomization: DIR} or "
-                                       "{valuesFile: FILE, key: a.b.c} entries")]
+        return [
+            *problems,
+            ("updates", "must be a non-empty list of {kustomization: DIR} or {valuesFile: FILE, key: a.b.c} entries"),
+        ]
     for i, item in enumerate(updates):
         where = f"updates[{i}]"
         if not isinstance(item, dict):
@@ -60,8 +62,7 @@ def update_images_options(options: dict[str, Any]) -> Problems:
             problems += _string(item, "image", where)
             value = item.get("value", "tag@digest")
             if not isinstance(value, str) or (value not in IMAGE_VALUE_FORMATS and "${{" not in value):
-                problems.append((f"{where}.value", f"must be one of {', '.join(IMAGE_VALUE_FORMATS)} "
-                                                   "or an expression"))
+                problems.append((f"{where}.value", f"must be one of {', '.join(IMAGE_VALUE_FORMATS)} or an expression"))
             problems += _expression(value, f"{where}.value")
     return problems
 
@@ -70,8 +71,14 @@ def update_app_options(options: dict[str, Any]) -> Problems:
     problems = _unknown(options, ("applications", "refresh"))
     apps = options.get("applications")
     if not isinstance(apps, list) or not apps:
-        return [*problems, ("applications", "is required: a list of {name: <Application>} entries "
-                                            "(each must carry the freightyard.io/authorized-stage annotation)")]
+        return [
+            *problems,
+            (
+                "applications",
+                "is required: a list of {name: <Application>} entries "
+                "(each must carry the freightyard.io/authorized-stage annotation)",
+            ),
+        ]
     if "refresh" in options and not isinstance(options["refresh"], bool):
         problems.append(("refresh", "must be true or false"))
     for i, item in enumerate(apps):
@@ -102,8 +109,11 @@ def update_app_options(options: dict[str, Any]) -> Problems:
 
 def _unknown(options: dict[str, Any], allowed: tuple[str, ...], where: str = "") -> Problems:
     prefix = f"{where}." if where else ""
-    return [(f"{prefix}{key}", f'unknown option "{key}" (allowed: {", ".join(allowed) or "none"})')
-            for key in options if key not in allowed]
+    return [
+        (f"{prefix}{key}", f'unknown option "{key}" (allowed: {", ".join(allowed) or "none"})')
+        for key in options
+        if key not in allowed
+    ]
 
 
 def _git(options: dict[str, Any]) -> Problems:

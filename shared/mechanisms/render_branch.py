@@ -33,17 +33,36 @@ class RenderBranch:
             raise MechanismError(f"stage {context.stage.name}: render-branch needs at least one app to render")
         target = git_target(context, stage_repo(context), f"env/{context.stage.name}")
         with tempfile.TemporaryDirectory(prefix="freightyard-render-") as tmp:
-            rendered = render_stage(context.pipeline, context.stage, context.freight, mirrors=target.mirrors,
-                                    env=render_env(context.settings), workdir=Path(tmp))
-            change = Change(target.repo_url, target.branch, message(context, _details(rendered)),
-                            lambda repo: write_output(repo, context, rendered), target.credentials_name)
+            rendered = render_stage(
+                context.pipeline,
+                context.stage,
+                context.freight,
+                mirrors=target.mirrors,
+                env=render_env(context.settings),
+                workdir=Path(tmp),
+            )
+            change = Change(
+                target.repo_url,
+                target.branch,
+                message(context, _details(rendered)),
+                lambda repo: write_output(repo, context, rendered),
+                target.credentials_name,
+            )
             pushed = commit_and_push(target.mirrors, target.runner, change, attempts=target.attempts)
         where = f"{target.branch}@{pushed.commit[:7]}"
         if not pushed.changed:
-            return MechanismResult("Noop", f"rendered output unchanged on {where}", revision=pushed.commit,
-                                   render_hash=rendered.render_hash)
-        return MechanismResult("Succeeded", f"rendered {len(rendered.apps)} app(s) to {where}",
-                               revision=pushed.commit, render_hash=rendered.render_hash)
+            return MechanismResult(
+                "Noop",
+                f"rendered output unchanged on {where}",
+                revision=pushed.commit,
+                render_hash=rendered.render_hash,
+            )
+        return MechanismResult(
+            "Succeeded",
+            f"rendered {len(rendered.apps)} app(s) to {where}",
+            revision=pushed.commit,
+            render_hash=rendered.render_hash,
+        )
 
 
 def write_output(repo: Path, context: PromotionContext, rendered: StageRender) -> None:
@@ -56,9 +75,15 @@ def write_output(repo: Path, context: PromotionContext, rendered: StageRender) -
             shutil.rmtree(directory)
         (directory / METADATA).parent.mkdir(parents=True, exist_ok=True)
         (directory / MANIFESTS).write_bytes(rendered.apps[app.name].manifests)
-        metadata = {"pipeline": context.pipeline.name, "stage": context.stage.name, "app": app.name,
-                    "freight": context.freight.to_dict(), "sourceCommit": rendered.sources[app.name],
-                    "renderHash": rendered.apps[app.name].render_hash, "tool": rendered.apps[app.name].tool}
+        metadata = {
+            "pipeline": context.pipeline.name,
+            "stage": context.stage.name,
+            "app": app.name,
+            "freight": context.freight.to_dict(),
+            "sourceCommit": rendered.sources[app.name],
+            "renderHash": rendered.apps[app.name].render_hash,
+            "tool": rendered.apps[app.name].tool,
+        }
         (directory / METADATA).write_text(yaml.safe_dump(metadata, sort_keys=False), encoding="utf-8")
 
 
@@ -71,5 +96,7 @@ def _stored_hash(directory: Path) -> str:
 
 
 def _details(rendered: StageRender) -> tuple[str, ...]:
-    return tuple(f"app    {name} {r.render_hash[:19]} from {rendered.sources[name][:7]}"
-                 for name, r in sorted(rendered.apps.items()))
+    return tuple(
+        f"app    {name} {r.render_hash[:19]} from {rendered.sources[name][:7]}"
+        for name, r in sorted(rendered.apps.items())
+    )

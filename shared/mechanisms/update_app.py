@@ -46,8 +46,9 @@ class UpdateApp:
             try:
                 app = get_application(api, namespace, name)
             except FreightyardError as error:
-                raise MechanismError(f"Application {namespace}/{name}: {error.message}",
-                                     temporary=error.temporary) from error
+                raise MechanismError(
+                    f"Application {namespace}/{name}: {error.message}", temporary=error.temporary
+                ) from error
             authorize(app, context.pipeline.name, context.stage.name)
             patch, revision = plan_patch(app, item, context)
             planned.append((namespace, name, patch, revision))
@@ -58,13 +59,13 @@ class UpdateApp:
                 if options.get("refresh", True):
                     request_refresh(api, namespace, name, "normal")
             except FreightyardError as error:
-                raise MechanismError(f"patching Application {namespace}/{name}: {error.message}",
-                                     temporary=error.temporary) from error
+                raise MechanismError(
+                    f"patching Application {namespace}/{name}: {error.message}", temporary=error.temporary
+                ) from error
             if revision:
                 revisions.add(revision)
         names = ", ".join(f"{ns}/{n}" for ns, n, _, _ in planned)
-        return MechanismResult("Succeeded", f"patched {names}",
-                               revision=revisions.pop() if len(revisions) == 1 else "")
+        return MechanismResult("Succeeded", f"patched {names}", revision=revisions.pop() if len(revisions) == 1 else "")
 
 
 def authorize(app: dict[str, Any], pipeline: str, stage: str) -> None:
@@ -73,8 +74,10 @@ def authorize(app: dict[str, Any], pipeline: str, stage: str) -> None:
     annotations = meta.get("annotations") or {}
     allowed = [v.strip() for v in str(annotations.get(AUTHORIZED_ANNOTATION, "")).split(",") if v.strip()]
     if f"{pipeline}:{stage}" not in allowed and f"{pipeline}:*" not in allowed:
-        raise MechanismError(f"Application {meta.get('namespace')}/{meta.get('name')} is not authorized for "
-                             f"{pipeline}:{stage}: add the annotation {AUTHORIZED_ANNOTATION}: \"{pipeline}:{stage}\"")
+        raise MechanismError(
+            f"Application {meta.get('namespace')}/{meta.get('name')} is not authorized for "
+            f'{pipeline}:{stage}: add the annotation {AUTHORIZED_ANNOTATION}: "{pipeline}:{stage}"'
+        )
 
 
 def plan_patch(app: dict[str, Any], item: dict[str, Any], context: PromotionContext) -> tuple[dict[str, Any], str]:
@@ -95,11 +98,14 @@ def plan_patch(app: dict[str, Any], item: dict[str, Any], context: PromotionCont
         if images:
             new_source["kustomize"] = {"images": images}
     if params:
-        new_source["helm"] = {"parameters": helm_parameters((source.get("helm") or {}).get("parameters") or [],
-                                                            params, context)}
+        new_source["helm"] = {
+            "parameters": helm_parameters((source.get("helm") or {}).get("parameters") or [], params, context)
+        }
     if not new_source:
-        raise MechanismError(f"Application {name}: freight {freight.short_id} carries no matching commit, "
-                             "chart or image for it; configure targetRevision or helmParameters")
+        raise MechanismError(
+            f"Application {name}: freight {freight.short_id} carries no matching commit, "
+            "chart or image for it; configure targetRevision or helmParameters"
+        )
     patch = {"metadata": {"annotations": {FREIGHT_ANNOTATION: freight.id}}, "spec": {"source": new_source}}
     return patch, revision
 
@@ -107,8 +113,13 @@ def plan_patch(app: dict[str, Any], item: dict[str, Any], context: PromotionCont
 def _revision(source: dict[str, Any], item: dict[str, Any], context: PromotionContext) -> str:
     configured = str(item.get("targetRevision") or "auto")
     if configured != "auto":
-        return evaluate(configured, context.freight, context.stage.name, context.pipeline.name,
-                        f"update-app {item['name']} targetRevision")
+        return evaluate(
+            configured,
+            context.freight,
+            context.stage.name,
+            context.pipeline.name,
+            f"update-app {item['name']} targetRevision",
+        )
     repo = str(source.get("repoURL") or "")
     commit = context.freight.commit_from(repo) if repo else None
     if commit is not None:
@@ -153,8 +164,12 @@ def _image_name(ref: str) -> str:
 
 def helm_parameters(existing: list[Any], wanted: list[dict[str, Any]], context: PromotionContext) -> list[Any]:
     """Existing Helm parameters with ``wanted`` names set (merge patches replace lists: send them all)."""
-    values = {str(p["name"]): evaluate(str(p["value"]), context.freight, context.stage.name,
-                                       context.pipeline.name, f"helmParameters {p['name']}") for p in wanted}
+    values = {
+        str(p["name"]): evaluate(
+            str(p["value"]), context.freight, context.stage.name, context.pipeline.name, f"helmParameters {p['name']}"
+        )
+        for p in wanted
+    }
     out: list[Any] = []
     for param in existing:
         if isinstance(param, dict) and param.get("name") in values:

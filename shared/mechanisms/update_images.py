@@ -44,15 +44,21 @@ class UpdateImages:
             target = replace(target, branch=remote.head or "main")
         updates = _updates(context)
         start = option(context, "startFrom")
-        change = Change(target.repo_url, target.branch, message(context, tuple(_describe(u) for u in updates)),
-                        lambda repo: apply_updates(repo, context, updates), target.credentials_name,
-                        start_from=start or "HEAD")
+        change = Change(
+            target.repo_url,
+            target.branch,
+            message(context, tuple(_describe(u) for u in updates)),
+            lambda repo: apply_updates(repo, context, updates),
+            target.credentials_name,
+            start_from=start or "HEAD",
+        )
         pushed = commit_and_push(target.mirrors, target.runner, change, attempts=target.attempts)
         where = f"{target.branch}@{pushed.commit[:7]}"
         if not pushed.changed:
             return MechanismResult("Noop", f"images already set on {where}", revision=pushed.commit)
-        return MechanismResult("Succeeded", f"wrote {len(context.freight.images)} image(s) to {where}",
-                               revision=pushed.commit)
+        return MechanismResult(
+            "Succeeded", f"wrote {len(context.freight.images)} image(s) to {where}", revision=pushed.commit
+        )
 
 
 def _updates(context: PromotionContext) -> list[dict[str, Any]]:
@@ -109,9 +115,18 @@ def _kustomization(repo: Path, context: PromotionContext, update: dict[str, Any]
     if not isinstance(entries, list):
         raise MechanismError(f"{shown}: images must be a list; nothing was committed")
     for image in images:
-        entry = next((e for e in entries if isinstance(e, dict)
-                      and (same_repo(str(e.get("name", "")), image.repo_url)
-                           or same_repo(str(e.get("newName", "")), image.repo_url))), None)
+        entry = next(
+            (
+                e
+                for e in entries
+                if isinstance(e, dict)
+                and (
+                    same_repo(str(e.get("name", "")), image.repo_url)
+                    or same_repo(str(e.get("newName", "")), image.repo_url)
+                )
+            ),
+            None,
+        )
         if entry is None:
             entry = CommentedMap(name=image.repo_url)
             entries.append(entry)
@@ -126,8 +141,13 @@ def _values(repo: Path, context: PromotionContext, update: dict[str, Any]) -> tu
     handler, data = yamledit.load(path, relative)
     image = _image(context, str(update.get("image") or ""), relative)
     value = str(update.get("value") or "tag@digest")
-    formats = {"tag@digest": f"{image.tag}@{image.digest}" if image.tag else image.digest, "tag": image.tag,
-               "digest": image.digest, "ref": image.reference, "repository": image.repo_url}
+    formats = {
+        "tag@digest": f"{image.tag}@{image.digest}" if image.tag else image.digest,
+        "tag": image.tag,
+        "digest": image.digest,
+        "ref": image.reference,
+        "repository": image.repo_url,
+    }
     text = formats[value] if value in formats else _text(context, value, f"{relative} {update['key']}")
     yamledit.set_path(data, str(update["key"]), text, relative)
     return handler, data, path
@@ -138,8 +158,10 @@ def _image(context: PromotionContext, repo_url: str, shown: str) -> Image:
     if repo_url:
         found = context.freight.image_from(repo_url)
         if found is None:
-            raise MechanismError(f"{shown}: freight {context.freight.short_id} has no image {repo_url} "
-                                 f"(it has: {', '.join(normalize_repo(i.repo_url) for i in images)})")
+            raise MechanismError(
+                f"{shown}: freight {context.freight.short_id} has no image {repo_url} "
+                f"(it has: {', '.join(normalize_repo(i.repo_url) for i in images)})"
+            )
         return found
     if len(images) != 1:
         raise MechanismError(f"{shown}: freight carries {len(images)} images; name one with image:")

@@ -79,7 +79,7 @@ def set_path(data: Any, key: str, value: Any, shown: str) -> None:
         if child is None:
             child = node[part] = CommentedMap()
         if not isinstance(child, dict):
-            where = ".".join(parts[:depth + 1])
+            where = ".".join(parts[: depth + 1])
             raise MechanismError(f"{shown}: {where} is not a mapping, cannot set {key}; nothing was committed")
         node = child
     old = node.get(parts[-1])

@@ -34,8 +34,14 @@ def detect_tool(directory: Path, freight: Freight) -> str:
     return "plain"
 
 
-def render_app(pipeline: Pipeline, stage_name: str, app: App, freight: Freight, repo_root: Path,  # noqa: PLR0917
-               env: RenderEnv) -> Rendered:
+def render_app(  # noqa: PLR0917
+    pipeline: Pipeline,
+    stage_name: str,
+    app: App,
+    freight: Freight,
+    repo_root: Path,
+    env: RenderEnv,
+) -> Rendered:
     """Render ``app`` of ``stage_name`` with ``freight``, reading only inside ``repo_root``.
 
     Raises ``RenderError`` (one line, safe to show) for anything wrong with the app, the freight or
@@ -43,13 +49,18 @@ def render_app(pipeline: Pipeline, stage_name: str, app: App, freight: Freight, 
     """
     stage = pipeline.stage(stage_name)
     if stage.request_for(freight.origin) is None:
-        raise RenderError(f"freight {freight.short_id} comes from warehouse {freight.origin!r}, "
-                          f"which stage {stage_name!r} does not request")
+        raise RenderError(
+            f"freight {freight.short_id} comes from warehouse {freight.origin!r}, "
+            f"which stage {stage_name!r} does not request"
+        )
     root = repo_root.resolve()
     directory = app_dir(root, app.path)
     deadline = env.deadline()
-    annotations = {ANNOTATION_PIPELINE: pipeline.name, ANNOTATION_STAGE: stage_name,
-                   ANNOTATION_FREIGHT: freight.id} if env.annotate else {}
+    annotations = (
+        {ANNOTATION_PIPELINE: pipeline.name, ANNOTATION_STAGE: stage_name, ANNOTATION_FREIGHT: freight.id}
+        if env.annotate
+        else {}
+    )
     tool = detect_tool(directory, freight)
     images = rendered_images(pipeline, freight)
     shown = app.path
@@ -65,9 +76,20 @@ def render_app(pipeline: Pipeline, stage_name: str, app: App, freight: Freight, 
             check_tree(root, directory)
             objects = read_directory(root, directory, shown)
         else:
-            objects = load_objects(_helm(root, directory, tool, stage_name=stage_name, pipeline=pipeline, app=app,
-                                         freight=freight, env=env, deadline=deadline),
-                                   f"helm template {shown}")
+            objects = load_objects(
+                _helm(
+                    root,
+                    directory,
+                    tool,
+                    stage_name=stage_name,
+                    pipeline=pipeline,
+                    app=app,
+                    freight=freight,
+                    env=env,
+                    deadline=deadline,
+                ),
+                f"helm template {shown}",
+            )
         annotate(objects, annotations)
         pin_images(objects, images)
         manifests = dump_objects(objects)
@@ -89,12 +111,15 @@ def rendered_images(pipeline: Pipeline, freight: Freight) -> tuple[Image, ...]:
     commit_matched = [s.repo_url for s in warehouse.images() if s.tag_from]
     if not commit_matched:
         return freight.images
-    return tuple(Image(i.repo_url, "", i.digest, i.created_at) if any(same_repo(i.repo_url, u) for u in commit_matched)
-                 else i for i in freight.images)
+    return tuple(
+        Image(i.repo_url, "", i.digest, i.created_at) if any(same_repo(i.repo_url, u) for u in commit_matched) else i
+        for i in freight.images
+    )
 
 
-def _post_process_kustomized(manifests: bytes, images: tuple[Image, ...], annotations: dict[str, str],
-                             shown: str) -> bytes:
+def _post_process_kustomized(
+    manifests: bytes, images: tuple[Image, ...], annotations: dict[str, str], shown: str
+) -> bytes:
     from freightyard.shared.render.textual import annotate_stream, pin_images_stream
 
     pinned = pin_images_stream(manifests, images)
@@ -107,13 +132,24 @@ def _post_process_kustomized(manifests: bytes, images: tuple[Image, ...], annota
     return dump_objects(objects)
 
 
-def _helm(root: Path, directory: Path, tool: str, *, stage_name: str, pipeline: Pipeline, app: App,
-          freight: Freight, env: RenderEnv, deadline: float) -> bytes:
+def _helm(
+    root: Path,
+    directory: Path,
+    tool: str,
+    *,
+    stage_name: str,
+    pipeline: Pipeline,
+    app: App,
+    freight: Freight,
+    env: RenderEnv,
+    deadline: float,
+) -> bytes:
     from freightyard.shared.render import helm
 
     check_tree(root, directory)
-    values_files = [safe_join(root, directory, name, f"app {app.name!r} helm.valuesFiles")
-                    for name in app.helm_values_files]
+    values_files = [
+        safe_join(root, directory, name, f"app {app.name!r} helm.valuesFiles") for name in app.helm_values_files
+    ]
     chart: Chart | None = None
     if tool == "helm-chart":
         chart = _pick_chart(freight, app)
@@ -123,11 +159,18 @@ def _helm(root: Path, directory: Path, tool: str, *, stage_name: str, pipeline: 
     for path in values_files:
         if not path.is_file():
             raise RenderError(f"app {app.name!r}: values file {path.relative_to(root)} does not exist")
-    return helm.template(chart_dir=directory if chart is None else None, chart=chart, app=app,
-                         values_files=values_files,
-                         values=helm.image_values(app, freight, stage_name, pipeline.name),
-                         namespace=env.namespace or app.destination.namespace, env=env, deadline=deadline,
-                         shown_path=app.path, access=_chart_access(pipeline, freight, chart))
+    return helm.template(
+        chart_dir=directory if chart is None else None,
+        chart=chart,
+        app=app,
+        values_files=values_files,
+        values=helm.image_values(app, freight, stage_name, pipeline.name),
+        namespace=env.namespace or app.destination.namespace,
+        env=env,
+        deadline=deadline,
+        shown_path=app.path,
+        access=_chart_access(pipeline, freight, chart),
+    )
 
 
 def _chart_access(pipeline: Pipeline, freight: Freight, chart: Chart | None) -> ChartAccess:
@@ -163,5 +206,7 @@ def _pick_chart(freight: Freight, app: App) -> Chart:
     named = [c for c in freight.charts if c.name == app.name]
     if len(named) == 1:
         return named[0]
-    raise RenderError(f"freight {freight.short_id} carries several charts "
-                      f"({', '.join(c.name for c in freight.charts)}); name the app after one of them")
+    raise RenderError(
+        f"freight {freight.short_id} carries several charts "
+        f"({', '.join(c.name for c in freight.charts)}); name the app after one of them"
+    )

@@ -76,9 +76,19 @@ class ChartAccess:
     credentials: Credentials | None = None
 
 
-def template(*, chart_dir: Path | None, chart: Chart | None, app: App, values_files: Sequence[Path],
-             values: dict[str, Any], namespace: str, env: RenderEnv, deadline: float, shown_path: str,
-             access: ChartAccess = ChartAccess()) -> bytes:
+def template(
+    *,
+    chart_dir: Path | None,
+    chart: Chart | None,
+    app: App,
+    values_files: Sequence[Path],
+    values: dict[str, Any],
+    namespace: str,
+    env: RenderEnv,
+    deadline: float,
+    shown_path: str,
+    access: ChartAccess = ChartAccess(),
+) -> bytes:
     if not env.helm:
         raise RenderError("helm is not installed: put helm on PATH (or set FREIGHTYARD_HELM)")
     work = Path(tempfile.mkdtemp(prefix="freightyard-helm-"))
@@ -110,8 +120,13 @@ def template(*, chart_dir: Path | None, chart: Chart | None, app: App, values_fi
             generated.write_text(json.dumps(values, sort_keys=True), encoding="utf-8")
             argv += ["--values", str(generated)]
         secrets = (access.credentials.password,) if access.credentials else ()
-        request = Request(argv=tuple(argv), cwd=str(chart_dir) if chart_dir else None, env=dict(env.extra_env),
-                          timeout=remaining(deadline, "helm"), secrets=secrets)
+        request = Request(
+            argv=tuple(argv),
+            cwd=str(chart_dir) if chart_dir else None,
+            env=dict(env.extra_env),
+            timeout=remaining(deadline, "helm"),
+            secrets=secrets,
+        )
         try:
             outcome = run(request)
         except ProcessError as error:

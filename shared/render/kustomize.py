@@ -15,12 +15,15 @@ LOAD_RESTRICTOR = "--load-restrictor=LoadRestrictionsRootOnly"
 
 def build(app_dir: Path, *, env: RenderEnv, deadline: float, shown_path: str) -> bytes:
     if not env.kustomize:
-        raise RenderError("kustomize is not installed: put kustomize or kubectl on PATH "
-                          "(or set FREIGHTYARD_KUSTOMIZE)")
-    argv = (*env.kustomize, "build") if Path(env.kustomize[0]).name.startswith("kustomize") \
-        and len(env.kustomize) == 1 else env.kustomize
-    request = Request(argv=(*argv, str(app_dir), LOAD_RESTRICTOR), env=dict(env.extra_env),
-                      timeout=remaining(deadline, "kustomize"))
+        raise RenderError("kustomize is not installed: put kustomize or kubectl on PATH (or set FREIGHTYARD_KUSTOMIZE)")
+    argv = (
+        (*env.kustomize, "build")
+        if Path(env.kustomize[0]).name.startswith("kustomize") and len(env.kustomize) == 1
+        else env.kustomize
+    )
+    request = Request(
+        argv=(*argv, str(app_dir), LOAD_RESTRICTOR), env=dict(env.extra_env), timeout=remaining(deadline, "kustomize")
+    )
     try:
         outcome = run(request)
     except ProcessError as error:

@@ -92,6 +92,8 @@ def reference(image: Image) -> str:
 
 def dump_objects(objects: Iterable[dict[str, Any]]) -> bytes:
     """A deterministic YAML stream: keys sorted, block style, ``---`` between documents."""
-    parts = [yaml.dump(obj, Dumper=_Dumper, sort_keys=True, default_flow_style=False, allow_unicode=True,
-                       width=1 << 16) for obj in objects]
+    parts = [
+        yaml.dump(obj, Dumper=_Dumper, sort_keys=True, default_flow_style=False, allow_unicode=True, width=1 << 16)
+        for obj in objects
+    ]
     return "---\n".join(parts).encode()

@@ -78,8 +78,10 @@ def check_kustomization(root: Path, directory: Path, *, allow_remote: bool) -> N
             what = f"{_relative(root, current)}/kustomization {field}"
             if _REMOTE.search(reference) and not (current / reference).exists():
                 if not allow_remote:
-                    raise RenderError(f"{what}: remote base {reference!r} is not allowed "
-                                      "(vendor it into the repo, or set FREIGHTYARD_ALLOW_REMOTE_BASES=true)")
+                    raise RenderError(
+                        f"{what}: remote base {reference!r} is not allowed "
+                        "(vendor it into the repo, or set FREIGHTYARD_ALLOW_REMOTE_BASES=true)"
+                    )
                 continue
             target = safe_join(root, current, reference, what)
             if target.is_dir():
@@ -102,8 +104,17 @@ def _read_kustomization(root: Path, directory: Path) -> dict[str, Any] | None:
 
 def _references(data: dict[str, Any]) -> Iterator[tuple[str, str]]:
     """Every path-like string a kustomization may load (inline YAML documents are skipped)."""
-    for field in ("resources", "bases", "components", "crds", "generators", "transformers", "validators",
-                  "patchesStrategicMerge", "configurations"):
+    for field in (
+        "resources",
+        "bases",
+        "components",
+        "crds",
+        "generators",
+        "transformers",
+        "validators",
+        "patchesStrategicMerge",
+        "configurations",
+    ):
         for item in _as_list(data.get(field)):
             if isinstance(item, str) and "\n" not in item:
                 yield field, item

@@ -46,7 +46,7 @@ def _annotate_document(document: bytes, lines: bytes, keys: list[bytes]) -> byte
     block = document[start:end]
     if block.startswith(b"  annotations:\n"):
         existing_end = _indented_end(block, len(b"  annotations:\n"), b"    ")
-        existing = block[len(b"  annotations:\n"):existing_end]
+        existing = block[len(b"  annotations:\n") : existing_end]
         if any(_has_key(existing, key) for key in keys):
             return None
         insert_at = start + len(b"  annotations:\n")
@@ -99,7 +99,7 @@ def pin_images_stream(manifests: bytes, images: Sequence[Image]) -> bytes | None
         ref = value.strip(b"'\"").decode("utf-8", "replace")
         image = by_repo.get(normalize_repo(image_name(ref)))
         if image is not None:
-            lines[index] = line[:match.start(3)] + reference(image).encode()
+            lines[index] = line[: match.start(3)] + reference(image).encode()
             changed = True
     return b"\n".join(lines) if changed else manifests
 

@@ -23,8 +23,10 @@ def parse_challenge(header: str) -> Challenge | None:
     if not header:
         return None
     scheme, _, rest = header.partition(" ")
-    params = {m.group(1).lower(): (m.group(2) if m.group(2) is not None else m.group(3)).replace('\\"', '"')
-              for m in _PARAM.finditer(rest)}
+    params = {
+        m.group(1).lower(): (m.group(2) if m.group(2) is not None else m.group(3)).replace('\\"', '"')
+        for m in _PARAM.finditer(rest)
+    }
     return Challenge(scheme.lower(), params)
 
 
@@ -57,7 +59,7 @@ def parse_image_ref(repo_url: str, insecure: bool = False, insecure_hosts: froze
     scheme = ""
     for prefix in ("https://", "http://", "oci://", "docker://"):
         if url.startswith(prefix):
-            scheme, url = prefix[:-3], url[len(prefix):]
+            scheme, url = prefix[:-3], url[len(prefix) :]
             break
     host, _, repository = url.partition("/")
     if not repository or not ("." in host or ":" in host or host == "localhost"):

@@ -63,8 +63,10 @@ class EnvFileCredentials:
             found = self._from_env(name) or self._from_dir(name)
             if found is None:
                 where = f" or files {self.secrets_dir}/{name}/username and password" if self.secrets_dir else ""
-                raise SourceError(f"credentials {name!r} not found: set {env_prefix(name)}_USERNAME and "
-                                  f"{env_prefix(name)}_PASSWORD{where}")
+                raise SourceError(
+                    f"credentials {name!r} not found: set {env_prefix(name)}_USERNAME and "
+                    f"{env_prefix(name)}_PASSWORD{where}"
+                )
             return found
         return self._from_dir(host) if host else None
 

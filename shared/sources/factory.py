@@ -48,7 +48,7 @@ class DefaultSources:
     def image(self, sub: ImageSubscription) -> ImageSource:
         url = sub.repo_url
         if url.startswith("oci-layout://"):
-            return OciLayoutSource(Path(url[len("oci-layout://"):]))
+            return OciLayoutSource(Path(url[len("oci-layout://") :]))
         host, _, repo = url.partition("/")
         if host in self.layout_roots:
             return OciLayoutSource(self.layout_roots[host] / repo)
@@ -61,13 +61,16 @@ class DefaultSources:
     def chart(self, sub: ChartSubscription) -> ChartSource:
         url = sub.repo_url
         if url.startswith("oci://"):
-            host = url[len("oci://"):].split("/", 1)[0]
+            host = url[len("oci://") :].split("/", 1)[0]
             return HelmOciSource(self._client(host, sub.credentials_secret), sub.insecure, self.insecure_hosts)
         host = url.split("://", 1)[-1].split("/", 1)[0]
         key = (url, sub.credentials_secret)
         if key not in self._charts:
-            self._charts[key] = HelmHttpSource(self.http, self.credentials(sub.credentials_secret, host),
-                                               verify=not (sub.insecure or host in self.insecure_hosts))
+            self._charts[key] = HelmHttpSource(
+                self.http,
+                self.credentials(sub.credentials_secret, host),
+                verify=not (sub.insecure or host in self.insecure_hosts),
+            )
         return self._charts[key]
 
     def _client(self, host: str, credentials_name: str) -> RegistryClient:

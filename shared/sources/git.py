@@ -58,7 +58,7 @@ def parse_ls_remote(text: str) -> RemoteRefs:
     for line in text.splitlines():
         left, _, name = line.partition("\t")
         if left.startswith("ref: ") and name == "HEAD":
-            head = left[len("ref: "):].removeprefix("refs/heads/")
+            head = left[len("ref: ") :].removeprefix("refs/heads/")
         elif name and left:
             refs[name] = left
     return RemoteRefs(refs, head)
@@ -85,12 +85,18 @@ class GitMirrors:
         clean, _ = split_credentials(repo_url)
         return self.cache_dir / "git" / (hashlib.sha1(clean.encode(), usedforsecurity=False).hexdigest()[:16] + ".git")
 
-    def git(self, *args: str, cwd: Path | None = None, timeout: float | None = None,
-            credentials: Credentials | None = None) -> str:
+    def git(
+        self, *args: str, cwd: Path | None = None, timeout: float | None = None, credentials: Credentials | None = None
+    ) -> str:
         env = {"LC_ALL": "C", **askpass_env(self.cache_dir, credentials)}
         secrets = (credentials.password,) if credentials and credentials.password else ()
-        request = Request(("git", "-c", "credential.helper=", *args), cwd=str(cwd) if cwd else None,
-                          timeout=timeout or self.timeout, env=env, secrets=secrets)
+        request = Request(
+            ("git", "-c", "credential.helper=", *args),
+            cwd=str(cwd) if cwd else None,
+            timeout=timeout or self.timeout,
+            env=env,
+            secrets=secrets,
+        )
         try:
             outcome = run(request)
         except ProcessError as error:
@@ -117,8 +123,18 @@ class GitMirrors:
                 path.parent.mkdir(parents=True, exist_ok=True)
                 self.git("init", "--quiet", "--bare", str(path))
             self.round_trips += 1
-            self.git(*tls, "fetch", "--prune", "--quiet", "--no-tags", url, "+refs/heads/*:refs/heads/*",
-                     "+refs/tags/*:refs/tags/*", cwd=path, credentials=credentials)
+            self.git(
+                *tls,
+                "fetch",
+                "--prune",
+                "--quiet",
+                "--no-tags",
+                url,
+                "+refs/heads/*:refs/heads/*",
+                "+refs/tags/*:refs/tags/*",
+                cwd=path,
+                credentials=credentials,
+            )
         except SourceError as error:
             raise _remote_error(repo_url, error) from error
         if remote.head:
@@ -127,8 +143,9 @@ class GitMirrors:
         _write_atomic(_refs_file(path), remote.to_json())
         return path, remote
 
-    def remote_refs(self, url: str, credentials: Credentials | None, *, repo_url: str = "",
-                    insecure: bool = False) -> RemoteRefs:
+    def remote_refs(
+        self, url: str, credentials: Credentials | None, *, repo_url: str = "", insecure: bool = False
+    ) -> RemoteRefs:
         """The refs of ``url`` (credentials split out): read in-process where possible, else ``git ls-remote``."""
         from freightyard.shared.sources import gitrefs
 
@@ -137,8 +154,9 @@ class GitMirrors:
         native_error: gitrefs.RefsError | None = None
         if self.native_refs and gitrefs.supports(url) and not self._cli_only_now(url):
             try:
-                found = gitrefs.read_refs(url, credentials, http=self._http, timeout=min(self.timeout, 30.0),
-                                          verify=not insecure)
+                found = gitrefs.read_refs(
+                    url, credentials, http=self._http, timeout=min(self.timeout, 30.0), verify=not insecure
+                )
             except gitrefs.RefsError as error:
                 if error.final:
                     raise _remote_error(shown_url, SourceError(f"remote: {error.reason}")) from error
@@ -149,8 +167,9 @@ class GitMirrors:
         tls = ("-c", "http.sslVerify=false") if insecure else ()
         try:
             # Protocol v0: the ref advertisement is the whole answer (one request/connection; v2 needs two).
-            refs = parse_ls_remote(self.git(*tls, "-c", "protocol.version=0", "ls-remote", "--symref", url,
-                                            credentials=credentials))
+            refs = parse_ls_remote(
+                self.git(*tls, "-c", "protocol.version=0", "ls-remote", "--symref", url, credentials=credentials)
+            )
         except SourceError as error:
             raise _remote_error(shown_url, error) from error
         if native_error is not None:
@@ -208,12 +227,13 @@ def _remote_error(repo_url: str, error: SourceError) -> SourceError:
     low = reason.lower()
     shown = redact(split_credentials(repo_url)[0])
     if "authentication failed" in low or "could not read username" in low or "403" in low:
-        return SourceError(f"git repository {shown}: authentication failed; set credentials on the "
-                           "subscription (env vars or a mounted Secret) or check them")
+        return SourceError(
+            f"git repository {shown}: authentication failed; set credentials on the "
+            "subscription (env vars or a mounted Secret) or check them"
+        )
     if "not found" in low or "does not appear to be a git repository" in low or "no such repository" in low:
         return SourceError(f"git repository {shown}: repository not found; check repoURL")
-    return SourceError(f"git repository {shown}: {reason} (check the URL, network and credentials)",
-                       temporary=True)
+    return SourceError(f"git repository {shown}: {reason} (check the URL, network and credentials)", temporary=True)
 
 
 def _fetchable(repo_url: str) -> str:
@@ -228,8 +248,7 @@ class GitCliSource:
     _memo: dict[str, list[Commit]] = field(default_factory=dict, repr=False)
 
     def commits(self, sub: GitSubscription, limit: int) -> list[Commit]:
-        mirror, remote = self.mirrors.sync(sub.repo_url, sub.credentials_secret,
-                                           insecure=sub.insecure_skip_tls_verify)
+        mirror, remote = self.mirrors.sync(sub.repo_url, sub.credentials_secret, insecure=sub.insecure_skip_tls_verify)
         key = hashlib.sha1(f"{mirror}|{remote.to_json()}|{sub!r}|{limit}".encode(), usedforsecurity=False).hexdigest()
         if key in self._memo:
             return list(self._memo[key])
@@ -238,8 +257,10 @@ class GitCliSource:
         elif sub.strategy in ("SemVer", "Lexical", "NewestTag"):
             found = self._tag_commits(mirror, sub, limit)
         else:
-            raise SourceError(f"git {redact(sub.repo_url)}: unknown commitSelectionStrategy {sub.strategy!r} "
-                              "(use NewestFromBranch, SemVer, Lexical or NewestTag)")
+            raise SourceError(
+                f"git {redact(sub.repo_url)}: unknown commitSelectionStrategy {sub.strategy!r} "
+                "(use NewestFromBranch, SemVer, Lexical or NewestTag)"
+            )
         if len(self._memo) >= MEMO_SIZE:
             self._memo.pop(next(iter(self._memo)))
         self._memo[key] = found
@@ -249,12 +270,17 @@ class GitCliSource:
         branch = sub.branch or remote.head or "main"
         ref = f"refs/heads/{branch}"
         if ref not in remote.refs:
-            known = ", ".join(sorted(r.removeprefix("refs/heads/") for r in remote.refs
-                                     if r.startswith("refs/heads/"))[:10]) or "none"
+            known = (
+                ", ".join(
+                    sorted(r.removeprefix("refs/heads/") for r in remote.refs if r.startswith("refs/heads/"))[:10]
+                )
+                or "none"
+            )
             raise SourceError(f"git repository {redact(sub.repo_url)} has no branch {branch!r} (branches: {known})")
         if is_simple(sub.include_paths, sub.exclude_paths):
-            out = self.mirrors.git("log", LOG_FORMAT, f"-n{limit}", ref, "--",
-                                   *pathspecs(sub.include_paths, sub.exclude_paths), cwd=mirror)
+            out = self.mirrors.git(
+                "log", LOG_FORMAT, f"-n{limit}", ref, "--", *pathspecs(sub.include_paths, sub.exclude_paths), cwd=mirror
+            )
             return [self._commit(sub, branch, record) for record in out.split(RECORD) if record.strip()]
         out = self.mirrors.git("log", LOG_FORMAT, "--name-only", f"-n{MAX_SCAN}", ref, cwd=mirror)
         found = []
@@ -271,13 +297,23 @@ class GitCliSource:
 
     def _commit(self, sub: GitSubscription, branch: str, record: str, tag: str = "") -> Commit:
         sha, author, when, subject = [*record.strip("\n").split(FIELD), "", "", ""][:4]
-        return Commit(repo_url=sub.repo_url, id=sha, branch=branch if not tag else "", tag=tag,
-                      message=subject[:200], author=author, committed_at=when)
+        return Commit(
+            repo_url=sub.repo_url,
+            id=sha,
+            branch=branch if not tag else "",
+            tag=tag,
+            message=subject[:200],
+            author=author,
+            committed_at=when,
+        )
 
     def _tag_commits(self, mirror: Path, sub: GitSubscription, limit: int) -> list[Commit]:
-        out = self.mirrors.git("for-each-ref", "refs/tags",
-                               f"--format=%(refname:short){FIELD}%(objectname){FIELD}%(*objectname)"
-                               f"{FIELD}%(creatordate:unix)", cwd=mirror)
+        out = self.mirrors.git(
+            "for-each-ref",
+            "refs/tags",
+            f"--format=%(refname:short){FIELD}%(objectname){FIELD}%(*objectname){FIELD}%(creatordate:unix)",
+            cwd=mirror,
+        )
         tags: dict[str, tuple[str, int]] = {}
         for line in out.splitlines():
             name, obj, peeled, created = line.split(FIELD)
@@ -302,6 +338,7 @@ class GitCliSource:
 
 
 def default_cache_dir() -> Path:
-    base = os.environ.get("FREIGHTYARD_CACHE") or os.path.join(os.environ.get("XDG_CACHE_HOME", "~/.cache"),
-                                                               "freightyard")
+    base = os.environ.get("FREIGHTYARD_CACHE") or os.path.join(
+        os.environ.get("XDG_CACHE_HOME", "~/.cache"), "freightyard"
+    )
     return Path(base).expanduser()

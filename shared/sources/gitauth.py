@@ -59,7 +59,11 @@ def askpass_env(cache_dir: Path, credentials: Credentials | None) -> dict[str, s
     if credentials is None or not credentials.password:
         env["GIT_ASKPASS"] = "/bin/false" if os.path.exists("/bin/false") else "false"
         return env
-    env.update({"GIT_ASKPASS": str(askpass_script(cache_dir)),
-                USER_VAR: credentials.username or DEFAULT_USERNAME,
-                PASSWORD_VAR: credentials.password})
+    env.update(
+        {
+            "GIT_ASKPASS": str(askpass_script(cache_dir)),
+            USER_VAR: credentials.username or DEFAULT_USERNAME,
+            PASSWORD_VAR: credentials.password,
+        }
+    )
     return env

@@ -29,14 +29,16 @@ def _prefix(pattern: str) -> str:
 
 def paths_match(files: list[str], include: tuple[str, ...], exclude: tuple[str, ...]) -> bool:
     """True when some changed file is included and not excluded (prefix, ``glob:`` or ``regex:``)."""
-    return any((not include or any(_matches(f, p) for p in include)) and not any(_matches(f, p) for p in exclude)
-               for f in files)
+    return any(
+        (not include or any(_matches(f, p) for p in include)) and not any(_matches(f, p) for p in exclude)
+        for f in files
+    )
 
 
 def _matches(path: str, pattern: str) -> bool:
     if pattern.startswith("glob:"):
-        return fnmatch.fnmatchcase(path, pattern[len("glob:"):])
+        return fnmatch.fnmatchcase(path, pattern[len("glob:") :])
     if pattern.startswith("regex:"):
-        return re.search(pattern[len("regex:"):], path) is not None
+        return re.search(pattern[len("regex:") :], path) is not None
     prefix = _prefix(pattern)
     return not prefix or path == prefix or path.startswith(prefix + "/")

@@ -52,8 +52,9 @@ def supports(url: str) -> bool:
     return url.split("://", 1)[0].lower() in SCHEMES if "://" in url else False
 
 
-def read_refs(url: str, credentials: Credentials | None, *, http: Callable[[], HttpClient],
-              timeout: float, verify: bool = True) -> Advertisement:
+def read_refs(
+    url: str, credentials: Credentials | None, *, http: Callable[[], HttpClient], timeout: float, verify: bool = True
+) -> Advertisement:
     """The advertisement of ``url`` (credentials already split out of it)."""
     scheme = url.split("://", 1)[0].lower()
     if scheme == "git":
@@ -92,8 +93,9 @@ def daemon_refs(url: str, timeout: float) -> Advertisement:
     except ValueError as error:
         raise RefsError(f"bad port in {parts.netloc!r}", final=True) from error
     virtual_host = parts.netloc.rsplit("@", 1)[-1]
-    request = encode(b"git-upload-pack " + unquote(parts.path or "/").encode() + b"\0host="
-                     + virtual_host.encode() + b"\0")
+    request = encode(
+        b"git-upload-pack " + unquote(parts.path or "/").encode() + b"\0host=" + virtual_host.encode() + b"\0"
+    )
     try:
         with socket.create_connection((host, port), timeout=timeout) as sock:
             sock.sendall(request)

@@ -46,8 +46,10 @@ class HelmHttpSource:
         versions = self._index(sub.repo_url.rstrip("/") + "/index.yaml")
         if sub.name not in versions:
             known = ", ".join(sorted(versions)[:10]) or "none"
-            raise SourceError(f"chart repository {redact(sub.repo_url)} has no chart {sub.name!r} (known: {known}); "
-                              "check the chart name and repoURL")
+            raise SourceError(
+                f"chart repository {redact(sub.repo_url)} has no chart {sub.name!r} (known: {known}); "
+                "check the chart name and repoURL"
+            )
         return [Chart(sub.repo_url, sub.name, v) for v in _ordered(sub, versions[sub.name])[:limit]]
 
     def _index(self, url: str) -> dict[str, list[str]]:
@@ -61,18 +63,27 @@ class HelmHttpSource:
             return cached.versions
         shown = redact(url)
         if reply.status in (401, 403):
-            fix = ("check the username and password of its credentials" if self.credentials else
-                   "set credentials on the subscription (env vars or a mounted Secret)")
+            fix = (
+                "check the username and password of its credentials"
+                if self.credentials
+                else "set credentials on the subscription (env vars or a mounted Secret)"
+            )
             raise SourceError(f"chart repository {shown}: access refused ({reply.status}); {fix}")
         if reply.status == 404:
-            raise SourceError(f"chart repository {shown}: not found (404); check repoURL (it should be the "
-                              "directory holding index.yaml)")
+            raise SourceError(
+                f"chart repository {shown}: not found (404); check repoURL (it should be the "
+                "directory holding index.yaml)"
+            )
         if reply.status != 200:
-            raise SourceError(f"chart repository {shown}: HTTP {reply.status}",
-                              temporary=reply.status >= 500 or reply.status == 429)
+            raise SourceError(
+                f"chart repository {shown}: HTTP {reply.status}", temporary=reply.status >= 500 or reply.status == 429
+            )
         versions = parse_index(reply.body, shown)
-        validators = {k: v for k, v in (("If-None-Match", reply.header("etag")),
-                                        ("If-Modified-Since", reply.header("last-modified"))) if v}
+        validators = {
+            k: v
+            for k, v in (("If-None-Match", reply.header("etag")), ("If-Modified-Since", reply.header("last-modified")))
+            if v
+        }
         self._cache[url] = _CachedIndex(validators, versions)
         return versions
 
@@ -84,12 +95,16 @@ def parse_index(body: bytes, shown_url: str) -> dict[str, list[str]]:
     except yaml.YAMLError as error:
         where = getattr(error, "problem_mark", None)
         line = f" at line {where.line + 1}" if where is not None else ""
-        raise SourceError(f"chart repository {shown_url}: index.yaml is not valid YAML{line}; "
-                          "check that repoURL points at a Helm repository") from error
+        raise SourceError(
+            f"chart repository {shown_url}: index.yaml is not valid YAML{line}; "
+            "check that repoURL points at a Helm repository"
+        ) from error
     entries = doc.get("entries") if isinstance(doc, dict) else None
     if not isinstance(entries, dict):
-        raise SourceError(f"chart repository {shown_url}: index.yaml has no 'entries' map; "
-                          "check that repoURL points at a Helm repository")
+        raise SourceError(
+            f"chart repository {shown_url}: index.yaml has no 'entries' map; "
+            "check that repoURL points at a Helm repository"
+        )
     versions: dict[str, list[str]] = {}
     for name, items in entries.items():
         if isinstance(items, list):

@@ -48,18 +48,25 @@ class RequestsTransport:
 
     def send(self, method: str, url: str, headers: Mapping[str, str], timeout: float, verify: bool) -> Response:
         try:
-            reply = self.session.request(method, url, headers=dict(headers), timeout=timeout, verify=verify,
-                                         allow_redirects=True, stream=True)
+            reply = self.session.request(
+                method, url, headers=dict(headers), timeout=timeout, verify=verify, allow_redirects=True, stream=True
+            )
             body = _read_bounded(reply)
         except requests.exceptions.SSLError as error:
-            raise SourceError(f"{redact(url)}: TLS verification failed ({_short(error)}); install the CA "
-                              "certificate, or set insecure: true for a test registry", temporary=False) from error
+            raise SourceError(
+                f"{redact(url)}: TLS verification failed ({_short(error)}); install the CA "
+                "certificate, or set insecure: true for a test registry",
+                temporary=False,
+            ) from error
         except requests.exceptions.Timeout as error:
-            raise SourceError(f"{redact(url)}: no answer within {timeout:g}s; check the host and network",
-                              temporary=True) from error
+            raise SourceError(
+                f"{redact(url)}: no answer within {timeout:g}s; check the host and network", temporary=True
+            ) from error
         except requests.exceptions.ConnectionError as error:
-            raise SourceError(f"{redact(url)}: cannot connect ({_short(error)}); check the host, port and "
-                              "network access", temporary=True) from error
+            raise SourceError(
+                f"{redact(url)}: cannot connect ({_short(error)}); check the host, port and network access",
+                temporary=True,
+            ) from error
         except requests.exceptions.RequestException as error:
             raise SourceError(f"{redact(url)}: request failed ({_short(error)})", temporary=True) from error
         return Response(reply.status_code, {k.lower(): v for k, v in reply.headers.items()}, body, reply.url)
@@ -78,15 +85,22 @@ def _read_bounded(reply: requests.Response) -> bytes:
 
 def _short(error: Exception) -> str:
     text = redact(str(error))
-    for marker in ("Connection refused", "Name or service not known", "No route to host",
-                   "Temporary failure in name resolution", "certificate verify failed", "Read timed out"):
+    for marker in (
+        "Connection refused",
+        "Name or service not known",
+        "No route to host",
+        "Temporary failure in name resolution",
+        "certificate verify failed",
+        "Read timed out",
+    ):
         if marker in text:
             return marker
     return text[:160]
 
 
-def retry_delay(attempt: int, retry_after: str, now: float | None = None, base: float = 0.5,
-                cap: float = 30.0) -> float:
+def retry_delay(
+    attempt: int, retry_after: str, now: float | None = None, base: float = 0.5, cap: float = 30.0
+) -> float:
     """Seconds to wait before retry ``attempt`` (1-based): ``Retry-After`` if given, else exponential; capped."""
     if retry_after.strip():
         value = retry_after.strip()
@@ -112,8 +126,7 @@ class HttpClient:
     sleep: Callable[[float], None] = field(default=time.sleep, repr=False)
     requests_sent: int = 0
 
-    def send(self, method: str, url: str, headers: Mapping[str, str] | None = None, *,
-             verify: bool = True) -> Response:
+    def send(self, method: str, url: str, headers: Mapping[str, str] | None = None, *, verify: bool = True) -> Response:
         waited = 0.0
         attempt = 0
         while True:

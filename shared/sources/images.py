@@ -40,8 +40,11 @@ class Platform:
         return cls(parts[0], parts[1], parts[2] if len(parts) == 3 else "")
 
     def matches(self, spec: dict[str, Any]) -> bool:
-        return (spec.get("os") == self.os and spec.get("architecture") == self.architecture
-                and (not self.variant or spec.get("variant", "") == self.variant))
+        return (
+            spec.get("os") == self.os
+            and spec.get("architecture") == self.architecture
+            and (not self.variant or spec.get("variant", "") == self.variant)
+        )
 
 
 @dataclass
@@ -58,12 +61,15 @@ class RegistryImageSource:
             return [image] if image else []
         tags = self.client.tags(self.ref)
         if sub.strategy in ("SemVer", "Lexical"):
-            return self._first_resolvable(sub, iter_tags(tags, sub.strategy, sub.constraint, sub.allow_tags,
-                                                         sub.ignore_tags), limit)
+            return self._first_resolvable(
+                sub, iter_tags(tags, sub.strategy, sub.constraint, sub.allow_tags, sub.ignore_tags), limit
+            )
         if sub.strategy == "NewestBuild":
             return self._newest_builds(sub, filter_tags(tags, sub.allow_tags, sub.ignore_tags), limit)
-        raise SourceError(f"image {sub.repo_url}: unknown imageSelectionStrategy {sub.strategy!r} "
-                          "(use SemVer, Lexical, NewestBuild or Digest)")
+        raise SourceError(
+            f"image {sub.repo_url}: unknown imageSelectionStrategy {sub.strategy!r} "
+            "(use SemVer, Lexical, NewestBuild or Digest)"
+        )
 
     def image_for_tag(self, sub: ImageSubscription, tag: str) -> Image | None:
         if not sub.platform:
@@ -87,8 +93,10 @@ class RegistryImageSource:
 
     def _newest_builds(self, sub: ImageSubscription, tags: list[str], limit: int) -> list[Image]:
         if len(tags) > MAX_BUILD_CANDIDATES:
-            raise SourceError(f"image {redact(sub.repo_url)}: NewestBuild would inspect {len(tags)} tags "
-                              f"(limit {MAX_BUILD_CANDIDATES}); narrow them with allowTags/ignoreTags")
+            raise SourceError(
+                f"image {redact(sub.repo_url)}: NewestBuild would inspect {len(tags)} tags "
+                f"(limit {MAX_BUILD_CANDIDATES}); narrow them with allowTags/ignoreTags"
+            )
         platform = Platform.parse(sub.platform) if sub.platform else None
         with ThreadPoolExecutor(WORKERS) as pool:
             dated = [d for d in pool.map(lambda t: self._dated(sub, t, platform), tags) if d is not None]

@@ -29,8 +29,9 @@ class OciLayoutSource:
         try:
             index = json.loads(index_file.read_text())
         except FileNotFoundError as error:
-            raise SourceError(f"{index_file}: no OCI layout here (expected index.json; "
-                              "create one with skopeo copy ... oci:DIR:TAG)") from error
+            raise SourceError(
+                f"{index_file}: no OCI layout here (expected index.json; create one with skopeo copy ... oci:DIR:TAG)"
+            ) from error
         except (OSError, ValueError) as error:
             raise SourceError(f"{index_file}: not a readable OCI index: {error}") from error
         return [m for m in index.get("manifests", []) if isinstance(m, dict)]
@@ -71,5 +72,9 @@ class OciLayoutSource:
         return self._image(sub, tag, manifest) if manifest else None
 
     def _image(self, sub: ImageSubscription, tag: str, manifest: dict[str, Any]) -> Image:
-        return Image(repo_url=sub.repo_url, tag=tag, digest=str(manifest["digest"]),
-                     created_at=self._created(str(manifest["digest"])))
+        return Image(
+            repo_url=sub.repo_url,
+            tag=tag,
+            digest=str(manifest["digest"]),
+            created_at=self._created(str(manifest["digest"])),
+        )

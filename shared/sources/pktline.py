@@ -58,14 +58,14 @@ def split_packets(data: bytes) -> Iterator[bytes | None]:
     while at < len(data):
         if at + 4 > len(data):
             raise PktLineError(f"truncated length header at byte {at}")
-        size = _length(data[at:at + 4])
+        size = _length(data[at : at + 4])
         if size == 0:
             yield None
             at += 4
             continue
         if at + size > len(data):
             raise PktLineError(f"packet at byte {at} claims {size} bytes, only {len(data) - at} remain")
-        yield data[at + 4:at + size]
+        yield data[at + 4 : at + size]
         at += size
 
 
@@ -124,7 +124,7 @@ def parse_advertisement(packets: list[bytes]) -> Advertisement:
     head = ""
     for cap in capabilities:
         if cap.startswith("symref=HEAD:"):
-            head = cap[len("symref=HEAD:"):].removeprefix("refs/heads/")
+            head = cap[len("symref=HEAD:") :].removeprefix("refs/heads/")
     if head and "HEAD" not in refs:
         head = ""  # an unborn HEAD: ls-remote shows no symref either
     return Advertisement(refs, head, capabilities)
@@ -150,4 +150,3 @@ def _exactly(read: Callable[[int], bytes], size: int, what: str) -> bytes:
         chunks.append(chunk)
         missing -= len(chunk)
     return b"".join(chunks)
-

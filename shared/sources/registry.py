@@ -120,18 +120,26 @@ class RegistryClient:
         shown = redact(url)
         code = _error_code(reply.body)
         if reply.status == 401:
-            fix = ("check the username and password/token of its credentials" if self.credentials else
-                   "it needs credentials: set credentials on the subscription (env vars or a mounted Secret)")
+            fix = (
+                "check the username and password/token of its credentials"
+                if self.credentials
+                else "it needs credentials: set credentials on the subscription (env vars or a mounted Secret)"
+            )
             return SourceError(f"{what} {shown}: authentication failed (401{code}); {fix}")
         if reply.status == 403:
-            return SourceError(f"{what} {shown}: access denied (403{code}) to {ref.repository}; "
-                               "grant these credentials pull access")
+            return SourceError(
+                f"{what} {shown}: access denied (403{code}) to {ref.repository}; grant these credentials pull access"
+            )
         if reply.status == 404:
-            return SourceError(f"{what} {shown}: repository {ref.repository!r} not found on {ref.host} "
-                               f"(404{code}); check repoURL")
+            return SourceError(
+                f"{what} {shown}: repository {ref.repository!r} not found on {ref.host} (404{code}); check repoURL"
+            )
         if reply.status in RETRYABLE:
-            return SourceError(f"{what} {shown}: {reply.status}{code} after retries; the registry is "
-                               "overloaded or down, will retry next interval", temporary=True)
+            return SourceError(
+                f"{what} {shown}: {reply.status}{code} after retries; the registry is "
+                "overloaded or down, will retry next interval",
+                temporary=True,
+            )
         return SourceError(f"{what} {shown}: unexpected HTTP {reply.status}{code}")
 
     # ---------------------------------------------------------------- the v2 API
@@ -200,8 +208,10 @@ def _tag_page(reply: Response, url: str) -> list[str]:
         doc = json.loads(reply.body)
     except ValueError as error:
         kind = reply.header("content-type") or "no content type"
-        raise SourceError(f"registry {redact(url)}: tag list is not JSON ({kind}: "
-                          f"{reply.body[:60]!r}); check that repoURL points at an OCI registry") from error
+        raise SourceError(
+            f"registry {redact(url)}: tag list is not JSON ({kind}: "
+            f"{reply.body[:60]!r}); check that repoURL points at an OCI registry"
+        ) from error
     if not isinstance(doc, dict) or not isinstance(doc.get("tags") or [], list):
         raise SourceError(f"registry {redact(url)}: tag list has no 'tags' array; is this an OCI registry?")
     return [str(t) for t in doc.get("tags") or []]

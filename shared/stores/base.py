@@ -66,7 +66,7 @@ def update_document(
         except StoreConflict:
             if attempt == attempts - 1:
                 raise
-            backoff = min(0.5, 0.01 * 2 ** attempt)
+            backoff = min(0.5, 0.01 * 2**attempt)
             sleep(random.uniform(0, backoff))  # noqa: S311 - jitter, not cryptography
             continue
         return result

@@ -42,8 +42,11 @@ class ConfigMapStore:
         body = self._body(document, expected_version)
         size = len(json.dumps(body, separators=(",", ":")).encode())
         if size > MAX_CONFIGMAP_BYTES:
-            raise StoreError(f"{self.description}: the state document is {size / 1024:.0f} KiB, over the 1 MiB "
-                             "ConfigMap limit; lower the freight/history limits of the pipeline", temporary=False)
+            raise StoreError(
+                f"{self.description}: the state document is {size / 1024:.0f} KiB, over the 1 MiB "
+                "ConfigMap limit; lower the freight/history limits of the pipeline",
+                temporary=False,
+            )
         api = self._api_factory()
         if expected_version is None:
             written = create_configmap(api, body)

@@ -19,8 +19,7 @@ if TYPE_CHECKING:
 USAGE = "use file:PATH, configmap:NAMESPACE/NAME or configmap"
 
 
-def store_from_spec(spec: str, pipeline: Pipeline,
-                    api_factory: Callable[[], KubeApi] | None = None) -> DocumentStore:
+def store_from_spec(spec: str, pipeline: Pipeline, api_factory: Callable[[], KubeApi] | None = None) -> DocumentStore:
     """The store ``spec`` names for ``pipeline``.
 
     ``file:PATH`` — PATH may contain ``{pipeline}``; a directory means ``PATH/freightyard-<pipeline>.yaml``.
@@ -43,4 +42,3 @@ def store_from_spec(spec: str, pipeline: Pipeline,
         name = name.replace("{pipeline}", pipeline.name)
         return ConfigMapStore(api_factory or default_api_factory(), namespace, name)
     raise ConfigError([f"unknown state store {spec!r}; {USAGE}"])
-

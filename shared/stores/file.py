@@ -45,8 +45,10 @@ class FileStore:
             if current is not None and expected_version is None:
                 raise StoreConflict(f"{self.path} was created by another writer; re-read and retry")
             if current_version != expected_version:
-                raise StoreConflict(f"{self.path} changed since it was read (version {current_version}, "
-                                    f"expected {expected_version}); re-read and retry")
+                raise StoreConflict(
+                    f"{self.path} changed since it was read (version {current_version}, "
+                    f"expected {expected_version}); re-read and retry"
+                )
             previous = current_version or "0"
             new_version = str(int(previous) + 1) if previous.isdigit() else "1"
             body = dict(document)
@@ -60,8 +62,9 @@ class FileStore:
         try:
             fd = os.open(lock_path, os.O_RDWR | os.O_CREAT, 0o644)
         except OSError as e:
-            raise StoreError(f"{lock_path}: cannot open the lock file ({e.strerror}); "
-                             "make its directory writable", temporary=False) from e
+            raise StoreError(
+                f"{lock_path}: cannot open the lock file ({e.strerror}); make its directory writable", temporary=False
+            ) from e
         try:
             fcntl.flock(fd, fcntl.LOCK_EX)
             yield
@@ -74,20 +77,27 @@ class FileStore:
         except FileNotFoundError:
             return None
         except (OSError, UnicodeDecodeError) as e:
-            raise StoreError(f"{self.path}: cannot read the state file ({e}); check its permissions and encoding",
-                             temporary=False) from e
+            raise StoreError(
+                f"{self.path}: cannot read the state file ({e}); check its permissions and encoding", temporary=False
+            ) from e
         try:
             loaded = yaml.safe_load(text)
         except yaml.YAMLError as e:
             mark = getattr(e, "problem_mark", None)
             where = f":{mark.line + 1}" if mark is not None else ""
-            raise StoreError(f"{self.path}{where}: the state file is not valid YAML; restore it from a backup or "
-                             "delete it to start with empty state", temporary=False) from e
+            raise StoreError(
+                f"{self.path}{where}: the state file is not valid YAML; restore it from a backup or "
+                "delete it to start with empty state",
+                temporary=False,
+            ) from e
         if loaded is None:
             return None
         if not isinstance(loaded, dict) or not isinstance(loaded.get("data", {}) or {}, dict):
-            raise StoreError(f"{self.path}: the state file is not a ConfigMap document (a mapping with metadata "
-                             "and data); restore it from a backup or delete it", temporary=False)
+            raise StoreError(
+                f"{self.path}: the state file is not a ConfigMap document (a mapping with metadata "
+                "and data); restore it from a backup or delete it",
+                temporary=False,
+            )
         return loaded
 
     def _replace(self, text: str) -> None:

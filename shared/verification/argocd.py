@@ -71,10 +71,18 @@ def judge(app: dict[str, Any], target: Target, since: dt.datetime, freight_id: s
     return "ok", f"synced to {expected[:12]} and healthy"
 
 
-def wait_for(api: KubeApi, targets: list[Target], freight_id: str, since: dt.datetime, timeout: float,
-             *, poll: float = 2.0, clock: Callable[[], float] = time.monotonic,
-             sleep: Callable[[float], None] = time.sleep,
-             now: Callable[[], dt.datetime] = lambda: dt.datetime.now(dt.UTC)) -> list[CheckResult]:
+def wait_for(
+    api: KubeApi,
+    targets: list[Target],
+    freight_id: str,
+    since: dt.datetime,
+    timeout: float,
+    *,
+    poll: float = 2.0,
+    clock: Callable[[], float] = time.monotonic,
+    sleep: Callable[[float], None] = time.sleep,
+    now: Callable[[], dt.datetime] = lambda: dt.datetime.now(dt.UTC),
+) -> list[CheckResult]:
     """Refresh each target, then poll until every one is ok or failed, or ``timeout`` seconds pass."""
     requested = now().replace(microsecond=0)
     start = max(since, requested)
@@ -105,8 +113,9 @@ def wait_for(api: KubeApi, targets: list[Target], freight_id: str, since: dt.dat
     return [results[_name(t)] for t in targets]
 
 
-def generated_targets(api: KubeApi, *, namespace: str, pipeline: str, stage: str, apps: list[str],
-                      revision: str) -> list[Target]:
+def generated_targets(
+    api: KubeApi, *, namespace: str, pipeline: str, stage: str, apps: list[str], revision: str
+) -> list[Target]:
     """The generator's Applications of ``stage`` (labels ``freightyard.io/pipeline``/``stage``), limited
     to ``apps`` (by label ``freightyard.io/app`` or the name ``<app>-<stage>``) when given."""
     selector = f"freightyard.io/pipeline={pipeline},freightyard.io/stage={stage}"

@@ -14,14 +14,16 @@ from freightyard.shared.verification.results import CheckResult
 MAX_BODY = 1 << 20
 
 
-def run_http(check: dict[str, Any], freight: Freight, pipeline: str, stage: str,
-             session: requests.Session | None = None) -> CheckResult:
+def run_http(
+    check: dict[str, Any], freight: Freight, pipeline: str, stage: str, session: requests.Session | None = None
+) -> CheckResult:
     url = evaluate(str(check["url"]), freight, stage, pipeline, "verification http url")
     name = f"http {check.get('name') or redact(url)}"
     method = str(check.get("method") or "GET")
     try:
-        response = (session or requests).request(method, url, timeout=float(check.get("timeout") or 10),
-                                                 allow_redirects=False)
+        response = (session or requests).request(
+            method, url, timeout=float(check.get("timeout") or 10), allow_redirects=False
+        )
     except requests.RequestException as error:
         return CheckResult(name, False, f"{method} {redact(url)}: {type(error).__name__}")
     expected = int(check.get("expectedStatus") or 200)

@@ -32,8 +32,14 @@ class Outcome:
     checks: tuple[CheckResult, ...] = field(default=())
 
 
-def verify(engine: Engine, stage_name: str, freight_ref: str | None = None, *,
-           poll: float = 2.0, sleep: Callable[[float], None] | None = None) -> Outcome:
+def verify(
+    engine: Engine,
+    stage_name: str,
+    freight_ref: str | None = None,
+    *,
+    poll: float = 2.0,
+    sleep: Callable[[float], None] | None = None,
+) -> Outcome:
     """Run the stage's checks against its current freight (``freight_ref`` must name it) and record them."""
     stage = engine.pipeline.stage(stage_name)
     state = engine.state()
@@ -42,8 +48,10 @@ def verify(engine: Engine, stage_name: str, freight_ref: str | None = None, *,
         raise NotFoundError(f"stage {stage_name} holds no freight yet; promote some first")
     freight = state.freight[record.freight]
     if freight_ref is not None and find_freight(state, freight_ref).id != freight.id:
-        raise NotFoundError(f"stage {stage_name} holds {freight.alias} ({freight.short_id}), not {freight_ref}: "
-                            "only the current freight can be verified")
+        raise NotFoundError(
+            f"stage {stage_name} holds {freight.alias} ({freight.short_id}), not {freight_ref}: "
+            "only the current freight can be verified"
+        )
     verification = stage.verification
     if verification is None or verification.empty:
         return _done(engine, stage_name, freight, SUCCEEDED, "stage has no verification")
@@ -51,8 +59,9 @@ def verify(engine: Engine, stage_name: str, freight_ref: str | None = None, *,
         return _done(engine, stage_name, freight, SKIPPED, "no-op promotion: nothing changed")
     checks: list[CheckResult] = []
     if verification.argocd_healthy:
-        checks += _argocd(engine, stage_name, record, freight, timeout=verification.timeout_seconds,
-                          poll=poll, sleep=sleep)
+        checks += _argocd(
+            engine, stage_name, record, freight, timeout=verification.timeout_seconds, poll=poll, sleep=sleep
+        )
     if all(c.ok for c in checks):
         checks += [run_command(c, freight, engine.pipeline.name, stage_name) for c in verification.commands]
         checks += [run_http(h, freight, engine.pipeline.name, stage_name) for h in verification.http]
@@ -62,14 +71,23 @@ def verify(engine: Engine, stage_name: str, freight_ref: str | None = None, *,
     return _done(engine, stage_name, freight, SUCCEEDED, f"{len(checks)} check(s) passed", checks=checks)
 
 
-def _done(engine: Engine, stage: str, freight: Freight, phase: str, message: str, *,
-          checks: list[CheckResult] | None = None) -> Outcome:
+def _done(
+    engine: Engine, stage: str, freight: Freight, phase: str, message: str, *, checks: list[CheckResult] | None = None
+) -> Outcome:
     engine.record_verification(stage, freight.id, phase, message[:1000])
     return Outcome(stage, freight, phase, message, tuple(checks or ()))
 
 
-def _argocd(engine: Engine, stage_name: str, record: PromotionRecord, freight: Freight, *, timeout: float,
-            poll: float, sleep: Callable[[float], None] | None) -> list[CheckResult]:
+def _argocd(
+    engine: Engine,
+    stage_name: str,
+    record: PromotionRecord,
+    freight: Freight,
+    *,
+    timeout: float,
+    poll: float,
+    sleep: Callable[[float], None] | None,
+) -> list[CheckResult]:
     settings = engine.settings
     factory: Callable[[], KubeApi] = settings.get("kube_api") or api_factory()
     namespace = str(settings.get("argocd_namespace") or "argocd")
@@ -80,25 +98,38 @@ def _argocd(engine: Engine, stage_name: str, record: PromotionRecord, freight: F
         return [CheckResult("argocd", False, error.message)]
     if not targets:
         where = f"{engine.pipeline.name}/{stage_name} in {namespace}"
-        return [CheckResult("argocd", False, f"no Argo CD Applications found for {where} "
-                                             "(labels freightyard.io/pipeline and freightyard.io/stage)")]
+        return [
+            CheckResult(
+                "argocd",
+                False,
+                f"no Argo CD Applications found for {where} (labels freightyard.io/pipeline and freightyard.io/stage)",
+            )
+        ]
     extra: dict[str, Any] = {"poll": poll}
     if sleep is not None:
         extra["sleep"] = sleep
     return argocd.wait_for(api, targets, freight.id, parse_time(record.at), timeout, **extra)
 
 
-def _targets(api: KubeApi, engine: Engine, stage_name: str, record: PromotionRecord, *, freight: Freight,
-             namespace: str) -> list[argocd.Target]:
+def _targets(
+    api: KubeApi, engine: Engine, stage_name: str, record: PromotionRecord, *, freight: Freight, namespace: str
+) -> list[argocd.Target]:
     stage = engine.pipeline.stage(stage_name)
     if stage.promotion.mechanism == "update-app":
-        return [argocd.Target(str(a.get("namespace") or namespace), str(a["name"]), record.revision)
-                for a in stage.promotion.options.get("applications") or []]
+        return [
+            argocd.Target(str(a.get("namespace") or namespace), str(a["name"]), record.revision)
+            for a in stage.promotion.options.get("applications") or []
+        ]
     revision = record.revision or _freight_revision(freight)
-    return argocd.generated_targets(api, namespace=namespace, pipeline=engine.pipeline.name, stage=stage_name,
-                                    apps=list(record.changed_apps), revision=revision)
+    return argocd.generated_targets(
+        api,
+        namespace=namespace,
+        pipeline=engine.pipeline.name,
+        stage=stage_name,
+        apps=list(record.changed_apps),
+        revision=revision,
+    )
 
 
 def _freight_revision(freight: Freight) -> str:
     return freight.commits[0].id if len(freight.commits) == 1 else ""
-

@@ -57,13 +57,24 @@ def docker_available() -> bool:
 
 
 def crd(plural: str, kind: str) -> dict[str, Any]:
-    return {"apiVersion": "apiextensions.k8s.io/v1", "kind": "CustomResourceDefinition",
-            "metadata": {"name": f"{plural}.argoproj.io"},
-            "spec": {"group": "argoproj.io", "scope": "Namespaced",
-                     "names": {"plural": plural, "singular": kind.lower(), "kind": kind},
-                     "versions": [{"name": "v1alpha1", "served": True, "storage": True,
-                                   "schema": {"openAPIV3Schema": {"type": "object",
-                                                                  "x-kubernetes-preserve-unknown-fields": True}}}]}}
+    return {
+        "apiVersion": "apiextensions.k8s.io/v1",
+        "kind": "CustomResourceDefinition",
+        "metadata": {"name": f"{plural}.argoproj.io"},
+        "spec": {
+            "group": "argoproj.io",
+            "scope": "Namespaced",
+            "names": {"plural": plural, "singular": kind.lower(), "kind": kind},
+            "versions": [
+                {
+                    "name": "v1alpha1",
+                    "served": True,
+                    "storage": True,
+                    "schema": {"openAPIV3Schema": {"type": "object", "x-kubernetes-preserve-unknown-fields": True}},
+                }
+            ],
+        },
+    }
 
 
 @pytest.fixture(scope="module")
@@ -95,10 +106,21 @@ def api(tmp_path_factory: pytest.TempPathFactory) -> Iterator[KubeApi]:
 
 def test_controller_promotes_into_configmaps_and_refreshes_the_applicationset(api: KubeApi) -> None:
     api.custom.create_namespaced_custom_object(
-        "argoproj.io", "v1alpha1", NS, "applicationsets",
-        {"apiVersion": "argoproj.io/v1alpha1", "kind": "ApplicationSet", "metadata": {"name": "shop"},
-         "spec": {"generators": [{"plugin": {"configMapRef": {"name": "freightyard"},
-                                             "input": {"parameters": {"pipeline": "shop"}}}}]}})
+        "argoproj.io",
+        "v1alpha1",
+        NS,
+        "applicationsets",
+        {
+            "apiVersion": "argoproj.io/v1alpha1",
+            "kind": "ApplicationSet",
+            "metadata": {"name": "shop"},
+            "spec": {
+                "generators": [
+                    {"plugin": {"configMapRef": {"name": "freightyard"}, "input": {"parameters": {"pipeline": "shop"}}}}
+                ]
+            },
+        },
+    )
     shop = pipeline()
     metrics = Metrics.create()
 
@@ -111,11 +133,16 @@ def test_controller_promotes_into_configmaps_and_refreshes_the_applicationset(ap
     def engine_for(p: Pipeline) -> Engine:
         return Engine(p, ConfigMapStore(lambda: api, NS, f"freightyard-{p.name}"))
 
-    controller = Controller(PipelineSet([Fixed()]), engine_for,
-                            reconciler=Reconciler(FakeSources(), metrics, KubeRefresher(lambda: api, (NS,))),
-                            elector=LeaseElector(lambda: api, NS, identity="k3s-test"), metrics=metrics,
-                            scheduler=Scheduler(time.monotonic, seeded(1)), secrets=Secrets(),
-                            settings=Settings(election_s=0.2, tick_s=0.2))
+    controller = Controller(
+        PipelineSet([Fixed()]),
+        engine_for,
+        reconciler=Reconciler(FakeSources(), metrics, KubeRefresher(lambda: api, (NS,))),
+        elector=LeaseElector(lambda: api, NS, identity="k3s-test"),
+        metrics=metrics,
+        scheduler=Scheduler(time.monotonic, seeded(1)),
+        secrets=Secrets(),
+        settings=Settings(election_s=0.2, tick_s=0.2),
+    )
     stop = threading.Event()
     thread = threading.Thread(target=controller.run, args=(stop,), daemon=True)
     thread.start()

@@ -74,8 +74,9 @@ def store_for(api: KubeApi, name: str) -> ConfigMapStore:
 def test_create_read_update_and_conflict(api: KubeApi) -> None:
     store = store_for(api, NAME)
     assert store.read().document is None
-    created = store.write({"metadata": {"labels": {"app.kubernetes.io/part-of": "freightyard"}},
-                           "data": {"freight.yaml": "[]\n"}}, None)
+    created = store.write(
+        {"metadata": {"labels": {"app.kubernetes.io/part-of": "freightyard"}}, "data": {"freight.yaml": "[]\n"}}, None
+    )
     snapshot = store.read()
     assert snapshot.version == created and snapshot.document is not None
     updated = store.write({**snapshot.document, "data": {"freight.yaml": "- id: abc\n"}}, created)

@@ -291,4 +291,3 @@ class GitHttpServer(ServesInThread):
     def create_repo(self, name: str, files: Mapping[str, str | bytes] | None = None, *, branch: str = "main") -> Path:
         """Create a bare repo `name` under root (optionally with an initial commit)."""
         return init_bare_repo(self.root, name, files, branch=branch)
-

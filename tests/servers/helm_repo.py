@@ -232,4 +232,3 @@ class HelmRepoServer(ServesInThread):
     def add_charts(self, charts: Mapping[str, Sequence[str]]) -> list[Path]:
         """Package charts (name -> versions) into the served dir and re-index with this URL."""
         return build_chart_repo(self.directory, charts, url=self.url)
-

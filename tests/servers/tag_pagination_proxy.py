@@ -123,4 +123,3 @@ class TagPaginationProxy(ServesInThread):
     def port(self) -> int:
         """Listening port."""
         return self._server.port
-

@@ -277,5 +277,4 @@ class TokenServer(ServesInThread):
             return list(self._cfg.log)
 
 
-
 __all__ = ["SigningKey", "TokenRequestLog", "TokenServer", "libtrust_key_id", "parse_scope"]
