@@ -20,7 +20,7 @@ from pathlib import Path
 REPO = Path(__file__).resolve().parents[1]
 sys.path.insert(0, str(REPO))
 
-from freightyard.shared.freight import Freight, Image  # noqa: E402
+from freightyard.shared.core.freight import Freight, Image  # noqa: E402
 from freightyard.shared.render.env import find_tools  # noqa: E402
 
 IMAGE = "registry.example.com/org/web"

@@ -24,7 +24,7 @@ ROOT = Path(__file__).resolve().parents[1]
 sys.path.insert(0, str(ROOT))
 
 from freightyard.controller.webhooks import signature  # noqa: E402
-from freightyard.shared.state import state_from_document  # noqa: E402
+from freightyard.shared.core.state import state_from_document  # noqa: E402
 from freightyard.shared.stores.file import FileStore  # noqa: E402
 from tests.servers._proc import free_port  # noqa: E402
 from tests.servers.git_http import GitHttpServer  # noqa: E402

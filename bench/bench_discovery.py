@@ -25,8 +25,8 @@ from pathlib import Path
 
 sys.path.insert(0, str(Path(__file__).resolve().parents[1]))
 
-from freightyard.shared.model import GitSubscription, ImageSubscription
-from freightyard.shared.sources.credentials import EnvFileCredentials
+from freightyard.shared.core.model import GitSubscription, ImageSubscription
+from freightyard.shared.credentials import EnvFileCredentials
 from freightyard.shared.sources.factory import DefaultSources
 from freightyard.shared.sources.git import GitCliSource, GitMirrors
 from tests.servers.git_daemon import GitDaemon

@@ -30,8 +30,8 @@ from pathlib import Path
 ROOT = Path(__file__).resolve().parent.parent
 sys.path.insert(0, str(ROOT))
 
-from freightyard.shared.freight import Commit, Freight, Image  # noqa: E402
-from freightyard.shared.state import PromotionRecord, StageState, State, state_to_document  # noqa: E402
+from freightyard.shared.core.freight import Commit, Freight, Image  # noqa: E402
+from freightyard.shared.core.state import PromotionRecord, StageState, State, state_to_document  # noqa: E402
 from freightyard.shared.stores.file import FileStore  # noqa: E402
 
 TOKEN = "bench-token-0123456789abcdef"  # noqa: S105 - a throw-away token for a loopback server

@@ -16,7 +16,7 @@ from typing import TYPE_CHECKING
 from freightyard.cmp.client import finish
 
 if TYPE_CHECKING:
-    from freightyard.shared.state import State
+    from freightyard.shared.core.state import State
 
 USAGE = "usage: freightyard-cmp generate | parameters"
 MAX_ERROR = 1000
@@ -41,11 +41,11 @@ def render_request(environ: Mapping[str, str], cwd: str) -> tuple[int, bytes, st
 def generate(environ: Mapping[str, str], cwd: Path) -> bytes:
     """Render the app Argo CD asked for; returns the YAML stream (raises FreightyardError)."""
     from freightyard.cmp.env import from_environ
-    from freightyard.cmp.freight_source import resolve
-    from freightyard.cmp.locate import find_pipeline, pick_app, repo_root
-    from freightyard.shared.errors import ConfigError
+    from freightyard.shared.core.errors import ConfigError
     from freightyard.shared.render import RenderEnv, render_app
     from freightyard.shared.render.env import find_tools
+    from freightyard.shared.render.freight_source import resolve
+    from freightyard.shared.render.locate import find_pipeline, pick_app, repo_root
 
     argo = from_environ(environ)
     root = repo_root(cwd, argo.source_path) if argo.source_path else _git_root(cwd)
@@ -141,7 +141,7 @@ def parameters(environ: Mapping[str, str]) -> bytes:
 
 def outcome(action: Callable[[], bytes], *, debug: bool = False) -> tuple[int, bytes, str]:
     """Run ``action``; any failure becomes exit 1, no stdout and one redacted line for stderr."""
-    from freightyard.shared.errors import ConfigError, FreightyardError
+    from freightyard.shared.core.errors import ConfigError, FreightyardError
 
     try:
         return 0, action(), ""
@@ -158,7 +158,7 @@ def outcome(action: Callable[[], bytes], *, debug: bool = False) -> tuple[int, b
 
 
 def _failure(message: str) -> tuple[int, bytes, str]:
-    from freightyard.shared.redact import redact
+    from freightyard.shared.core.redact import redact
 
     line = " ".join(redact(message).split())[:MAX_ERROR]
     return 1, b"", f"freightyard-cmp: {line}\n"

@@ -6,9 +6,9 @@ from __future__ import annotations
 from pathlib import Path
 from typing import Any
 
-from freightyard.shared.errors import StoreError
-from freightyard.shared.model import Pipeline
-from freightyard.shared.state import State, state_from_document
+from freightyard.shared.core.errors import StoreError
+from freightyard.shared.core.model import Pipeline
+from freightyard.shared.core.state import State, state_from_document
 
 
 def load_state(spec: str, pipeline: Pipeline) -> State:

@@ -9,7 +9,7 @@ from collections.abc import Sequence
 
 from freightyard import __version__
 from freightyard.controller.commands import COMMANDS
-from freightyard.shared.errors import ConfigError, FreightyardError
+from freightyard.shared.core.errors import ConfigError, FreightyardError
 
 
 def build_parser() -> argparse.ArgumentParser:

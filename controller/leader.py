@@ -21,10 +21,10 @@ from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Protocol
 
-from freightyard.shared.errors import FreightyardError
+from freightyard.shared.core.errors import FreightyardError
+from freightyard.shared.core.state import now_utc
 from freightyard.shared.kube import leases
 from freightyard.shared.kube.client import KubeApi
-from freightyard.shared.state import now_utc
 
 log = logging.getLogger("freightyard.controller")
 

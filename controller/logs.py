@@ -6,7 +6,7 @@ import json
 import logging
 import sys
 
-from freightyard.shared.redact import redact
+from freightyard.shared.core.redact import redact
 
 
 class JsonFormatter(logging.Formatter):

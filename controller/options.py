@@ -7,8 +7,8 @@ import os
 from dataclasses import dataclass
 from pathlib import Path
 
-from freightyard.shared.errors import ConfigError
-from freightyard.shared.model import Pipeline
+from freightyard.shared.core.errors import ConfigError
+from freightyard.shared.core.model import Pipeline
 from freightyard.shared.pipeline_files import find_pipeline, load_pipelines
 from freightyard.shared.sources.factory import DefaultSources
 from freightyard.shared.sources.git import default_cache_dir

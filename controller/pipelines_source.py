@@ -13,8 +13,8 @@ from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Protocol
 
-from freightyard.shared.errors import FreightyardError
-from freightyard.shared.model import Pipeline
+from freightyard.shared.core.errors import FreightyardError
+from freightyard.shared.core.model import Pipeline
 from freightyard.shared.pipeline_sources import (
     MARKER,
     PIPELINE_LABEL,

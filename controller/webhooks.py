@@ -26,8 +26,8 @@ from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
 
-from freightyard.shared.freight import normalize_repo
-from freightyard.shared.model import Pipeline
+from freightyard.shared.core.freight import normalize_repo
+from freightyard.shared.core.model import Pipeline
 
 PROVIDERS = ("github", "ghcr", "gitlab", "dockerhub", "harbor", "quay", "generic")
 DOCKER_HUB_HOSTS = ("docker.io", "index.docker.io", "registry-1.docker.io", "registry.hub.docker.com")

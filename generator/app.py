@@ -26,8 +26,8 @@ from freightyard.generator.states import StateReader, StoreFactory
 log = logging.getLogger("freightyard.generator")
 
 if TYPE_CHECKING:
+    from freightyard.shared.core.model import Pipeline
     from freightyard.shared.kube.client import KubeApi
-    from freightyard.shared.model import Pipeline
     from freightyard.shared.stores.base import DocumentStore
 
 

@@ -7,7 +7,7 @@ from collections.abc import Mapping
 from dataclasses import dataclass
 from typing import Any
 
-from freightyard.shared.errors import ConfigError
+from freightyard.shared.core.errors import ConfigError
 
 PREFIX = "FREIGHTYARD_"
 PIPELINE_LABEL = "freightyard.io/pipeline"

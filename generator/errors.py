@@ -17,8 +17,8 @@ from typing import Any
 from flask import Flask, Response, g, jsonify
 from werkzeug.exceptions import HTTPException, RequestEntityTooLarge
 
-from freightyard.shared.errors import ConfigError, FreightyardError, NotFoundError, StoreError
-from freightyard.shared.redact import redact
+from freightyard.shared.core.errors import ConfigError, FreightyardError, NotFoundError, StoreError
+from freightyard.shared.core.redact import redact
 
 log = logging.getLogger("freightyard.generator")
 MAX_MESSAGE_CHARS = 4000

@@ -18,8 +18,8 @@ from pathlib import Path
 from typing import Any, Protocol
 
 from freightyard.generator.errors import ApiError
-from freightyard.shared.errors import FreightyardError
-from freightyard.shared.model import Pipeline
+from freightyard.shared.core.errors import FreightyardError
+from freightyard.shared.core.model import Pipeline
 from freightyard.shared.pipeline_sources import (
     MARKER,
     STATE_MANAGED_BY,

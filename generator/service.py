@@ -16,9 +16,9 @@ from freightyard.generator.errors import ApiError
 from freightyard.generator.pipelines import Loaded, PipelineCatalog
 from freightyard.generator.request import GetParams
 from freightyard.generator.states import StateReader
-from freightyard.shared.errors import FreightyardError
-from freightyard.shared.params import parameter_sets
-from freightyard.shared.state import State
+from freightyard.shared.core.errors import FreightyardError
+from freightyard.shared.core.params import parameter_sets
+from freightyard.shared.core.state import State
 
 log = logging.getLogger("freightyard.generator")
 

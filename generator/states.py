@@ -16,9 +16,9 @@ from dataclasses import dataclass
 import yaml
 
 from freightyard.generator.errors import ApiError
-from freightyard.shared.errors import FreightyardError
-from freightyard.shared.model import Pipeline, StateRef
-from freightyard.shared.state import State, state_from_document
+from freightyard.shared.core.errors import FreightyardError
+from freightyard.shared.core.model import Pipeline, StateRef
+from freightyard.shared.core.state import State, state_from_document
 from freightyard.shared.stores.base import DocumentStore
 from freightyard.shared.stores.file import FileStore
 

@@ -9,8 +9,8 @@ from __future__ import annotations
 
 from pathlib import Path
 
-from freightyard.shared.errors import ConfigError, NotFoundError
-from freightyard.shared.model import Pipeline
+from freightyard.shared.core.errors import ConfigError, NotFoundError
+from freightyard.shared.core.model import Pipeline
 from freightyard.shared.pipeline_sources import YAML_SUFFIXES, find_repo_root, parse_pipeline_file
 
 __all__ = ["YAML_SUFFIXES", "find_pipeline", "find_repo_root", "load_pipelines", "missing_app_paths"]

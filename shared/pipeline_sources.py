@@ -2,7 +2,7 @@
 
 The one reader behind the CLI (``freightyard.shared.pipeline_files``), the controller and the generator; each
 keeps its own policy (errors, caching intervals, last-good) in a thin adapter. Parsing is pure
-(``freightyard.shared.pipeline``); here we read files and, through a lister that is passed in, ConfigMaps, so
+(``freightyard.shared.core.pipeline``); here we read files and, through a lister that is passed in, ConfigMaps, so
 no Kubernetes client is imported. Problems are collected, never raised: a broken definition must
 not hide the good ones.
 """
@@ -16,9 +16,9 @@ from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
 
-from freightyard.shared.errors import ConfigError, FreightyardError
-from freightyard.shared.model import Pipeline
-from freightyard.shared.pipeline import parse_pipelines
+from freightyard.shared.core.errors import ConfigError, FreightyardError
+from freightyard.shared.core.model import Pipeline
+from freightyard.shared.core.pipeline import parse_pipelines
 
 YAML_SUFFIXES = (".yaml", ".yml")
 MARKER = "kind: Pipeline"  # text without it holds no Pipeline: skipped unparsed

@@ -10,7 +10,7 @@ import subprocess
 import time
 from dataclasses import dataclass, field
 
-from freightyard.shared.redact import redact
+from freightyard.shared.core.redact import redact
 
 
 @dataclass(frozen=True)

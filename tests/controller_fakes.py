@@ -6,10 +6,10 @@ import datetime as dt
 import random
 from dataclasses import dataclass, field
 
-from freightyard.shared.errors import SourceError
-from freightyard.shared.freight import Chart, Commit, Image
-from freightyard.shared.model import ChartSubscription, GitSubscription, ImageSubscription, Pipeline
-from freightyard.shared.pipeline import parse_pipelines
+from freightyard.shared.core.errors import SourceError
+from freightyard.shared.core.freight import Chart, Commit, Image
+from freightyard.shared.core.model import ChartSubscription, GitSubscription, ImageSubscription, Pipeline
+from freightyard.shared.core.pipeline import parse_pipelines
 
 GIT = "https://git.example.com/org/shop.git"
 IMAGE = "registry.example.com/org/shop"

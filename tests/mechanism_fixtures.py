@@ -7,9 +7,9 @@ import textwrap
 from pathlib import Path
 from typing import Any
 
-from freightyard.shared.freight import Commit, Freight, Image
-from freightyard.shared.pipeline import parse_pipelines
-from freightyard.shared.promotion import Engine
+from freightyard.shared.core.freight import Commit, Freight, Image
+from freightyard.shared.core.pipeline import parse_pipelines
+from freightyard.shared.engine.promotion import Engine
 from freightyard.shared.render.env import RenderEnv
 from freightyard.shared.stores.file import FileStore
 from tests.servers.git_http import GitHttpServer, commit_files, git_env, init_bare_repo

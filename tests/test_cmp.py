@@ -14,8 +14,8 @@ from pathlib import Path
 import pytest
 import yaml
 
-from freightyard.shared.freight import Freight, Image
-from freightyard.shared.state import PromotionRecord, StageState, State, state_to_document
+from freightyard.shared.core.freight import Freight, Image
+from freightyard.shared.core.state import PromotionRecord, StageState, State, state_to_document
 
 pytestmark = pytest.mark.integration
 

@@ -22,7 +22,7 @@ from typing import Any, TypeVar
 import pytest
 
 from freightyard.controller.webhooks import signature
-from freightyard.shared.state import State, state_from_document
+from freightyard.shared.core.state import State, state_from_document
 from freightyard.shared.stores.file import FileStore
 from tests.servers._proc import free_port
 from tests.servers.git_http import GitHttpServer, commit_files

@@ -11,9 +11,9 @@ from freightyard.controller.metrics import Metrics
 from freightyard.controller.runtime import autopromote
 from freightyard.controller.runtime.reconcile import Reconciler
 from freightyard.controller.runtime.schedule import Backoff, Scheduler
-from freightyard.shared.errors import MechanismError
+from freightyard.shared.core.errors import MechanismError
+from freightyard.shared.engine.promotion import Engine
 from freightyard.shared.mechanisms.base import MechanismResult, PromotionContext, mechanism_for
-from freightyard.shared.promotion import Engine
 from freightyard.shared.stores.file import FileStore
 from tests.controller_fakes import Clock, FakeSources, pipeline, seeded
 

@@ -7,8 +7,8 @@ from pathlib import Path
 import pytest
 
 from freightyard.controller.cli import main
+from freightyard.shared.engine.promotion import Engine
 from freightyard.shared.pipeline_files import load_pipelines
-from freightyard.shared.promotion import Engine
 from freightyard.shared.stores.file import FileStore
 
 

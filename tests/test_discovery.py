@@ -6,10 +6,10 @@ from pathlib import Path
 
 import pytest
 
-from freightyard.shared.discovery import discover
-from freightyard.shared.errors import SourceError
-from freightyard.shared.model import ChartSubscription, GitSubscription, ImageSubscription, Warehouse
-from freightyard.shared.sources.credentials import EnvFileCredentials
+from freightyard.shared.core.errors import SourceError
+from freightyard.shared.core.model import ChartSubscription, GitSubscription, ImageSubscription, Warehouse
+from freightyard.shared.credentials import EnvFileCredentials
+from freightyard.shared.engine.discovery import discover
 from freightyard.shared.sources.factory import DefaultSources
 from tests.servers.git_http import GitHttpServer, commit_files
 from tests.servers.helm_repo import HelmRepoServer

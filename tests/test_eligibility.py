@@ -5,11 +5,11 @@ from __future__ import annotations
 import datetime as dt
 import textwrap
 
-from freightyard.shared import eligibility
-from freightyard.shared.freight import Freight, Image
-from freightyard.shared.model import Pipeline
-from freightyard.shared.pipeline import parse_pipelines
-from freightyard.shared.state import Mark, State, format_time
+from freightyard.shared.core import eligibility
+from freightyard.shared.core.freight import Freight, Image
+from freightyard.shared.core.model import Pipeline
+from freightyard.shared.core.pipeline import parse_pipelines
+from freightyard.shared.core.state import Mark, State, format_time
 
 NOW = dt.datetime(2026, 6, 1, 12, 0, tzinfo=dt.UTC)
 FREIGHT = Freight("main", images=(Image("reg.example.com/app", "1.0.0", "sha256:" + "a" * 64),))

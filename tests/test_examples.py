@@ -12,18 +12,18 @@ from typing import Any
 import pytest
 import yaml
 
-from freightyard.shared.discovery import discover
-from freightyard.shared.errors import NotEligibleError
-from freightyard.shared.freight import Freight
+from freightyard.shared.core.errors import NotEligibleError
+from freightyard.shared.core.freight import Freight
+from freightyard.shared.core.model import Pipeline
+from freightyard.shared.core.pipeline import parse_pipelines
+from freightyard.shared.core.state import format_time
+from freightyard.shared.credentials import no_credentials
+from freightyard.shared.engine.discovery import discover
+from freightyard.shared.engine.promotion import Engine
 from freightyard.shared.kube.client import KubeApi
-from freightyard.shared.model import Pipeline
-from freightyard.shared.noop import render_stage
-from freightyard.shared.pipeline import parse_pipelines
-from freightyard.shared.promotion import Engine
-from freightyard.shared.sources.credentials import no_credentials
+from freightyard.shared.render.stage import render_stage
 from freightyard.shared.sources.factory import DefaultSources
 from freightyard.shared.sources.git import GitMirrors
-from freightyard.shared.state import format_time
 from freightyard.shared.stores.file import FileStore
 from freightyard.shared.verification.runner import verify
 from tests.mechanism_fixtures import commit_files, head, render_env, show

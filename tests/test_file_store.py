@@ -8,8 +8,8 @@ from pathlib import Path
 import pytest
 import yaml
 
-from freightyard.shared.errors import ConfigError, StoreConflict, StoreError
-from freightyard.shared.model import Pipeline, StateRef
+from freightyard.shared.core.errors import ConfigError, StoreConflict, StoreError
+from freightyard.shared.core.model import Pipeline, StateRef
 from freightyard.shared.stores.base import Document, update_document
 from freightyard.shared.stores.configmap import ConfigMapStore
 from freightyard.shared.stores.factory import store_from_spec

@@ -6,8 +6,8 @@ import hashlib
 
 import pytest
 
-from freightyard.shared.errors import FreightyardError
-from freightyard.shared.freight import Chart, Commit, Freight, Image, normalize_repo
+from freightyard.shared.core.errors import FreightyardError
+from freightyard.shared.core.freight import Chart, Commit, Freight, Image, normalize_repo
 
 COMMIT = Commit("https://git.example.com/org/mono.git", "3fbcee5a1f1d52d2d1a8d8a66b4c1f0c5e4b0c11", branch="main")
 IMAGE = Image("registry.example.com/org/guestbook", "1.4.2", "sha256:" + "ab" * 32)

@@ -13,8 +13,8 @@ from flask import Flask
 from flask.testing import FlaskClient
 
 from freightyard.generator.app import create_app
-from freightyard.shared.errors import ConfigError, StoreError
-from freightyard.shared.model import Pipeline
+from freightyard.shared.core.errors import ConfigError, StoreError
+from freightyard.shared.core.model import Pipeline
 from freightyard.shared.stores.base import Document, Snapshot
 from tests.test_generator_helpers import (
     DIGEST2,

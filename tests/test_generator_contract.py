@@ -14,7 +14,7 @@ from typing import Any
 import pytest
 
 from freightyard.generator.app import create_app
-from freightyard.shared.freight import Freight
+from freightyard.shared.core.freight import Freight
 from tests.servers._proc import LOOPBACK, ManagedProcess, free_port
 from tests.test_generator_helpers import (
     DIGEST2,

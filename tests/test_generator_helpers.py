@@ -11,10 +11,10 @@ from typing import Any
 import pytest
 import yaml
 
-from freightyard.shared.freight import Commit, Freight, Image
-from freightyard.shared.model import Pipeline
-from freightyard.shared.pipeline import parse_pipelines
-from freightyard.shared.state import PromotionRecord, StageState, State, state_to_document
+from freightyard.shared.core.freight import Commit, Freight, Image
+from freightyard.shared.core.model import Pipeline
+from freightyard.shared.core.pipeline import parse_pipelines
+from freightyard.shared.core.state import PromotionRecord, StageState, State, state_to_document
 from freightyard.shared.stores.file import FileStore
 
 REPO_URL = "https://git.example.com/org/gitops.git"

@@ -10,8 +10,8 @@ from typing import Any
 import pytest
 
 from freightyard.generator.app import create_app
+from freightyard.shared.core.state import state_to_document
 from freightyard.shared.kube.client import KubeSettings, make_api
-from freightyard.shared.state import state_to_document
 from freightyard.shared.stores.base import update_document
 from freightyard.shared.stores.configmap import ConfigMapStore
 from tests.servers.kube_emulator import KubeEmulator

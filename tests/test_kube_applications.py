@@ -6,7 +6,7 @@ from collections.abc import Iterator
 
 import pytest
 
-from freightyard.shared.errors import NotFoundError
+from freightyard.shared.core.errors import NotFoundError
 from freightyard.shared.kube import applications as apps
 from freightyard.shared.kube.client import KubeApi, KubeSettings, make_api
 from tests.servers.kube_emulator import KubeEmulator

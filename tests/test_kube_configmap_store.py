@@ -8,7 +8,7 @@ from typing import Any
 import kmock
 import pytest
 
-from freightyard.shared.errors import StoreConflict, StoreError, StoreForbidden
+from freightyard.shared.core.errors import StoreConflict, StoreError, StoreForbidden
 from freightyard.shared.kube.client import KubeApi, KubeSettings, make_api
 from freightyard.shared.kube.errors import KubeConflict, KubeForbidden
 from freightyard.shared.stores.base import Document, update_document

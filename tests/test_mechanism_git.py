@@ -7,10 +7,10 @@ from pathlib import Path
 
 import pytest
 
-from freightyard.shared.errors import MechanismError
+from freightyard.shared.core.errors import MechanismError
+from freightyard.shared.credentials import no_credentials
 from freightyard.shared.gitops.runner import Author, GitRunner
 from freightyard.shared.gitops.workspace import Change, commit_and_push, credentials_for
-from freightyard.shared.sources.credentials import no_credentials
 from freightyard.shared.sources.git import GitMirrors
 from tests.mechanism_fixtures import commit_files, git_out, head, make_repo, show
 from tests.servers.git_http import GitHttpServer

@@ -6,10 +6,10 @@ from pathlib import Path
 
 import pytest
 
-from freightyard.shared.errors import ConfigError, MechanismError
-from freightyard.shared.freight import Chart, Commit, Freight, Image
+from freightyard.shared.core.errors import ConfigError, MechanismError
+from freightyard.shared.core.freight import Chart, Commit, Freight, Image
+from freightyard.shared.core.pipeline import parse_pipelines
 from freightyard.shared.kube.client import KubeApi
-from freightyard.shared.pipeline import parse_pipelines
 from tests.mechanism_fixtures import DIGEST1, engine_for
 from tests.servers.kube_emulator import KubeEmulator
 

@@ -7,8 +7,8 @@ from pathlib import Path
 
 import pytest
 
-from freightyard.shared.errors import MechanismError
-from freightyard.shared.freight import Freight, Image
+from freightyard.shared.core.errors import MechanismError
+from freightyard.shared.core.freight import Freight, Image
 from tests.mechanism_fixtures import DIGEST1, DIGEST2, IMAGE, app_files, engine_for, head, make_repo, show
 from tests.servers.git_http import GitHttpServer
 

@@ -7,7 +7,8 @@ from pathlib import Path
 
 import pytest
 
-from freightyard.shared.noop import detect, stage_hash
+from freightyard.shared.engine.noop import detect
+from freightyard.shared.render.stage import stage_hash
 from freightyard.shared.sources.git import GitMirrors
 from tests.mechanism_fixtures import (
     DEPLOYMENT,

@@ -1,4 +1,4 @@
-"""freightyard.shared.params: (pipeline, state) → ApplicationSet parameter sets, pure."""
+"""freightyard.shared.core.params: (pipeline, state) → ApplicationSet parameter sets, pure."""
 
 from __future__ import annotations
 
@@ -7,12 +7,12 @@ import json
 
 import pytest
 
-from freightyard.shared.errors import ConfigError, NotFoundError, StoreError
-from freightyard.shared.freight import Chart, Commit, Freight, Image
-from freightyard.shared.model import App, Promotion
-from freightyard.shared.params import flatten, image_keys, parameter_sets
-from freightyard.shared.pipeline import parse_pipelines
-from freightyard.shared.state import PromotionRecord, StageState, State
+from freightyard.shared.core.errors import ConfigError, NotFoundError, StoreError
+from freightyard.shared.core.freight import Chart, Commit, Freight, Image
+from freightyard.shared.core.model import App, Promotion
+from freightyard.shared.core.params import flatten, image_keys, parameter_sets
+from freightyard.shared.core.pipeline import parse_pipelines
+from freightyard.shared.core.state import PromotionRecord, StageState, State
 from tests.test_generator_helpers import (
     DIGEST1,
     DIGEST2,

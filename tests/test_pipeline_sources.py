@@ -9,9 +9,9 @@ from typing import Any
 
 import pytest
 
-from freightyard.shared.errors import FreightyardError
-from freightyard.shared.model import Pipeline
-from freightyard.shared.pipeline import parse_pipelines
+from freightyard.shared.core.errors import FreightyardError
+from freightyard.shared.core.model import Pipeline
+from freightyard.shared.core.pipeline import parse_pipelines
 from freightyard.shared.pipeline_sources import (
     Parsed,
     PipelineConfigMaps,

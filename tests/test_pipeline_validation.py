@@ -7,8 +7,8 @@ from pathlib import Path
 
 import pytest
 
-from freightyard.shared.errors import ConfigError
-from freightyard.shared.pipeline import parse_pipelines
+from freightyard.shared.core.errors import ConfigError
+from freightyard.shared.core.pipeline import parse_pipelines
 from freightyard.shared.pipeline_files import load_pipelines
 
 GOOD = textwrap.dedent("""\

@@ -8,13 +8,13 @@ from pathlib import Path
 
 import pytest
 
-from freightyard.shared.errors import MechanismError, NotEligibleError, NotFoundError
-from freightyard.shared.freight import Freight, Image
+from freightyard.shared.core.errors import MechanismError, NotEligibleError, NotFoundError
+from freightyard.shared.core.freight import Freight, Image
+from freightyard.shared.core.model import Pipeline
+from freightyard.shared.core.pipeline import parse_pipelines
+from freightyard.shared.core.state import find_freight
+from freightyard.shared.engine.promotion import Engine
 from freightyard.shared.mechanisms.base import Mechanism, MechanismResult, PromotionContext
-from freightyard.shared.model import Pipeline
-from freightyard.shared.pipeline import parse_pipelines
-from freightyard.shared.promotion import Engine
-from freightyard.shared.state import find_freight
 from freightyard.shared.stores.file import FileStore
 
 PIPELINE = textwrap.dedent("""\

@@ -12,16 +12,16 @@ import pytest
 import yaml
 
 from freightyard.cmp.env import from_environ
-from freightyard.cmp.locate import normalize_path, pick_app, repo_root
-from freightyard.shared.errors import ConfigError, NotFoundError, RenderError
-from freightyard.shared.freight import Commit, Freight, Image
-from freightyard.shared.model import App, RequestedFreight, Sources, Stage
-from freightyard.shared.pipeline import parse_pipelines
+from freightyard.shared.core.errors import ConfigError, NotFoundError, RenderError
+from freightyard.shared.core.freight import Commit, Freight, Image
+from freightyard.shared.core.model import App, RequestedFreight, Sources, Stage
+from freightyard.shared.core.pipeline import parse_pipelines
+from freightyard.shared.core.state import PromotionRecord, StageState, State, find_freight, state_to_document
 from freightyard.shared.render import RenderEnv, render_app, render_hash
 from freightyard.shared.render.env import find_tools
 from freightyard.shared.render.helm import kube_version, set_key
+from freightyard.shared.render.locate import normalize_path, pick_app, repo_root
 from freightyard.shared.render.objects import image_name
-from freightyard.shared.state import PromotionRecord, StageState, State, find_freight, state_to_document
 
 REPO = Path(__file__).resolve().parents[1]
 IMAGE = "registry.example.com/org/web"

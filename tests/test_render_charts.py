@@ -9,9 +9,9 @@ from pathlib import Path
 import pytest
 import yaml
 
-from freightyard.shared.errors import RenderError
-from freightyard.shared.freight import Chart, Freight, Image
-from freightyard.shared.pipeline import parse_pipelines
+from freightyard.shared.core.errors import RenderError
+from freightyard.shared.core.freight import Chart, Freight, Image
+from freightyard.shared.core.pipeline import parse_pipelines
 from freightyard.shared.render import RenderEnv, render_app
 from freightyard.shared.render.env import find_tools
 from tests.servers.helm_repo import HelmRepoServer, create_chart, package_chart, push_chart_oci

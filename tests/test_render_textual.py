@@ -4,7 +4,7 @@ from __future__ import annotations
 
 import yaml
 
-from freightyard.shared.freight import Image
+from freightyard.shared.core.freight import Image
 from freightyard.shared.render.objects import load_objects, pin_images
 from freightyard.shared.render.textual import annotate_stream, pin_images_stream
 

@@ -14,8 +14,8 @@ import random
 import pytest
 import semver
 
-from freightyard.shared.selection import semver_order
-from freightyard.shared.semverc import ConstraintError, parse_constraint, parse_version, release_test, satisfies
+from freightyard.shared.core.selection import semver_order
+from freightyard.shared.core.semverc import ConstraintError, parse_constraint, parse_version, release_test, satisfies
 
 # (constraint, version, expected): what users get, including SemVer 2.0 pre-release precedence and
 # the inclusion rule (a pre-release matches only a comparator naming a pre-release of its triple).

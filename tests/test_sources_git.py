@@ -7,9 +7,9 @@ from pathlib import Path
 
 import pytest
 
-from freightyard.shared.errors import SourceError
-from freightyard.shared.model import GitSubscription
-from freightyard.shared.sources.credentials import EnvFileCredentials
+from freightyard.shared.core.errors import SourceError
+from freightyard.shared.core.model import GitSubscription
+from freightyard.shared.credentials import EnvFileCredentials
 from freightyard.shared.sources.git import GitCliSource, GitMirrors
 from tests.servers.git_daemon import GitDaemon
 from tests.servers.git_http import GitHttpServer, commit_files, git

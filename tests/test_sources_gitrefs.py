@@ -9,8 +9,8 @@ from pathlib import Path
 
 import pytest
 
-from freightyard.shared.errors import SourceError
-from freightyard.shared.sources.credentials import Credentials, EnvFileCredentials
+from freightyard.shared.core.errors import SourceError
+from freightyard.shared.credentials import Credentials, EnvFileCredentials
 from freightyard.shared.sources.git import GitMirrors, RemoteRefs, parse_ls_remote
 from freightyard.shared.sources.gitrefs import daemon_refs, http_refs
 from freightyard.shared.sources.http import HttpClient, Response

@@ -6,9 +6,9 @@ from pathlib import Path
 
 import pytest
 
-from freightyard.shared.errors import SourceError
-from freightyard.shared.model import ChartSubscription
-from freightyard.shared.sources.credentials import EnvFileCredentials
+from freightyard.shared.core.errors import SourceError
+from freightyard.shared.core.model import ChartSubscription
+from freightyard.shared.credentials import EnvFileCredentials
 from freightyard.shared.sources.factory import DefaultSources
 from tests.servers.helm_repo import HelmRepoServer, build_chart_repo, push_chart_oci
 from tests.servers.registry import Registry

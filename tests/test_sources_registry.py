@@ -9,9 +9,9 @@ from pathlib import Path
 
 import pytest
 
-from freightyard.shared.errors import SourceError
-from freightyard.shared.model import ImageSubscription
-from freightyard.shared.sources.credentials import EnvFileCredentials
+from freightyard.shared.core.errors import SourceError
+from freightyard.shared.core.model import ImageSubscription
+from freightyard.shared.credentials import EnvFileCredentials
 from freightyard.shared.sources.factory import DefaultSources
 from tests.servers._proc import InProcessHTTPServer, free_port
 from tests.servers.oci import push_image, push_many_tags, push_multiarch_image

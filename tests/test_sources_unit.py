@@ -9,11 +9,11 @@ from pathlib import Path
 
 import pytest
 
-from freightyard.shared.errors import SourceError
-from freightyard.shared.model import ImageSubscription
-from freightyard.shared.selection import SelectionError, filter_tags, order_tags, semver_order
+from freightyard.shared.core.errors import SourceError
+from freightyard.shared.core.model import ImageSubscription
+from freightyard.shared.core.selection import SelectionError, filter_tags, order_tags, semver_order
+from freightyard.shared.credentials import Credentials, EnvFileCredentials
 from freightyard.shared.sources.challenge import next_link, parse_challenge, parse_image_ref
-from freightyard.shared.sources.credentials import Credentials, EnvFileCredentials
 from freightyard.shared.sources.git import parse_ls_remote
 from freightyard.shared.sources.gitauth import askpass_env, split_credentials
 from freightyard.shared.sources.gitpaths import is_simple, paths_match, pathspecs

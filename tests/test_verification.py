@@ -11,8 +11,8 @@ from typing import Any
 
 import pytest
 
-from freightyard.shared.errors import NotEligibleError
-from freightyard.shared.freight import Commit, Freight, Image
+from freightyard.shared.core.errors import NotEligibleError
+from freightyard.shared.core.freight import Commit, Freight, Image
 from freightyard.shared.kube.client import KubeApi
 from freightyard.shared.verification.argocd import Target, judge
 from freightyard.shared.verification.runner import verify
@@ -221,8 +221,8 @@ def test_verify_command_records_and_exits_non_zero_on_failure(
     tmp_path: Path, capsys: pytest.CaptureFixture[str]
 ) -> None:
     from freightyard.controller.cli import main
-    from freightyard.shared.pipeline import parse_pipelines
-    from freightyard.shared.promotion import Engine
+    from freightyard.shared.core.pipeline import parse_pipelines
+    from freightyard.shared.engine.promotion import Engine
     from freightyard.shared.stores.file import FileStore
 
     text = PIPELINE.replace("argocd: {healthy: true}", "argocd: {healthy: false}").replace("http: [HTTP]", "")

@@ -7,7 +7,7 @@ import argparse
 from freightyard.controller.commands.promote import actor
 from freightyard.controller.options import add_common, load_context
 from freightyard.controller.output import emit
-from freightyard.shared.promotion import Engine
+from freightyard.shared.engine.promotion import Engine
 
 
 def register(sub: argparse._SubParsersAction) -> None:  # type: ignore[type-arg]

@@ -6,8 +6,8 @@ import argparse
 
 from freightyard.controller.options import add_common, load_context
 from freightyard.controller.output import emit
-from freightyard.shared.params import parameter_sets
-from freightyard.shared.promotion import Engine
+from freightyard.shared.core.params import parameter_sets
+from freightyard.shared.engine.promotion import Engine
 
 
 def register(sub: argparse._SubParsersAction) -> None:  # type: ignore[type-arg]

@@ -30,11 +30,11 @@ from freightyard.controller.runtime.schedule import Scheduler
 from freightyard.controller.runtime.sources import SerializedSources
 from freightyard.controller.server import HttpServer, parse_listen
 from freightyard.controller.webhooks import Secrets
-from freightyard.shared.errors import ConfigError
+from freightyard.shared.core.errors import ConfigError
+from freightyard.shared.core.model import Pipeline
+from freightyard.shared.engine.promotion import Engine
 from freightyard.shared.kube.client import KubeApi, KubeSettings, api_factory
 from freightyard.shared.kube.configmaps import list_configmaps
-from freightyard.shared.model import Pipeline
-from freightyard.shared.promotion import Engine
 from freightyard.shared.sources.git import default_cache_dir
 from freightyard.shared.stores.factory import store_from_spec
 

@@ -11,12 +11,12 @@ from typing import Any
 
 from freightyard.controller.options import add_common, load_context
 from freightyard.controller.output import emit
+from freightyard.shared.core.state import find_freight
+from freightyard.shared.engine.promotion import Engine
 from freightyard.shared.mechanisms.common import credentials_lookup, render_env
-from freightyard.shared.noop import render_stage
-from freightyard.shared.promotion import Engine
 from freightyard.shared.render.hashing import without_freight_id
+from freightyard.shared.render.stage import render_stage
 from freightyard.shared.sources.git import GitMirrors, default_cache_dir
-from freightyard.shared.state import find_freight
 
 
 def register(sub: argparse._SubParsersAction) -> None:  # type: ignore[type-arg]

@@ -7,10 +7,10 @@ from typing import Any
 
 from freightyard.controller.options import Context, add_common, add_source_options, load_context, sources_from
 from freightyard.controller.output import emit
-from freightyard.shared.discovery import discover, discovered_artifacts
-from freightyard.shared.errors import SourceError
-from freightyard.shared.freight import Chart, Commit, Image
-from freightyard.shared.promotion import Engine
+from freightyard.shared.core.errors import SourceError
+from freightyard.shared.core.freight import Chart, Commit, Image
+from freightyard.shared.engine.discovery import discover, discovered_artifacts
+from freightyard.shared.engine.promotion import Engine
 from freightyard.shared.sources.base import SourceFactory
 from freightyard.shared.sources.git import default_cache_dir
 

@@ -6,7 +6,7 @@ import argparse
 
 from freightyard.controller.options import add_common, load_context
 from freightyard.controller.output import emit
-from freightyard.shared.state import find_freight
+from freightyard.shared.core.state import find_freight
 
 
 def register(sub: argparse._SubParsersAction) -> None:  # type: ignore[type-arg]
@@ -26,7 +26,7 @@ def register(sub: argparse._SubParsersAction) -> None:  # type: ignore[type-arg]
 def run_list(args: argparse.Namespace) -> int:
     context = load_context(args)
     pipeline = context.pipeline(args.pipeline)
-    from freightyard.shared.promotion import Engine
+    from freightyard.shared.engine.promotion import Engine
 
     state = Engine(pipeline, context.store(pipeline)).state()
     rows, data = [], []
@@ -53,7 +53,7 @@ def run_list(args: argparse.Namespace) -> int:
 def run_show(args: argparse.Namespace) -> int:
     context = load_context(args)
     pipeline = context.pipeline(args.pipeline)
-    from freightyard.shared.promotion import Engine
+    from freightyard.shared.engine.promotion import Engine
 
     freight = find_freight(Engine(pipeline, context.store(pipeline)).state(), args.freight)
     rows = [["id", freight.id], ["alias", freight.alias], ["origin", freight.origin]]

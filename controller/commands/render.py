@@ -23,11 +23,11 @@ def register(subparsers: argparse._SubParsersAction[argparse.ArgumentParser]) ->
 
 
 def run(args: argparse.Namespace) -> int:
-    from freightyard.cmp.freight_source import freight_from_state
-    from freightyard.cmp.locate import pick_app
+    from freightyard.shared.core.state import state_from_document
     from freightyard.shared.render import RenderEnv, render_app
     from freightyard.shared.render.env import find_tools
-    from freightyard.shared.state import state_from_document
+    from freightyard.shared.render.freight_source import freight_from_state
+    from freightyard.shared.render.locate import pick_app
 
     context = load_context(args)
     pipeline = context.pipeline(args.pipeline)

@@ -7,10 +7,10 @@ from typing import Any
 
 from freightyard.controller.options import add_common, load_context
 from freightyard.controller.output import emit
-from freightyard.shared import eligibility
-from freightyard.shared.model import Pipeline
-from freightyard.shared.promotion import Engine
-from freightyard.shared.state import State, now_utc
+from freightyard.shared.core import eligibility
+from freightyard.shared.core.model import Pipeline
+from freightyard.shared.core.state import State, now_utc
+from freightyard.shared.engine.promotion import Engine
 
 
 def register(sub: argparse._SubParsersAction) -> None:  # type: ignore[type-arg]

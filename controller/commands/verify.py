@@ -7,7 +7,7 @@ import os
 
 from freightyard.controller.options import add_common, load_context
 from freightyard.controller.output import emit
-from freightyard.shared.promotion import Engine
+from freightyard.shared.engine.promotion import Engine
 from freightyard.shared.sources.git import default_cache_dir
 
 

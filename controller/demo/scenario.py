@@ -9,7 +9,7 @@ from collections.abc import Callable
 from pathlib import Path
 
 from freightyard.controller.demo.oci import add_image
-from freightyard.shared.errors import FreightyardError
+from freightyard.shared.core.errors import FreightyardError
 from freightyard.shared.process import Request, run
 
 PIPELINE = """\
@@ -213,8 +213,8 @@ class Demo:
         self.run("render", "guestbook", "prod")
 
     def _newest(self) -> str:
+        from freightyard.shared.engine.promotion import Engine
         from freightyard.shared.pipeline_files import load_pipelines
-        from freightyard.shared.promotion import Engine
         from freightyard.shared.stores.factory import store_from_spec
 
         pipeline = load_pipelines(self.repo / "pipelines")[0]

@@ -15,10 +15,10 @@ from __future__ import annotations
 import datetime as dt
 from dataclasses import dataclass
 
-from freightyard.shared import eligibility
-from freightyard.shared.freight import Freight
-from freightyard.shared.model import Pipeline, Stage
-from freightyard.shared.state import VERIFIED_PHASES, State, parse_time
+from freightyard.shared.core import eligibility
+from freightyard.shared.core.freight import Freight
+from freightyard.shared.core.model import Pipeline, Stage
+from freightyard.shared.core.state import VERIFIED_PHASES, State, parse_time
 
 
 @dataclass(frozen=True)

@@ -24,9 +24,9 @@ from freightyard.controller.pipelines_source import PipelineSet
 from freightyard.controller.runtime.reconcile import Reconciler
 from freightyard.controller.runtime.schedule import Scheduler
 from freightyard.controller.server import Answer, Routes
-from freightyard.shared.errors import FreightyardError, SourceError
-from freightyard.shared.model import Pipeline
-from freightyard.shared.promotion import Engine
+from freightyard.shared.core.errors import FreightyardError, SourceError
+from freightyard.shared.core.model import Pipeline
+from freightyard.shared.engine.promotion import Engine
 
 log = logging.getLogger("freightyard.controller")
 RETRY_AFTER_ERROR_S = 30.0

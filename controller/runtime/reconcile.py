@@ -20,12 +20,12 @@ from freightyard.controller.metrics import Metrics
 from freightyard.controller.runtime import autopromote, verify
 from freightyard.controller.runtime.refresh import NoRefresh, Refresher
 from freightyard.controller.runtime.schedule import Backoff
-from freightyard.shared.discovery import discover
-from freightyard.shared.errors import FreightyardError, MechanismError, NotEligibleError
-from freightyard.shared.model import Stage, Warehouse
-from freightyard.shared.promotion import PENDING, Engine
+from freightyard.shared.core.errors import FreightyardError, MechanismError, NotEligibleError
+from freightyard.shared.core.model import Stage, Warehouse
+from freightyard.shared.core.state import FAILED, PromotionRecord, State, parse_time
+from freightyard.shared.engine.discovery import discover
+from freightyard.shared.engine.promotion import PENDING, Engine
 from freightyard.shared.sources.base import SourceFactory
-from freightyard.shared.state import FAILED, PromotionRecord, State, parse_time
 
 log = logging.getLogger("freightyard.controller")
 ACTOR = "controller:auto-promotion"

@@ -19,7 +19,7 @@ from collections.abc import Callable, Iterator
 from dataclasses import dataclass, field
 from typing import Any, Protocol
 
-from freightyard.shared.errors import FreightyardError
+from freightyard.shared.core.errors import FreightyardError
 from freightyard.shared.kube.applications import (
     list_applications,
     list_applicationsets,

@@ -11,8 +11,8 @@ from __future__ import annotations
 import threading
 from dataclasses import dataclass, field
 
-from freightyard.shared.freight import Commit
-from freightyard.shared.model import ChartSubscription, GitSubscription, ImageSubscription
+from freightyard.shared.core.freight import Commit
+from freightyard.shared.core.model import ChartSubscription, GitSubscription, ImageSubscription
 from freightyard.shared.sources.base import ChartSource, GitSource, ImageSource, SourceFactory
 
 

@@ -17,7 +17,7 @@ from concurrent.futures import Future, ThreadPoolExecutor
 from dataclasses import dataclass
 from typing import Any
 
-from freightyard.shared.promotion import Engine
+from freightyard.shared.engine.promotion import Engine
 
 log = logging.getLogger("freightyard.controller")
 MODULE, FUNCTION = "freightyard.shared.verification", "verify_stage"

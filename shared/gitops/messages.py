@@ -4,9 +4,9 @@ from __future__ import annotations
 
 from typing import Any
 
-from freightyard.shared import expressions
-from freightyard.shared.errors import MechanismError
-from freightyard.shared.freight import Freight
+from freightyard.shared.core import expressions
+from freightyard.shared.core.errors import MechanismError
+from freightyard.shared.core.freight import Freight
 
 DEFAULT_SUBJECT = "Promote ${{ freight.alias }} (${{ freight.short }}) into ${{ stage.name }}"
 

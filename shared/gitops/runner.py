@@ -5,10 +5,10 @@ from __future__ import annotations
 from dataclasses import dataclass, field
 from pathlib import Path
 
-from freightyard.shared.errors import MechanismError
+from freightyard.shared.core.errors import MechanismError
+from freightyard.shared.core.redact import redact
+from freightyard.shared.credentials import Credentials
 from freightyard.shared.process import Outcome, ProcessError, Request, run
-from freightyard.shared.redact import redact
-from freightyard.shared.sources.credentials import Credentials
 from freightyard.shared.sources.gitauth import askpass_env
 
 

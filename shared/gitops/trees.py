@@ -7,9 +7,9 @@ import tarfile
 from dataclasses import dataclass
 from pathlib import Path
 
-from freightyard.shared.errors import MechanismError, SourceError
+from freightyard.shared.core.errors import MechanismError, SourceError
+from freightyard.shared.core.redact import redact
 from freightyard.shared.process import ProcessError, Request, run
-from freightyard.shared.redact import redact
 from freightyard.shared.sources.git import GitMirrors, RemoteRefs
 from freightyard.shared.sources.gitauth import split_credentials
 

@@ -15,11 +15,11 @@ from collections.abc import Callable
 from dataclasses import dataclass
 from pathlib import Path
 
-from freightyard.shared.errors import MechanismError, SourceError
+from freightyard.shared.core.errors import MechanismError, SourceError
+from freightyard.shared.core.redact import redact
+from freightyard.shared.credentials import CredentialLookup, Credentials
 from freightyard.shared.gitops.runner import GitRunner, GitWriteError
 from freightyard.shared.gitops.trees import resolve, sync
-from freightyard.shared.redact import redact
-from freightyard.shared.sources.credentials import CredentialLookup, Credentials
 from freightyard.shared.sources.git import GitMirrors
 from freightyard.shared.sources.gitauth import split_credentials
 

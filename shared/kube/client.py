@@ -12,7 +12,7 @@ from dataclasses import dataclass
 from functools import cached_property
 from typing import Any
 
-from freightyard.shared.errors import ConfigError
+from freightyard.shared.core.errors import ConfigError
 from freightyard.shared.kube.errors import Call, KubeInvalid, reraise
 
 JsonDict = dict[str, Any]

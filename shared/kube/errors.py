@@ -18,7 +18,7 @@ import json
 from dataclasses import dataclass
 from typing import Any, NoReturn
 
-from freightyard.shared.errors import FreightyardError, NotFoundError, StoreConflict, StoreError, StoreForbidden
+from freightyard.shared.core.errors import FreightyardError, NotFoundError, StoreConflict, StoreError, StoreForbidden
 
 MAX_BODY_CHARS = 256  # "who knows which sensitive information can be dumped" (kopf)
 

@@ -7,9 +7,9 @@ from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any, Protocol
 
-from freightyard.shared.errors import ConfigError
-from freightyard.shared.freight import Freight
-from freightyard.shared.model import Pipeline, Stage
+from freightyard.shared.core.errors import ConfigError
+from freightyard.shared.core.freight import Freight
+from freightyard.shared.core.model import Pipeline, Stage
 
 
 @dataclass(frozen=True)

@@ -6,15 +6,15 @@ from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
 
-from freightyard.shared.errors import ConfigError, MechanismError
-from freightyard.shared.freight import same_repo
+from freightyard.shared.core.errors import ConfigError, MechanismError
+from freightyard.shared.core.freight import same_repo
+from freightyard.shared.core.params import app_repo_url
+from freightyard.shared.credentials import CredentialLookup, EnvFileCredentials
 from freightyard.shared.gitops.messages import commit_message, evaluate
 from freightyard.shared.gitops.runner import Author, GitRunner
 from freightyard.shared.gitops.workspace import DEFAULT_ATTEMPTS, credentials_for
 from freightyard.shared.mechanisms.base import PromotionContext
-from freightyard.shared.params import app_repo_url
 from freightyard.shared.render.env import RenderEnv, find_tools
-from freightyard.shared.sources.credentials import CredentialLookup, EnvFileCredentials
 from freightyard.shared.sources.git import GitMirrors
 
 

@@ -7,12 +7,12 @@ import shutil
 import tempfile
 from pathlib import Path
 
-from freightyard.shared.errors import MechanismError
+from freightyard.shared.core.errors import MechanismError
+from freightyard.shared.core.mechanism_options import copy_branch_options as validate_options
 from freightyard.shared.gitops.trees import export_tree
 from freightyard.shared.gitops.workspace import Change, commit_and_push
 from freightyard.shared.mechanisms.base import MechanismResult, PromotionContext
 from freightyard.shared.mechanisms.common import git_target, message, source_revision, stage_repo
-from freightyard.shared.mechanisms.options import copy_branch_options as validate_options
 
 __all__ = ["CopyBranch", "validate_options"]
 

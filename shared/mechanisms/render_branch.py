@@ -15,12 +15,12 @@ from pathlib import Path
 
 import yaml
 
-from freightyard.shared.errors import MechanismError
+from freightyard.shared.core.errors import MechanismError
+from freightyard.shared.core.mechanism_options import render_branch_options as validate_options
 from freightyard.shared.gitops.workspace import Change, commit_and_push
 from freightyard.shared.mechanisms.base import MechanismResult, PromotionContext
 from freightyard.shared.mechanisms.common import git_target, message, render_env, stage_repo
-from freightyard.shared.mechanisms.options import render_branch_options as validate_options
-from freightyard.shared.noop import StageRender, render_stage
+from freightyard.shared.render.stage import StageRender, render_stage
 
 MANIFESTS = "manifests.yaml"
 METADATA = ".freightyard/freight.yaml"

@@ -17,13 +17,13 @@ from __future__ import annotations
 from collections.abc import Callable
 from typing import Any
 
-from freightyard.shared.errors import FreightyardError, MechanismError
-from freightyard.shared.freight import Freight, normalize_repo, same_repo
+from freightyard.shared.core.errors import FreightyardError, MechanismError
+from freightyard.shared.core.freight import Freight, normalize_repo, same_repo
+from freightyard.shared.core.mechanism_options import update_app_options as validate_options
 from freightyard.shared.gitops.messages import evaluate
 from freightyard.shared.kube.applications import get_application, patch_application, request_refresh
 from freightyard.shared.kube.client import KubeApi, api_factory
 from freightyard.shared.mechanisms.base import MechanismResult, PromotionContext
-from freightyard.shared.mechanisms.options import update_app_options as validate_options
 
 AUTHORIZED_ANNOTATION = "freightyard.io/authorized-stage"
 FREIGHT_ANNOTATION = "freightyard.io/freight"

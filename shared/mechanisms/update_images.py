@@ -19,15 +19,15 @@ from typing import Any
 
 from ruamel.yaml.comments import CommentedMap
 
-from freightyard.shared.errors import MechanismError
-from freightyard.shared.freight import Image, normalize_repo, same_repo
+from freightyard.shared.core.errors import MechanismError
+from freightyard.shared.core.freight import Image, normalize_repo, same_repo
+from freightyard.shared.core.mechanism_options import update_images_options as validate_options
 from freightyard.shared.gitops.messages import evaluate
 from freightyard.shared.gitops.trees import sync
 from freightyard.shared.gitops.workspace import Change, commit_and_push
 from freightyard.shared.mechanisms import yamledit
 from freightyard.shared.mechanisms.base import MechanismResult, PromotionContext
 from freightyard.shared.mechanisms.common import git_target, message, option, stage_repo
-from freightyard.shared.mechanisms.options import update_images_options as validate_options
 
 KUSTOMIZATION_NAMES = ("kustomization.yaml", "kustomization.yml", "Kustomization")
 __all__ = ["UpdateImages", "validate_options"]

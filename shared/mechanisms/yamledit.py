@@ -12,7 +12,7 @@ from ruamel.yaml.comments import CommentedMap
 from ruamel.yaml.error import YAMLError
 from ruamel.yaml.scalarstring import ScalarString
 
-from freightyard.shared.errors import MechanismError
+from freightyard.shared.core.errors import MechanismError
 
 _DASH = re.compile(r"^( *)- ", re.M)
 _KEY = re.compile(r"^( *)[^\s#-][^:]*:\s*(#.*)?$")

@@ -10,9 +10,9 @@ from __future__ import annotations
 from pathlib import Path
 from typing import TYPE_CHECKING
 
-from freightyard.shared.errors import NotFoundError, RenderError
-from freightyard.shared.freight import Chart, Freight, Image, same_repo
-from freightyard.shared.model import App, Pipeline
+from freightyard.shared.core.errors import NotFoundError, RenderError
+from freightyard.shared.core.freight import Chart, Freight, Image, same_repo
+from freightyard.shared.core.model import App, Pipeline
 
 if TYPE_CHECKING:
     from freightyard.shared.render.helm import ChartAccess
@@ -189,8 +189,8 @@ def _chart_access(pipeline: Pipeline, freight: Freight, chart: Chart | None) -> 
         return ChartAccess()
     from urllib.parse import urlsplit
 
-    from freightyard.shared.errors import SourceError
-    from freightyard.shared.sources.credentials import EnvFileCredentials
+    from freightyard.shared.core.errors import SourceError
+    from freightyard.shared.credentials import EnvFileCredentials
 
     host = urlsplit(sub.repo_url if "://" in sub.repo_url else f"//{sub.repo_url}").netloc
     try:

@@ -9,7 +9,7 @@ from collections.abc import Mapping
 from dataclasses import dataclass, field
 from pathlib import Path
 
-from freightyard.shared.errors import RenderError
+from freightyard.shared.core.errors import RenderError
 
 ANNOTATION_FREIGHT = "freightyard.io/freight"
 ANNOTATION_STAGE = "freightyard.io/stage"

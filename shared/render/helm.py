@@ -12,12 +12,12 @@ from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
 
-from freightyard.shared.errors import RenderError
-from freightyard.shared.freight import Chart, Freight
-from freightyard.shared.model import App
+from freightyard.shared.core.errors import RenderError
+from freightyard.shared.core.freight import Chart, Freight
+from freightyard.shared.core.model import App
+from freightyard.shared.credentials import Credentials
 from freightyard.shared.process import ProcessError, Request, run
 from freightyard.shared.render.env import RenderEnv, remaining
-from freightyard.shared.sources.credentials import Credentials
 
 _KUBE_VERSION = re.compile(r"(\d+)\.(\d+)(?:\.(\d+))?")
 _RELEASE = re.compile(r"[^a-z0-9-]+")
@@ -53,7 +53,7 @@ def image_values(app: App, freight: Freight, stage: str, pipeline: str) -> dict[
     """The values the app's ``helm.images`` entries evaluate to for ``freight``."""
     if not app.helm_values:
         return {}
-    from freightyard.shared import expressions  # CEL loads only when a chart maps images
+    from freightyard.shared.core import expressions  # CEL loads only when a chart maps images
 
     data = freight.to_dict()
     variables = {"freight": data, "stage": {"name": stage}, "pipeline": {"name": pipeline}}

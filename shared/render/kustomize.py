@@ -6,7 +6,7 @@ from __future__ import annotations
 
 from pathlib import Path
 
-from freightyard.shared.errors import RenderError
+from freightyard.shared.core.errors import RenderError
 from freightyard.shared.process import ProcessError, Request, run
 from freightyard.shared.render.env import RenderEnv, remaining
 

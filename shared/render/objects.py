@@ -8,8 +8,8 @@ from typing import Any
 
 import yaml
 
-from freightyard.shared.errors import RenderError
-from freightyard.shared.freight import Image, normalize_repo
+from freightyard.shared.core.errors import RenderError
+from freightyard.shared.core.freight import Image, normalize_repo
 
 try:  # libyaml is several times faster; fall back where it is missing
     _Loader: Any = yaml.CSafeLoader

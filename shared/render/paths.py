@@ -11,7 +11,7 @@ from typing import Any
 
 import yaml
 
-from freightyard.shared.errors import RenderError
+from freightyard.shared.core.errors import RenderError
 
 KUSTOMIZATION_NAMES = ("kustomization.yaml", "kustomization.yml", "Kustomization")
 _REMOTE = re.compile(r"^(?:[a-z][a-z0-9+.-]*://|git@|github\.com/|gitlab\.com/|bitbucket\.org/)|[?&]ref=", re.I)

@@ -6,7 +6,7 @@ from __future__ import annotations
 from pathlib import Path
 from typing import Any
 
-from freightyard.shared.errors import RenderError
+from freightyard.shared.core.errors import RenderError
 from freightyard.shared.render.objects import load_objects
 from freightyard.shared.render.paths import inside
 

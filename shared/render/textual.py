@@ -12,7 +12,7 @@ import json
 import re
 from collections.abc import Mapping, Sequence
 
-from freightyard.shared.freight import Image, normalize_repo
+from freightyard.shared.core.freight import Image, normalize_repo
 from freightyard.shared.render.objects import image_name, reference
 
 _SEPARATOR = b"\n---\n"

@@ -4,8 +4,8 @@ from __future__ import annotations
 
 from typing import Protocol
 
-from freightyard.shared.freight import Chart, Commit, Image
-from freightyard.shared.model import ChartSubscription, GitSubscription, ImageSubscription
+from freightyard.shared.core.freight import Chart, Commit, Image
+from freightyard.shared.core.model import ChartSubscription, GitSubscription, ImageSubscription
 
 
 class GitSource(Protocol):

@@ -9,10 +9,10 @@ from __future__ import annotations
 from dataclasses import dataclass, field
 from pathlib import Path
 
-from freightyard.shared.model import ChartSubscription, GitSubscription, ImageSubscription
+from freightyard.shared.core.model import ChartSubscription, GitSubscription, ImageSubscription
+from freightyard.shared.credentials import CredentialLookup, EnvFileCredentials
 from freightyard.shared.sources.base import ChartSource, GitSource, ImageSource
 from freightyard.shared.sources.challenge import parse_image_ref
-from freightyard.shared.sources.credentials import CredentialLookup, EnvFileCredentials
 from freightyard.shared.sources.git import GitCliSource, GitMirrors, default_cache_dir
 from freightyard.shared.sources.helm import HelmHttpSource, HelmOciSource
 from freightyard.shared.sources.http import HttpClient

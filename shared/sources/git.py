@@ -19,14 +19,14 @@ from dataclasses import dataclass, field
 from pathlib import Path
 from typing import TYPE_CHECKING
 
-from freightyard.shared.errors import SourceError
-from freightyard.shared.freight import Commit
-from freightyard.shared.model import GitSubscription
+from freightyard.shared.core.errors import SourceError
+from freightyard.shared.core.freight import Commit
+from freightyard.shared.core.model import GitSubscription
+from freightyard.shared.core.redact import redact
+from freightyard.shared.core.selection import filter_tags, semver_order
+from freightyard.shared.core.semverc import ConstraintError
+from freightyard.shared.credentials import CredentialLookup, Credentials, no_credentials
 from freightyard.shared.process import ProcessError, Request, run
-from freightyard.shared.redact import redact
-from freightyard.shared.selection import filter_tags, semver_order
-from freightyard.shared.semverc import ConstraintError
-from freightyard.shared.sources.credentials import CredentialLookup, Credentials, no_credentials
 from freightyard.shared.sources.gitauth import askpass_env, split_credentials
 from freightyard.shared.sources.gitpaths import is_simple, paths_match, pathspecs
 

@@ -12,7 +12,7 @@ import stat
 from pathlib import Path
 from urllib.parse import unquote, urlsplit, urlunsplit
 
-from freightyard.shared.sources.credentials import Credentials
+from freightyard.shared.credentials import Credentials
 
 USER_VAR = "FREIGHTYARD_GIT_USERNAME"
 PASSWORD_VAR = "FREIGHTYARD_GIT_PASSWORD"  # noqa: S105 - the name of a variable, not a secret

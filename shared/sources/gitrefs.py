@@ -15,8 +15,8 @@ from collections.abc import Callable
 from typing import TYPE_CHECKING
 from urllib.parse import unquote, urlsplit
 
-from freightyard.shared.errors import SourceError
-from freightyard.shared.sources.credentials import Credentials
+from freightyard.shared.core.errors import SourceError
+from freightyard.shared.credentials import Credentials
 from freightyard.shared.sources.pktline import (
     FLUSH,
     Advertisement,

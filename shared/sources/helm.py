@@ -13,14 +13,14 @@ from typing import Any
 
 import yaml
 
-from freightyard.shared.errors import SourceError
-from freightyard.shared.freight import Chart
-from freightyard.shared.model import ChartSubscription
-from freightyard.shared.redact import redact
-from freightyard.shared.selection import semver_order
-from freightyard.shared.semverc import ConstraintError
+from freightyard.shared.core.errors import SourceError
+from freightyard.shared.core.freight import Chart
+from freightyard.shared.core.model import ChartSubscription
+from freightyard.shared.core.redact import redact
+from freightyard.shared.core.selection import semver_order
+from freightyard.shared.core.semverc import ConstraintError
+from freightyard.shared.credentials import Credentials
 from freightyard.shared.sources.challenge import parse_image_ref
-from freightyard.shared.sources.credentials import Credentials
 from freightyard.shared.sources.http import HttpClient
 from freightyard.shared.sources.registry import RegistryClient
 

@@ -16,8 +16,8 @@ from typing import Protocol
 
 import requests
 
-from freightyard.shared.errors import SourceError
-from freightyard.shared.redact import redact
+from freightyard.shared.core.errors import SourceError
+from freightyard.shared.core.redact import redact
 
 RETRYABLE = frozenset({429, 500, 502, 503, 504})
 MAX_BODY = 64 * 1024 * 1024  # a tag list, index.yaml or config blob larger than this is refused

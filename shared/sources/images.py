@@ -14,11 +14,11 @@ from dataclasses import dataclass, field
 from datetime import UTC, datetime
 from typing import Any
 
-from freightyard.shared.errors import SourceError
-from freightyard.shared.freight import Image
-from freightyard.shared.model import ImageSubscription
-from freightyard.shared.redact import redact
-from freightyard.shared.selection import filter_tags, iter_tags
+from freightyard.shared.core.errors import SourceError
+from freightyard.shared.core.freight import Image
+from freightyard.shared.core.model import ImageSubscription
+from freightyard.shared.core.redact import redact
+from freightyard.shared.core.selection import filter_tags, iter_tags
 from freightyard.shared.sources.challenge import ImageRef
 from freightyard.shared.sources.registry import Manifest, RegistryClient
 

@@ -12,10 +12,10 @@ from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
 
-from freightyard.shared.errors import SourceError
-from freightyard.shared.freight import Image
-from freightyard.shared.model import ImageSubscription
-from freightyard.shared.selection import order_tags
+from freightyard.shared.core.errors import SourceError
+from freightyard.shared.core.freight import Image
+from freightyard.shared.core.model import ImageSubscription
+from freightyard.shared.core.selection import order_tags
 
 REF_NAME = "org.opencontainers.image.ref.name"
 

@@ -17,10 +17,10 @@ from dataclasses import dataclass, field
 from typing import Any
 from urllib.parse import urlencode
 
-from freightyard.shared.errors import SourceError
-from freightyard.shared.redact import redact
+from freightyard.shared.core.errors import SourceError
+from freightyard.shared.core.redact import redact
+from freightyard.shared.credentials import Credentials
 from freightyard.shared.sources.challenge import ImageRef, next_link, parse_challenge
-from freightyard.shared.sources.credentials import Credentials
 from freightyard.shared.sources.http import RETRYABLE, HttpClient, Response
 
 MANIFEST_TYPES = (

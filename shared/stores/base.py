@@ -14,7 +14,7 @@ from collections.abc import Callable
 from dataclasses import dataclass
 from typing import Any, Protocol, TypeVar
 
-from freightyard.shared.errors import StoreConflict
+from freightyard.shared.core.errors import StoreConflict
 
 Document = dict[str, Any]
 T = TypeVar("T")

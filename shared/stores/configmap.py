@@ -6,7 +6,7 @@ import copy
 import json
 from collections.abc import Callable
 
-from freightyard.shared.errors import StoreConflict, StoreError
+from freightyard.shared.core.errors import StoreConflict, StoreError
 from freightyard.shared.kube.client import KubeApi
 from freightyard.shared.kube.configmaps import create_configmap, get_configmap, replace_configmap
 from freightyard.shared.kube.errors import KubeNotFound

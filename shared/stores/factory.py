@@ -6,7 +6,7 @@ from collections.abc import Callable
 from pathlib import Path
 from typing import TYPE_CHECKING
 
-from freightyard.shared.errors import ConfigError
+from freightyard.shared.core.errors import ConfigError
 from freightyard.shared.kube.client import KubeApi
 from freightyard.shared.kube.client import api_factory as default_api_factory
 from freightyard.shared.stores.base import DocumentStore
@@ -14,7 +14,7 @@ from freightyard.shared.stores.configmap import ConfigMapStore
 from freightyard.shared.stores.file import FileStore
 
 if TYPE_CHECKING:
-    from freightyard.shared.model import Pipeline
+    from freightyard.shared.core.model import Pipeline
 
 USAGE = "use file:PATH, configmap:NAMESPACE/NAME or configmap"
 

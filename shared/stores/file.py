@@ -17,7 +17,7 @@ from pathlib import Path
 
 import yaml
 
-from freightyard.shared.errors import StoreConflict, StoreError
+from freightyard.shared.core.errors import StoreConflict, StoreError
 from freightyard.shared.stores.base import Document, Snapshot
 
 

@@ -6,7 +6,7 @@ from __future__ import annotations
 from typing import TYPE_CHECKING
 
 if TYPE_CHECKING:
-    from freightyard.shared.promotion import Engine
+    from freightyard.shared.engine.promotion import Engine
     from freightyard.shared.verification.runner import Outcome
 
 

@@ -13,7 +13,7 @@ from collections.abc import Callable
 from dataclasses import dataclass
 from typing import Any, Literal
 
-from freightyard.shared.errors import FreightyardError
+from freightyard.shared.core.errors import FreightyardError
 from freightyard.shared.kube.applications import REFRESH_ANNOTATION, get_application, list_applications, request_refresh
 from freightyard.shared.kube.client import KubeApi
 from freightyard.shared.verification.results import CheckResult

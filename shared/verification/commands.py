@@ -4,11 +4,11 @@ from __future__ import annotations
 
 from typing import Any
 
-from freightyard.shared.freight import Freight
+from freightyard.shared.core.freight import Freight
+from freightyard.shared.core.params import image_keys
+from freightyard.shared.core.redact import redact
 from freightyard.shared.gitops.messages import evaluate
-from freightyard.shared.params import image_keys
 from freightyard.shared.process import ProcessError, Request, run
-from freightyard.shared.redact import redact
 from freightyard.shared.verification.results import CheckResult
 
 

@@ -6,9 +6,9 @@ from typing import Any
 
 import requests
 
-from freightyard.shared.freight import Freight
+from freightyard.shared.core.freight import Freight
+from freightyard.shared.core.redact import redact
 from freightyard.shared.gitops.messages import evaluate
-from freightyard.shared.redact import redact
 from freightyard.shared.verification.results import CheckResult
 
 MAX_BODY = 1 << 20

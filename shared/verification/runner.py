@@ -10,11 +10,11 @@ from collections.abc import Callable
 from dataclasses import dataclass, field
 from typing import Any
 
-from freightyard.shared.errors import FreightyardError, NotFoundError
-from freightyard.shared.freight import Freight
+from freightyard.shared.core.errors import FreightyardError, NotFoundError
+from freightyard.shared.core.freight import Freight
+from freightyard.shared.core.state import NOOP, PromotionRecord, find_freight, parse_time
+from freightyard.shared.engine.promotion import Engine
 from freightyard.shared.kube.client import KubeApi, api_factory
-from freightyard.shared.promotion import Engine
-from freightyard.shared.state import NOOP, PromotionRecord, find_freight, parse_time
 from freightyard.shared.verification import argocd
 from freightyard.shared.verification.commands import run_command
 from freightyard.shared.verification.http import run_http

@@ -26,10 +26,10 @@ from freightyard.controller.runtime.reconcile import Reconciler
 from freightyard.controller.runtime.refresh import KubeRefresher
 from freightyard.controller.runtime.schedule import Scheduler
 from freightyard.controller.webhooks import Secrets
+from freightyard.shared.core.model import Pipeline
+from freightyard.shared.engine.promotion import Engine
 from freightyard.shared.kube.applications import get_applicationset
 from freightyard.shared.kube.client import KubeApi, KubeSettings, make_api
-from freightyard.shared.model import Pipeline
-from freightyard.shared.promotion import Engine
 from freightyard.shared.stores.configmap import ConfigMapStore
 from tests.controller_fakes import FakeSources, pipeline, seeded
 

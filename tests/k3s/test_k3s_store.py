@@ -14,7 +14,7 @@ from typing import Any
 
 import pytest
 
-from freightyard.shared.errors import StoreConflict
+from freightyard.shared.core.errors import StoreConflict
 from freightyard.shared.kube.client import KubeApi, KubeSettings, make_api
 from freightyard.shared.kube.configmaps import get_configmap, patch_configmap
 from freightyard.shared.stores.base import Document, update_document

@@ -9,7 +9,7 @@ from __future__ import annotations
 from collections.abc import Callable
 from typing import Any
 
-from freightyard.shared import expressions
+from freightyard.shared.core import expressions
 
 Problems = list[tuple[str, str]]
 GIT_KEYS = ("repoURL", "branch", "commitMessage", "author", "credentials", "pushAttempts")

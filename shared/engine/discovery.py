@@ -11,14 +11,14 @@ from __future__ import annotations
 from collections.abc import Collection
 from dataclasses import dataclass
 
-from freightyard.shared import expressions
-from freightyard.shared.errors import SourceError
-from freightyard.shared.freight import Chart, Commit, Freight, Image
-from freightyard.shared.model import ChartSubscription, GitSubscription, ImageSubscription, Warehouse
-from freightyard.shared.redact import redact
-from freightyard.shared.selection import SelectionError
+from freightyard.shared.core import expressions
+from freightyard.shared.core.errors import SourceError
+from freightyard.shared.core.freight import Chart, Commit, Freight, Image
+from freightyard.shared.core.model import ChartSubscription, GitSubscription, ImageSubscription, Warehouse
+from freightyard.shared.core.redact import redact
+from freightyard.shared.core.selection import SelectionError
+from freightyard.shared.core.state import format_time, now_utc
 from freightyard.shared.sources.base import SourceFactory
-from freightyard.shared.state import format_time, now_utc
 
 
 @dataclass(frozen=True)

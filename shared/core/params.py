@@ -27,10 +27,10 @@ from __future__ import annotations
 from collections.abc import Collection, Mapping
 from typing import Any
 
-from freightyard.shared.errors import ConfigError, NotFoundError, StoreError
-from freightyard.shared.freight import Chart, Commit, Freight, Image, normalize_repo
-from freightyard.shared.model import App, Pipeline, Stage
-from freightyard.shared.state import PromotionRecord, State
+from freightyard.shared.core.errors import ConfigError, NotFoundError, StoreError
+from freightyard.shared.core.freight import Chart, Commit, Freight, Image, normalize_repo
+from freightyard.shared.core.model import App, Pipeline, Stage
+from freightyard.shared.core.state import PromotionRecord, State
 
 BRANCH_MECHANISMS = ("render-branch", "copy-branch")
 DEFAULT_REVISION = "HEAD"

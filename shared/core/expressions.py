@@ -91,7 +91,7 @@ def _format(value: Any) -> str:
 
 def freight_functions(freight_dict: dict[str, Any]) -> dict[str, Callable[..., Any]]:
     """``commitFrom``/``imageFrom``/``chartFrom`` over a freight's JSON form."""
-    from freightyard.shared.freight import same_repo
+    from freightyard.shared.core.freight import same_repo
 
     def pick(kind: str, url: str, name: str = "") -> dict[str, Any]:
         for item in freight_dict.get(kind) or ():

@@ -18,8 +18,8 @@ from typing import Any
 
 import yaml
 
-from freightyard.shared.errors import NotFoundError
-from freightyard.shared.freight import Freight
+from freightyard.shared.core.errors import NotFoundError
+from freightyard.shared.core.freight import Freight
 
 MAX_DOCUMENT_BYTES = 900 * 1024  # ConfigMaps are capped at 1 MiB; leave room for metadata
 DEFAULT_FREIGHT_PER_WAREHOUSE = 20

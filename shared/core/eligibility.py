@@ -10,9 +10,9 @@ from __future__ import annotations
 import datetime as dt
 from dataclasses import dataclass
 
-from freightyard.shared.freight import Freight
-from freightyard.shared.model import Pipeline
-from freightyard.shared.state import State, parse_time
+from freightyard.shared.core.freight import Freight
+from freightyard.shared.core.model import Pipeline
+from freightyard.shared.core.state import State, parse_time
 
 
 @dataclass(frozen=True)

@@ -15,13 +15,11 @@ from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
 
-from freightyard.shared import eligibility, noop
-from freightyard.shared.errors import FreightyardError, MechanismError, NotEligibleError
-from freightyard.shared.freight import Freight
-from freightyard.shared.mechanisms.base import Mechanism, MechanismResult, PromotionContext, mechanism_for
-from freightyard.shared.mechanisms.pin import Pin
-from freightyard.shared.model import Pipeline
-from freightyard.shared.state import (
+from freightyard.shared.core import eligibility
+from freightyard.shared.core.errors import FreightyardError, MechanismError, NotEligibleError
+from freightyard.shared.core.freight import Freight
+from freightyard.shared.core.model import Pipeline
+from freightyard.shared.core.state import (
     FAILED,
     NOOP,
     Mark,
@@ -33,6 +31,9 @@ from freightyard.shared.state import (
     state_from_document,
     state_to_document,
 )
+from freightyard.shared.engine import noop
+from freightyard.shared.mechanisms.base import Mechanism, MechanismResult, PromotionContext, mechanism_for
+from freightyard.shared.mechanisms.pin import Pin
 from freightyard.shared.stores.base import Document, DocumentStore, update_document
 
 log = logging.getLogger(__name__)

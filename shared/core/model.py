@@ -1,6 +1,6 @@
 """The pipeline model: what a validated pipeline file means, as frozen dataclasses.
 
-Parsing and validation live in ``freightyard.shared.pipeline``; everything else works on these types.
+Parsing and validation live in ``freightyard.shared.core.pipeline``; everything else works on these types.
 """
 
 from __future__ import annotations
@@ -176,7 +176,7 @@ class Pipeline:
     lines: dict[str, int] = field(default_factory=dict, compare=False, repr=False)
 
     def warehouse(self, name: str) -> Warehouse:
-        from freightyard.shared.errors import NotFoundError
+        from freightyard.shared.core.errors import NotFoundError
 
         for warehouse in self.warehouses:
             if warehouse.name == name:
@@ -186,7 +186,7 @@ class Pipeline:
         )
 
     def stage(self, name: str) -> Stage:
-        from freightyard.shared.errors import NotFoundError
+        from freightyard.shared.core.errors import NotFoundError
 
         for stage in self.stages:
             if stage.name == name:

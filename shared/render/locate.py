@@ -8,8 +8,8 @@ import os
 from collections.abc import Callable
 from pathlib import Path, PurePosixPath
 
-from freightyard.shared.errors import ConfigError, NotFoundError, RenderError
-from freightyard.shared.model import App, Pipeline, Stage
+from freightyard.shared.core.errors import ConfigError, NotFoundError, RenderError
+from freightyard.shared.core.model import App, Pipeline, Stage
 
 SUFFIXES = (".yaml", ".yml")
 SKIP_DIRS = {".git", "node_modules"}
@@ -44,7 +44,7 @@ def repo_root(cwd: Path, source_path: str) -> Path:
 def find_pipeline(root: Path, name: str, hint: str = "") -> Pipeline:
     """The pipeline ``name`` (any, if only one exists) from ``hint`` (a repo-relative file or directory)
     or, without a hint, from every YAML file in the repo that declares a freightyard Pipeline."""
-    from freightyard.shared.pipeline import parse_pipelines
+    from freightyard.shared.core.pipeline import parse_pipelines
     from freightyard.shared.render.paths import inside, safe_join
 
     real_root = root.resolve()

@@ -10,9 +10,9 @@ import difflib
 
 import yaml
 
-from freightyard.shared.errors import ConfigError
-from freightyard.shared.mechanisms import options as mechanism_options
-from freightyard.shared.model import (
+from freightyard.shared.core import mechanism_options
+from freightyard.shared.core.errors import ConfigError
+from freightyard.shared.core.model import (
     COMMIT_STRATEGIES,
     IMAGE_STRATEGIES,
     App,
@@ -31,7 +31,7 @@ from freightyard.shared.model import (
     Verification,
     Warehouse,
 )
-from freightyard.shared.yaml_reader import Reader, is_null
+from freightyard.shared.core.yaml_reader import Reader, is_null
 
 API_VERSION = "freightyard.io/v1alpha1"
 KIND = "Pipeline"

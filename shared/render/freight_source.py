@@ -6,11 +6,11 @@ from __future__ import annotations
 from collections.abc import Callable
 from typing import TYPE_CHECKING
 
-from freightyard.shared.errors import ConfigError, FreightyardError, NotFoundError
-from freightyard.shared.freight import Freight
+from freightyard.shared.core.errors import ConfigError, FreightyardError, NotFoundError
+from freightyard.shared.core.freight import Freight
 
 if TYPE_CHECKING:
-    from freightyard.shared.state import State
+    from freightyard.shared.core.state import State
 
 
 def freight_from_env(freight_json: str, freight_id: str) -> Freight:
@@ -39,7 +39,7 @@ def freight_from_env(freight_json: str, freight_id: str) -> Freight:
 def freight_from_state(state: State, stage: str, freight_id: str = "") -> Freight:
     """``freight_id`` (full id, unique prefix or alias) from the catalog, else the stage's current pin."""
     if freight_id:
-        from freightyard.shared.state import find_freight
+        from freightyard.shared.core.state import find_freight
 
         return find_freight(state, freight_id)
     freight = state.current_freight(stage)

@@ -19,7 +19,7 @@ import json
 from dataclasses import dataclass, field
 from typing import Any
 
-from freightyard.shared.aliases import alias_for
+from freightyard.shared.core.aliases import alias_for
 
 
 @dataclass(frozen=True)
@@ -126,7 +126,7 @@ class Freight:
     def __post_init__(self) -> None:
         computed = freight_id(self.origin, self.commits, self.images, self.charts)
         if self.id and self.id != computed:
-            from freightyard.shared.errors import FreightyardError
+            from freightyard.shared.core.errors import FreightyardError
 
             raise FreightyardError(
                 f"freight id {self.id} does not match its artifacts (recomputed {computed}); "

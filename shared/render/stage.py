@@ -1,29 +1,22 @@
-"""Render-level no-op detection: render each app of a stage with the candidate and with the current
-freight; equal render hashes mean promoting changes nothing there.
+"""One stage rendered: each app's tree exported from the git mirror at its freight's commit, then rendered.
 
-Per app: a monorepo commit that touches one app's base changes only that app's hash, so only that
-app is re-verified. Trees come from the git mirror cache at each freight's commit (image-only
-freight renders the app's ``targetRevision``, default branch when unset, for both sides).
+No-op detection (``freightyard.shared.engine.noop``), render-branch and ``freightyard diff`` all render this way.
 """
 
 from __future__ import annotations
 
 import hashlib
-import logging
-import tempfile
 from collections.abc import Iterable
 from dataclasses import dataclass, field
 from pathlib import Path
 
-from freightyard.shared.errors import ConfigError, FreightyardError, RenderError
-from freightyard.shared.freight import Freight
+from freightyard.shared.core.errors import ConfigError, RenderError
+from freightyard.shared.core.freight import Freight
+from freightyard.shared.core.model import App, Pipeline, Stage
+from freightyard.shared.core.params import app_repo_url
 from freightyard.shared.gitops.trees import export_tree
-from freightyard.shared.model import App, Pipeline, Stage
-from freightyard.shared.params import app_repo_url
 from freightyard.shared.render import Rendered, RenderEnv, render_app
 from freightyard.shared.sources.git import GitMirrors
-
-log = logging.getLogger(__name__)
 
 
 @dataclass(frozen=True)
@@ -36,18 +29,6 @@ class StageRender:
     @property
     def render_hash(self) -> str:
         return stage_hash({name: r.render_hash for name, r in self.apps.items()})
-
-
-@dataclass(frozen=True)
-class NoopVerdict:
-    """``changed`` lists the apps whose render differs; ``unchanged`` is True when none does."""
-
-    changed: tuple[str, ...]
-    candidate: StageRender
-
-    @property
-    def unchanged(self) -> bool:
-        return not self.changed
 
 
 def stage_hash(app_hashes: dict[str, str]) -> str:
@@ -91,20 +72,3 @@ def render_stage(
         renders[app.name] = render_app(pipeline, stage.name, app, freight, root, env)
         sources[app.name] = commit
     return StageRender(renders, sources)
-
-
-def detect(
-    pipeline: Pipeline, stage: Stage, candidate: Freight, current: Freight, *, mirrors: GitMirrors, env: RenderEnv
-) -> NoopVerdict | None:
-    """Compare renders of ``candidate`` and ``current``; None when either cannot be rendered (then promote)."""
-    if not stage.apps:
-        return None
-    with tempfile.TemporaryDirectory(prefix="freightyard-noop-") as tmp:
-        try:
-            new = render_stage(pipeline, stage, candidate, mirrors=mirrors, env=env, workdir=Path(tmp) / "candidate")
-            old = render_stage(pipeline, stage, current, mirrors=mirrors, env=env, workdir=Path(tmp) / "current")
-        except FreightyardError as error:
-            log.warning("no-op detection for %s skipped: %s", stage.name, error.message)
-            return None
-    changed = tuple(name for name, rendered in new.apps.items() if old.apps[name].render_hash != rendered.render_hash)
-    return NoopVerdict(changed, new)

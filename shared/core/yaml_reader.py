@@ -9,8 +9,8 @@ from dataclasses import dataclass, field
 
 import yaml
 
-from freightyard.shared import expressions
-from freightyard.shared.semverc import ConstraintError, parse_constraint
+from freightyard.shared.core import expressions
+from freightyard.shared.core.semverc import ConstraintError, parse_constraint
 
 NAME = re.compile(r"^[a-z0-9]([-a-z0-9]{0,61}[a-z0-9])?$")
 DURATION = re.compile(r"^(?:(\d+)h)?(?:(\d+)m)?(?:(\d+)s)?$")

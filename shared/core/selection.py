@@ -10,7 +10,7 @@ import re
 from collections.abc import Iterator
 from typing import Any
 
-from freightyard.shared.semverc import ConstraintError, parse_constraint, parse_version, release_test, satisfies
+from freightyard.shared.core.semverc import ConstraintError, parse_constraint, parse_version, release_test, satisfies
 
 
 class SelectionError(ValueError):

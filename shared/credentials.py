@@ -18,7 +18,7 @@ from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Protocol
 
-from freightyard.shared.errors import SourceError
+from freightyard.shared.core.errors import SourceError
 
 SECRETS_DIR_ENV = "FREIGHTYARD_CREDENTIALS_DIR"
 DEFAULT_SECRETS_DIR = "/etc/freightyard/credentials"
