@@ -4,15 +4,21 @@ from __future__ import annotations
 
 import argparse
 import os
+from collections.abc import Callable, Mapping
 from dataclasses import dataclass
 from pathlib import Path
+from typing import TYPE_CHECKING
 
 from freightyard.shared.core.errors import ConfigError
 from freightyard.shared.core.model import Pipeline
 from freightyard.shared.pipeline_files import find_pipeline, load_pipelines
+from freightyard.shared.settings import DEFAULT_ARGOCD_NAMESPACE, EngineSettings
 from freightyard.shared.sources.factory import DefaultSources
 from freightyard.shared.sources.git import default_cache_dir
 from freightyard.shared.stores.base import DocumentStore
+
+if TYPE_CHECKING:
+    from freightyard.shared.kube.client import KubeApi
 
 DEFAULT_STATE = "file:.freightyard/freightyard-{pipeline}.yaml"
 
@@ -90,3 +96,42 @@ def sources_from(args: argparse.Namespace) -> DefaultSources:
     return DefaultSources(
         cache_dir=default_cache_dir(), layout_roots=roots, insecure_hosts=frozenset(args.insecure_registry)
     )
+
+
+def default_argocd_namespace(environ: Mapping[str, str] | None = None) -> str:
+    """``FREIGHTYARD_ARGOCD_NAMESPACE``, else the first of the controller's ``FREIGHTYARD_ARGOCD_NAMESPACES``,
+    else ``argocd``: one rule for every command, so the CLI and the controller agree on a stage's Applications."""
+    env = os.environ if environ is None else environ
+    explicit = env.get("FREIGHTYARD_ARGOCD_NAMESPACE", "").strip()
+    listed = [n.strip() for n in env.get("FREIGHTYARD_ARGOCD_NAMESPACES", "").split(",") if n.strip()]
+    return explicit or (listed[0] if listed else DEFAULT_ARGOCD_NAMESPACE)
+
+
+def add_engine_options(parser: argparse.ArgumentParser) -> None:
+    """The flags ``EngineSettings`` is built from; every command that promotes or verifies takes them."""
+    parser.add_argument(
+        "--argocd-namespace",
+        default=default_argocd_namespace(),
+        help="where the Applications live that update-app patches and verification reads (default: "
+        "env FREIGHTYARD_ARGOCD_NAMESPACE, else the first of FREIGHTYARD_ARGOCD_NAMESPACES, else argocd)",
+    )
+    parser.add_argument(
+        "--kube-api",
+        "--kube-host",
+        dest="kube_api",
+        default=os.environ.get("FREIGHTYARD_KUBE_API") or os.environ.get("FREIGHTYARD_KUBE_HOST", ""),
+        help="explicit Kubernetes API URL (emulators, development); default: in-cluster config, else "
+        "kubeconfig (env FREIGHTYARD_KUBE_API)",
+    )
+
+
+def kube_factory(args: argparse.Namespace) -> Callable[[], KubeApi]:
+    """A lazy client for the API ``--kube-api`` names (default: in-cluster, else kubeconfig)."""
+    from freightyard.shared.kube.client import KubeSettings, api_factory
+
+    return api_factory(KubeSettings(host=args.kube_api) if args.kube_api else None)
+
+
+def engine_settings(args: argparse.Namespace, kube: Callable[[], KubeApi] | None = None) -> EngineSettings:
+    """The one ``EngineSettings`` of this process, from the flags ``add_engine_options`` added."""
+    return EngineSettings(argocd_namespace=args.argocd_namespace, kube_api=kube or kube_factory(args))

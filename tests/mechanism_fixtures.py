@@ -11,6 +11,7 @@ from freightyard.shared.core.freight import Commit, Freight, Image
 from freightyard.shared.core.pipeline import parse_pipelines
 from freightyard.shared.engine.promotion import Engine
 from freightyard.shared.render.env import RenderEnv
+from freightyard.shared.settings import EngineSettings
 from freightyard.shared.stores.file import FileStore
 from tests.servers.git_http import GitHttpServer, commit_files, git_env, init_bare_repo
 from tests.servers.tools import git_path, helm_path, kubectl_path
@@ -88,7 +89,7 @@ def render_env() -> RenderEnv:
 
 def engine_for(pipeline_text: str, tmp_path: Path, **settings: Any) -> Engine:
     pipeline = parse_pipelines(textwrap.dedent(pipeline_text))[0]
-    merged = {"render_env": render_env(), **settings}
+    merged = EngineSettings(**{"render_env": render_env(), **settings})
     return Engine(pipeline, FileStore(tmp_path / "state.yaml"), cache_dir=tmp_path / "cache", settings=merged)
 
 

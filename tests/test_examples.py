@@ -22,6 +22,7 @@ from freightyard.shared.engine.discovery import discover
 from freightyard.shared.engine.promotion import Engine
 from freightyard.shared.kube.client import KubeApi
 from freightyard.shared.render.stage import render_stage
+from freightyard.shared.settings import EngineSettings
 from freightyard.shared.sources.factory import DefaultSources
 from freightyard.shared.sources.git import GitMirrors
 from freightyard.shared.stores.file import FileStore
@@ -87,7 +88,7 @@ class World:
             pipeline,
             FileStore(self.tmp / f"state-{name}.yaml"),
             cache_dir=self.tmp / "cache",
-            settings={"render_env": render_env(), "credentials": no_credentials, **self.settings},
+            settings=EngineSettings(**{"render_env": render_env(), "credentials": no_credentials, **self.settings}),
         )
 
     def push(self, repo: str, tag: str) -> str:

@@ -19,7 +19,14 @@ from types import FrameType
 
 from freightyard.controller.leader import Always, Elector, FileLockElector, LeaseElector, default_identity
 from freightyard.controller.metrics import Metrics
-from freightyard.controller.options import DEFAULT_STATE, add_source_options, sources_from
+from freightyard.controller.options import (
+    DEFAULT_STATE,
+    add_engine_options,
+    add_source_options,
+    engine_settings,
+    kube_factory,
+    sources_from,
+)
 from freightyard.controller.pipelines_source import PIPELINE_LABEL, ConfigMapPipelines, DirectoryPipelines, PipelineSet
 from freightyard.controller.pipelines_source import PipelineSource as PipelineSourceType
 from freightyard.controller.runtime import verify
@@ -33,7 +40,7 @@ from freightyard.controller.webhooks import Secrets
 from freightyard.shared.core.errors import ConfigError
 from freightyard.shared.core.model import Pipeline
 from freightyard.shared.engine.promotion import Engine
-from freightyard.shared.kube.client import KubeApi, KubeSettings, api_factory
+from freightyard.shared.kube.client import KubeApi
 from freightyard.shared.kube.configmaps import list_configmaps
 from freightyard.shared.sources.git import default_cache_dir
 from freightyard.shared.stores.factory import store_from_spec
@@ -110,14 +117,11 @@ def register(sub: argparse._SubParsersAction) -> None:  # type: ignore[type-arg]
     )
     p.add_argument(
         "--argocd-namespaces",
-        default=_env("FREIGHTYARD_ARGOCD_NAMESPACES", "argocd"),
-        help="comma-separated namespaces of ApplicationSets and Applications (default argocd)",
+        default=_env("FREIGHTYARD_ARGOCD_NAMESPACES"),
+        help="comma-separated namespaces of ApplicationSets and Applications to refresh; the "
+        "--argocd-namespace is always among them (env FREIGHTYARD_ARGOCD_NAMESPACES)",
     )
-    p.add_argument(
-        "--kube-api",
-        default=_env("FREIGHTYARD_KUBE_API"),
-        help="explicit Kubernetes API URL (emulators, development); default: in-cluster or kubeconfig",
-    )
+    add_engine_options(p)
     p.add_argument("--workers", type=int, default=int(_env("FREIGHTYARD_WORKERS", "4")))
     p.add_argument(
         "--jitter",
@@ -175,7 +179,8 @@ def run(args: argparse.Namespace) -> int:
 
 def build(args: argparse.Namespace) -> tuple[Controller, tuple[str, int] | None]:
     """The controller the flags describe, and where to listen (None: no HTTP server)."""
-    kube = _kube_factory(args.kube_api)
+    kube = kube_factory(args)
+    settings = engine_settings(args, kube)
     uses_configmaps = args.state.strip().startswith("configmap")
     namespaces = tuple(n.strip() for n in args.pipeline_namespaces.split(",") if n.strip())
     sources: list[PipelineSourceType] = []
@@ -197,7 +202,7 @@ def build(args: argparse.Namespace) -> tuple[Controller, tuple[str, int] | None]
     if args.refresh == "kube" or (args.refresh == "auto" and uses_configmaps):
         refresher = KubeRefresher(
             kube,
-            tuple(n.strip() for n in args.argocd_namespaces.split(",") if n.strip()),
+            refresh_namespaces(args.argocd_namespaces, settings.argocd_namespace),
             on_result=lambda kind, result: metrics.refreshes.labels(kind, result).inc(),
         )
     factory = sources_from(args)
@@ -207,19 +212,16 @@ def build(args: argparse.Namespace) -> tuple[Controller, tuple[str, int] | None]
     )
     state_spec = args.state
 
-    argocd_namespace = next((n.strip() for n in args.argocd_namespaces.split(",") if n.strip()), "argocd")
-    engine_settings = {"kube_api": kube, "argocd_namespace": argocd_namespace}
-
     def engine_for(pipeline: Pipeline) -> Engine:
         return Engine(
             pipeline,
             store_from_spec(state_spec, pipeline, kube),
             cache_dir=default_cache_dir(),
-            settings=engine_settings,
+            settings=settings,
         )
 
     scheduler = Scheduler(time.monotonic, random.Random(), jitter=args.jitter)  # noqa: S311 - jitter, not crypto
-    settings = Settings(workers=max(1, args.workers), reload_s=args.reload_interval, interval_s=args.interval)
+    loop_settings = Settings(workers=max(1, args.workers), reload_s=args.reload_interval, interval_s=args.interval)
     controller = Controller(
         PipelineSet(sources),
         engine_for,
@@ -228,7 +230,7 @@ def build(args: argparse.Namespace) -> tuple[Controller, tuple[str, int] | None]
         metrics=metrics,
         scheduler=scheduler,
         secrets=Secrets.load(directory=args.webhook_secrets_dir),
-        settings=settings,
+        settings=loop_settings,
     )
     listen = None if args.listen in ("", "off") else _listen(args.listen)
     return controller, listen
@@ -241,8 +243,10 @@ def _listen(text: str) -> tuple[str, int]:
         raise ConfigError([str(error)]) from error
 
 
-def _kube_factory(host: str) -> Callable[[], KubeApi]:
-    return api_factory(KubeSettings(host=host or None))
+def refresh_namespaces(listed: str, engine_namespace: str) -> tuple[str, ...]:
+    """The namespaces to refresh: the engine's (where promotions patch Applications) first, then the listed."""
+    names = [engine_namespace] + [n.strip() for n in listed.split(",") if n.strip()]
+    return tuple(dict.fromkeys(names))
 
 
 def _elector(args: argparse.Namespace, kube: Callable[[], KubeApi], uses_configmaps: bool) -> Elector:

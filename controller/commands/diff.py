@@ -9,11 +9,10 @@ import tempfile
 from pathlib import Path
 from typing import Any
 
-from freightyard.controller.options import add_common, load_context
+from freightyard.controller.options import add_common, add_engine_options, engine_settings, load_context
 from freightyard.controller.output import emit
 from freightyard.shared.core.state import find_freight
 from freightyard.shared.engine.promotion import Engine
-from freightyard.shared.mechanisms.common import credentials_lookup, render_env
 from freightyard.shared.render.hashing import without_freight_id
 from freightyard.shared.render.stage import render_stage
 from freightyard.shared.sources.git import GitMirrors, default_cache_dir
@@ -22,6 +21,7 @@ from freightyard.shared.sources.git import GitMirrors, default_cache_dir
 def register(sub: argparse._SubParsersAction) -> None:  # type: ignore[type-arg]
     parser = sub.add_parser("diff", help="what promoting freight into a stage would change, per app")
     add_common(parser)
+    add_engine_options(parser)
     parser.add_argument("--pipeline", "-p")
     parser.add_argument("freight", help="id, id prefix or alias")
     parser.add_argument("stage")
@@ -42,13 +42,13 @@ def unified(old: bytes, new: bytes, old_label: str, new_label: str) -> str:
 def run(args: argparse.Namespace) -> int:
     context = load_context(args)
     pipeline = context.pipeline(args.pipeline)
-    engine = Engine(pipeline, context.store(pipeline))
+    engine = Engine(pipeline, context.store(pipeline), settings=engine_settings(args))
     state = engine.state()
     stage = pipeline.stage(args.stage)
     candidate = find_freight(state, args.freight)
     current = state.current_freight(stage.name)
-    mirrors = GitMirrors(default_cache_dir(), credentials=credentials_lookup(engine.settings))
-    env = render_env(engine.settings)
+    mirrors = GitMirrors(default_cache_dir(), credentials=engine.settings.credential_lookup())
+    env = engine.settings.tools()
     with tempfile.TemporaryDirectory(prefix="freightyard-diff-") as tmp:
         new = render_stage(pipeline, stage, candidate, mirrors=mirrors, env=env, workdir=Path(tmp) / "new")
         old = (

@@ -5,7 +5,7 @@ from __future__ import annotations
 import argparse
 import getpass
 
-from freightyard.controller.options import add_common, load_context
+from freightyard.controller.options import add_common, add_engine_options, engine_settings, load_context
 from freightyard.controller.output import emit
 from freightyard.shared.engine.promotion import Engine
 from freightyard.shared.sources.git import default_cache_dir
@@ -14,6 +14,7 @@ from freightyard.shared.sources.git import default_cache_dir
 def register(sub: argparse._SubParsersAction) -> None:  # type: ignore[type-arg]
     parser = sub.add_parser("promote", help="promote freight into a stage")
     add_common(parser)
+    add_engine_options(parser)
     parser.add_argument("--pipeline", "-p")
     parser.add_argument("freight", help="id, id prefix or alias")
     parser.add_argument("stage")
@@ -28,7 +29,7 @@ def actor(args: argparse.Namespace) -> str:
 def run(args: argparse.Namespace) -> int:
     context = load_context(args)
     pipeline = context.pipeline(args.pipeline)
-    engine = Engine(pipeline, context.store(pipeline), cache_dir=default_cache_dir())
+    engine = Engine(pipeline, context.store(pipeline), cache_dir=default_cache_dir(), settings=engine_settings(args))
     record = engine.promote(args.freight, args.stage, actor(args), hold=True)
     freight = engine.state().freight[record.freight]
     emit(

@@ -34,6 +34,7 @@ from freightyard.shared.core.state import (
 from freightyard.shared.engine import noop
 from freightyard.shared.mechanisms.base import Mechanism, MechanismResult, PromotionContext, mechanism_for
 from freightyard.shared.mechanisms.pin import Pin
+from freightyard.shared.settings import EngineSettings
 from freightyard.shared.stores.base import Document, DocumentStore, update_document
 
 log = logging.getLogger(__name__)
@@ -47,7 +48,7 @@ class Engine:
     pipeline: Pipeline
     store: DocumentStore
     cache_dir: Path = Path(".freightyard-cache")
-    settings: dict[str, Any] = field(default_factory=dict)
+    settings: EngineSettings = field(default_factory=EngineSettings)
     clock: Callable[[], dt.datetime] = now_utc
     mechanisms: Callable[[str], Mechanism] = mechanism_for
 
@@ -141,19 +142,18 @@ class Engine:
 
     def _noop_verdict(self, context: PromotionContext) -> noop.NoopVerdict | None:
         """Render-level comparison with the current freight, when the stage has apps and one is pinned."""
-        if context.current is None or not context.stage.apps or not self.settings.get("noop_detection", True):
+        if context.current is None or not context.stage.apps or not self.settings.noop_detection:
             return None
-        from freightyard.shared.mechanisms.common import credentials_lookup, render_env
         from freightyard.shared.sources.git import GitMirrors
 
-        mirrors = GitMirrors(Path(self.cache_dir), credentials=credentials_lookup(self.settings))
+        mirrors = GitMirrors(Path(self.cache_dir), credentials=self.settings.credential_lookup())
         return noop.detect(
             self.pipeline,
             context.stage,
             context.freight,
             context.current,
             mirrors=mirrors,
-            env=render_env(self.settings),
+            env=self.settings.tools(),
         )
 
     def _noop_result(self, context: PromotionContext, state: State, verdict: noop.NoopVerdict) -> MechanismResult:

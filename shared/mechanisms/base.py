@@ -5,19 +5,17 @@ from __future__ import annotations
 import importlib
 from dataclasses import dataclass, field
 from pathlib import Path
-from typing import Any, Protocol
+from typing import Protocol
 
 from freightyard.shared.core.errors import ConfigError
 from freightyard.shared.core.freight import Freight
 from freightyard.shared.core.model import Pipeline, Stage
+from freightyard.shared.settings import EngineSettings
 
 
 @dataclass(frozen=True)
 class PromotionContext:
-    """Everything a mechanism may use. ``settings`` keys (all optional): ``git_author`` (an
-    ``Author`` or ``{name, email}``), ``credentials`` (a ``CredentialLookup``), ``render_env`` (a
-    ``RenderEnv``), ``kube_api`` (a zero-argument factory of ``KubeApi``), ``argocd_namespace``
-    (default ``argocd``), ``noop_detection`` (default True) and ``push_attempts`` (default 5)."""
+    """Everything a mechanism may use; ``settings`` are the process-wide knobs (``EngineSettings``)."""
 
     pipeline: Pipeline
     stage: Stage
@@ -25,7 +23,7 @@ class PromotionContext:
     current: Freight | None  # what the stage holds now
     actor: str
     cache_dir: Path
-    settings: dict[str, Any] = field(default_factory=dict)  # process-wide knobs (git author, API factory, …)
+    settings: EngineSettings = field(default_factory=EngineSettings)
 
 
 @dataclass(frozen=True)

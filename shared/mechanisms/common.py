@@ -4,17 +4,14 @@ from __future__ import annotations
 
 from dataclasses import dataclass
 from pathlib import Path
-from typing import Any
 
 from freightyard.shared.core.errors import ConfigError, MechanismError
 from freightyard.shared.core.freight import same_repo
 from freightyard.shared.core.params import app_repo_url
-from freightyard.shared.credentials import CredentialLookup, EnvFileCredentials
 from freightyard.shared.gitops.messages import commit_message, evaluate
 from freightyard.shared.gitops.runner import Author, GitRunner
-from freightyard.shared.gitops.workspace import DEFAULT_ATTEMPTS, credentials_for
+from freightyard.shared.gitops.workspace import credentials_for
 from freightyard.shared.mechanisms.base import PromotionContext
-from freightyard.shared.render.env import RenderEnv, find_tools
 from freightyard.shared.sources.git import GitMirrors
 
 
@@ -30,23 +27,9 @@ class GitTarget:
     attempts: int
 
 
-def credentials_lookup(settings: dict[str, Any]) -> CredentialLookup:
-    lookup = settings.get("credentials")
-    return lookup if lookup is not None else EnvFileCredentials.from_env()
-
-
-def render_env(settings: dict[str, Any]) -> RenderEnv:
-    """The process's ``RenderEnv`` (settings ``render_env``), else one with tools found on PATH."""
-    env = settings.get("render_env")
-    if isinstance(env, RenderEnv):
-        return env
-    kustomize, helm = find_tools()
-    return RenderEnv(kustomize=kustomize, helm=helm)
-
-
 def author(context: PromotionContext) -> Author:
     """The commit author: the stage's ``author`` option, else settings ``git_author``, else Freightyard."""
-    for source in (context.stage.promotion.options.get("author"), context.settings.get("git_author")):
+    for source in (context.stage.promotion.options.get("author"), context.settings.git_author):
         if isinstance(source, Author):
             return source
         if isinstance(source, dict) and (source.get("name") or source.get("email")):
@@ -95,13 +78,11 @@ def stage_repo(context: PromotionContext) -> str:
 def git_target(context: PromotionContext, repo_url: str, default_branch: str) -> GitTarget:
     """Mirrors and a runner with credentials for ``repo_url``; the branch from the options or the default."""
     name = option(context, "credentials")
-    lookup = credentials_lookup(context.settings)
+    lookup = context.settings.credential_lookup()
     mirrors = GitMirrors(Path(context.cache_dir), credentials=lookup)
     runner = GitRunner(Path(context.cache_dir), author(context), credentials_for(repo_url, name, lookup))
-    attempts = context.stage.promotion.options.get("pushAttempts") or context.settings.get("push_attempts")
-    return GitTarget(
-        repo_url, option(context, "branch", default_branch), name, mirrors, runner, int(attempts or DEFAULT_ATTEMPTS)
-    )
+    attempts = context.stage.promotion.options.get("pushAttempts") or context.settings.attempts()
+    return GitTarget(repo_url, option(context, "branch", default_branch), name, mirrors, runner, int(attempts))
 
 
 def message(context: PromotionContext, details: tuple[str, ...] = ()) -> str:

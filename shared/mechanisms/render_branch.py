@@ -19,7 +19,7 @@ from freightyard.shared.core.errors import MechanismError
 from freightyard.shared.core.mechanism_options import render_branch_options as validate_options
 from freightyard.shared.gitops.workspace import Change, commit_and_push
 from freightyard.shared.mechanisms.base import MechanismResult, PromotionContext
-from freightyard.shared.mechanisms.common import git_target, message, render_env, stage_repo
+from freightyard.shared.mechanisms.common import git_target, message, stage_repo
 from freightyard.shared.render.stage import StageRender, render_stage
 
 MANIFESTS = "manifests.yaml"
@@ -38,7 +38,7 @@ class RenderBranch:
                 context.stage,
                 context.freight,
                 mirrors=target.mirrors,
-                env=render_env(context.settings),
+                env=context.settings.tools(),
                 workdir=Path(tmp),
             )
             change = Change(

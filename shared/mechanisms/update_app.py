@@ -5,7 +5,7 @@ Only Applications annotated ``freightyard.io/authorized-stage: <pipeline>:<stage
 separated list is fine) are touched, so a pipeline cannot take over someone else's App by naming it.
 
     applications:
-    - name: grafana                 # namespace: default settings argocd_namespace (argocd)
+    - name: grafana                 # namespace: default --argocd-namespace (argocd)
       targetRevision: auto          # default: the freight's commit or chart of the source repoURL
       kustomizeImages: true         # default: true when the freight has images and no helmParameters
       helmParameters:
@@ -14,7 +14,6 @@ separated list is fine) are touched, so a pipeline cannot take over someone else
 
 from __future__ import annotations
 
-from collections.abc import Callable
 from typing import Any
 
 from freightyard.shared.core.errors import FreightyardError, MechanismError
@@ -22,7 +21,6 @@ from freightyard.shared.core.freight import Freight, normalize_repo, same_repo
 from freightyard.shared.core.mechanism_options import update_app_options as validate_options
 from freightyard.shared.gitops.messages import evaluate
 from freightyard.shared.kube.applications import get_application, patch_application, request_refresh
-from freightyard.shared.kube.client import KubeApi, api_factory
 from freightyard.shared.mechanisms.base import MechanismResult, PromotionContext
 
 AUTHORIZED_ANNOTATION = "freightyard.io/authorized-stage"
@@ -30,16 +28,11 @@ FREIGHT_ANNOTATION = "freightyard.io/freight"
 __all__ = ["AUTHORIZED_ANNOTATION", "UpdateApp", "validate_options"]
 
 
-def kube_api(settings: dict[str, Any]) -> KubeApi:
-    factory: Callable[[], KubeApi] | None = settings.get("kube_api")
-    return (factory or api_factory())()
-
-
 class UpdateApp:
     def promote(self, context: PromotionContext) -> MechanismResult:
         options = context.stage.promotion.options
-        api = kube_api(context.settings)
-        default_ns = str(context.settings.get("argocd_namespace") or "argocd")
+        api = context.settings.kube()
+        default_ns = context.settings.argocd_namespace
         planned: list[tuple[str, str, dict[str, Any], str]] = []
         for item in options.get("applications") or []:
             namespace, name = str(item.get("namespace") or default_ns), str(item["name"])

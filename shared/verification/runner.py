@@ -14,7 +14,7 @@ from freightyard.shared.core.errors import FreightyardError, NotFoundError
 from freightyard.shared.core.freight import Freight
 from freightyard.shared.core.state import NOOP, PromotionRecord, find_freight, parse_time
 from freightyard.shared.engine.promotion import Engine
-from freightyard.shared.kube.client import KubeApi, api_factory
+from freightyard.shared.kube.client import KubeApi
 from freightyard.shared.verification import argocd
 from freightyard.shared.verification.commands import run_command
 from freightyard.shared.verification.http import run_http
@@ -88,11 +88,9 @@ def _argocd(
     poll: float,
     sleep: Callable[[float], None] | None,
 ) -> list[CheckResult]:
-    settings = engine.settings
-    factory: Callable[[], KubeApi] = settings.get("kube_api") or api_factory()
-    namespace = str(settings.get("argocd_namespace") or "argocd")
+    namespace = engine.settings.argocd_namespace
     try:
-        api = factory()
+        api = engine.settings.kube()
         targets = _targets(api, engine, stage_name, record, freight=freight, namespace=namespace)
     except FreightyardError as error:
         return [CheckResult("argocd", False, error.message)]
