@@ -31,7 +31,7 @@ ROOT = Path(__file__).resolve().parent.parent
 sys.path.insert(0, str(ROOT))
 
 from freightyard.shared.core.freight import Commit, Freight, Image  # noqa: E402
-from freightyard.shared.core.state import PromotionRecord, StageState, State, state_to_document  # noqa: E402
+from freightyard.shared.core.state import StageState, State, state_to_document  # noqa: E402
 from freightyard.shared.stores.file import FileStore  # noqa: E402
 
 TOKEN = "bench-token-0123456789abcdef"  # noqa: S105 - a throw-away token for a loopback server
@@ -84,9 +84,8 @@ def make_world(root: Path, pipelines: int) -> tuple[Path, Path]:
             state.add_freight(f)
         for s in range(STAGES):
             f = freights[s % len(freights)]
-            state.stages[f"s{s}"] = StageState(
-                current=PromotionRecord(f.id, f"s{s}", "bench", "2024-05-01T10:00:00Z", "Succeeded")
-            )
+            apps = [name]
+            state.stages[f"s{s}"] = StageState.holding(f, apps, by="bench", at="2024-05-01T10:00:00Z")
         store = FileStore(state_dir / f"freightyard-{name}.yaml")
         store.write(state_to_document(state, pipeline=name, name=f"freightyard-{name}", namespace="argocd"), None)
     return pipeline_dir, state_dir

@@ -69,7 +69,9 @@ def generate(environ: Mapping[str, str], cwd: Path) -> bytes:
 
         return load_state(spec, pipeline)
 
-    freight = resolve(argo.setting("FREIGHT"), argo.setting("FREIGHT_ID"), stage_name, state_loader if spec else None)
+    freight = resolve(
+        argo.setting("FREIGHT"), argo.setting("FREIGHT_ID"), stage_name, state_loader if spec else None, app.name
+    )
     kustomize, helm = find_tools(environ)
     env = RenderEnv(
         kustomize=kustomize,

@@ -18,19 +18,19 @@ def load_state(spec: str, pipeline: Pipeline) -> State:
     if kind == "file" and rest:
         path = Path(rest.replace("{pipeline}", pipeline.name))
         if path.is_dir() and _is_configmap_dir(path):
-            return state_from_document(_document_from_dir(path))
+            return state_from_document(_document_from_dir(path), pipeline)
         if path.is_file():
-            return state_from_document(_document_from_file(path))
+            return state_from_document(_document_from_file(path), pipeline)
     from freightyard.shared.stores.factory import store_from_spec
 
     snapshot = store_from_spec(spec, pipeline).read()
     if snapshot.document is None:
         raise StoreError(f"no state for pipeline {pipeline.name!r} in {spec} (nothing promoted yet?)", temporary=False)
-    return state_from_document(snapshot.document)
+    return state_from_document(snapshot.document, pipeline)
 
 
 def _is_configmap_dir(path: Path) -> bool:
-    return (path / "freight.yaml").exists() or any(path.glob("stage.*.yaml"))
+    return (path / "freight.yaml").exists() or (path / "state.yaml").exists() or any(path.glob("stage.*.yaml"))
 
 
 def _document_from_dir(path: Path) -> dict[str, Any]:
@@ -40,7 +40,8 @@ def _document_from_dir(path: Path) -> dict[str, Any]:
         for item in sorted(path.iterdir()):
             if item.name.startswith(".."):
                 continue
-            if item.name == "freight.yaml" or (item.name.startswith("stage.") and item.name.endswith(".yaml")):
+            is_stage = item.name.startswith("stage.") and item.name.endswith(".yaml")
+            if item.name in {"freight.yaml", "state.yaml"} or is_stage:
                 data[item.name] = item.read_text(encoding="utf-8")
     except OSError as error:
         raise StoreError(f"cannot read state directory {path}: {error.strerror}") from error

@@ -18,7 +18,7 @@ import yaml
 from freightyard.generator.errors import ApiError
 from freightyard.shared.core.errors import FreightyardError
 from freightyard.shared.core.model import Pipeline, StateRef
-from freightyard.shared.core.state import State, state_from_document
+from freightyard.shared.core.state import State, StateError, state_from_document
 from freightyard.shared.stores.base import DocumentStore
 from freightyard.shared.stores.file import FileStore
 
@@ -73,7 +73,7 @@ class StateReader:
                 if last is not None and version is not None and version == last.version:
                     entry.decoded = _Decoded(last.version, last.state, now)
                     return last.state
-            if document is None:
+            if document is None or not document.get("data"):
                 # A new pipeline has no Applications yet, so an error costs nothing there; a deleted
                 # state document would otherwise become an empty list and prune every Application.
                 raise ApiError(
@@ -83,9 +83,11 @@ class StateReader:
                     "(restore it); existing Applications are kept meanwhile",
                     reason="StateMissing",
                 )
-            state = state_from_document(document)
+            state = state_from_document(document, pipeline)
         except ApiError:
             raise
+        except StateError as e:  # damaged: answering fewer Applications would prune them
+            raise ApiError(503, f"{where} is damaged: {e.message}", reason="StateDamaged") from e
         except FreightyardError as e:
             raise ApiError(503, f"{where} cannot be read: {e.message}", reason="StateUnavailable") from e
         except (yaml.YAMLError, ValueError, TypeError, KeyError, AttributeError) as e:  # a hand-edit gone wrong

@@ -15,7 +15,7 @@ import pytest
 import yaml
 
 from freightyard.shared.core.freight import Freight, Image
-from freightyard.shared.core.state import PromotionRecord, StageState, State, state_to_document
+from freightyard.shared.core.state import StageState, State, state_to_document
 
 pytestmark = pytest.mark.integration
 
@@ -292,11 +292,7 @@ def test_freight_from_mounted_configmap_directory(run_plugin: Run, tmp_path: Pat
     f = freight(tag="1.5.0", digest=DIGEST_B)
     state = State(
         freight={f.id: f},
-        stages={
-            "dev": StageState(
-                current=PromotionRecord(freight=f.id, stage="dev", by="t", at="2024-01-01T00:00:00Z", phase="Succeeded")
-            )
-        },
+        stages={"dev": StageState.holding(f, ["guestbook", "api", "worker"], by="t")},
     )
     document = state_to_document(state, pipeline="guestbook", name="freightyard-guestbook", namespace="argocd")
     mounted = tmp_path / "state" / "guestbook"

@@ -284,10 +284,45 @@ def test_state_without_promotions_is_an_empty_answer(setup: dict[str, Path]) -> 
     state_file = setup["state"] / "freightyard-guestbook.yaml"
     document = yaml.safe_load(state_file.read_text())
     document["data"] = {key: value for key, value in document["data"].items() if not key.startswith("stage.")}
+    document["data"]["state.yaml"] = "version: 2\npipeline: guestbook\nstages: []\n"
     state_file.write_text(yaml.safe_dump(document))
     response = call(make_app(setup).test_client())
     assert response.status_code == 200
     assert response.get_json() == {"output": {"parameters": []}}
+
+
+@pytest.mark.parametrize(
+    ("damage", "named"),
+    [
+        ("drop-stage-key", "stage.dev.yaml is missing"),
+        ("drop-index", "state.yaml is missing"),
+        ("drop-catalog-entry", "not in freight.yaml"),
+        ("wrong-type", "stage.dev.yaml is not a dict"),
+        ("other-pipeline", "belongs to pipeline 'shop'"),
+    ],
+)
+def test_damaged_state_is_a_503_naming_the_key_never_fewer_applications(
+    setup: dict[str, Path], damage: str, named: str
+) -> None:
+    state_file = setup["state"] / "freightyard-guestbook.yaml"
+    document = yaml.safe_load(state_file.read_text())
+    data = document["data"]
+    if damage == "drop-stage-key":
+        del data["stage.dev.yaml"]
+    elif damage == "drop-index":
+        del data["state.yaml"]
+    elif damage == "drop-catalog-entry":
+        data["freight.yaml"] = "[]\n"
+    elif damage == "wrong-type":
+        data["stage.dev.yaml"] = "- just\n- a list\n"
+    else:
+        data["state.yaml"] = data["state.yaml"].replace("pipeline: guestbook", "pipeline: shop")
+    state_file.write_text(yaml.safe_dump(document))
+    response = call(make_app(setup).test_client())
+    assert response.status_code == 503
+    body = response.get_json()
+    assert named in json.dumps(body)
+    assert "parameters" not in json.dumps(body)
 
 
 def test_a_broken_pipeline_file_does_not_hide_good_ones_but_blocks_unknown_names(

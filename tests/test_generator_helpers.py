@@ -14,7 +14,7 @@ import yaml
 from freightyard.shared.core.freight import Commit, Freight, Image
 from freightyard.shared.core.model import Pipeline
 from freightyard.shared.core.pipeline import parse_pipelines
-from freightyard.shared.core.state import PromotionRecord, StageState, State, state_to_document
+from freightyard.shared.core.state import StageState, State, state_to_document
 from freightyard.shared.stores.file import FileStore
 
 REPO_URL = "https://git.example.com/org/gitops.git"
@@ -77,20 +77,17 @@ def pipeline() -> Pipeline:
     return parse_pipelines(PIPELINE, "pipelines/guestbook.yaml")[0]
 
 
-def state_with(pins: dict[str, Freight], revision: dict[str, str] | None = None) -> State:
+def state_with(
+    pins: dict[str, Freight],
+    revision: dict[str, str] | None = None,
+    apps: tuple[str, ...] = ("guestbook", "worker"),
+) -> State:
     state = State()
     for item in pins.values():
         state.add_freight(item)
     for stage, item in pins.items():
-        state.stages[stage] = StageState(
-            current=PromotionRecord(
-                freight=item.id,
-                stage=stage,
-                by="tester",
-                at="2024-05-01T10:05:00Z",
-                phase="Succeeded",
-                revision=(revision or {}).get(stage, ""),
-            )
+        state.stages[stage] = StageState.holding(
+            item, apps, revision=(revision or {}).get(stage, ""), by="tester", at="2024-05-01T10:05:00Z", stage=stage
         )
     return state
 

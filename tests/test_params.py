@@ -12,7 +12,7 @@ from freightyard.shared.core.freight import Chart, Commit, Freight, Image
 from freightyard.shared.core.model import App, Promotion
 from freightyard.shared.core.params import flatten, image_keys, parameter_sets
 from freightyard.shared.core.pipeline import parse_pipelines
-from freightyard.shared.core.state import PromotionRecord, StageState, State
+from freightyard.shared.core.state import AppPin, Holding, StageState, State
 from tests.test_generator_helpers import (
     DIGEST1,
     DIGEST2,
@@ -44,7 +44,9 @@ def test_one_set_per_stage_and_app_with_freight_in_pipeline_order() -> None:
     assert dev["project"] == "default"
     assert dev["destination"] == {"server": "https://kubernetes.default.svc", "namespace": "guestbook-dev", "name": ""}
     assert dev["freight"]["id"] == f2.id and dev["freight"]["alias"] == f2.alias
-    assert Freight.from_json(dev["freight"]["json"]) == f2  # the CMP can verify it against FREIGHT_ID
+    shipped = Freight.from_json(dev["freight"]["json"])
+    assert shipped.id == f2.id  # the CMP can verify it against FREIGHT_ID
+    assert "change" not in dev["freight"]["json"]  # compact: no commit messages
     assert dev["freight"]["json"] == f2.to_json()
     assert dev["commit"] == {"id": SHA2, "short": SHA2[:7], "repoURL": REPO_URL, "branch": "main", "tag": ""}
     assert dev["images"]["guestbook"] == {
@@ -92,6 +94,10 @@ def test_exact_parameter_names() -> None:
         "images.guestbook.repoURL",
         "images.guestbook.tag",
         "images.guestbook.digest",
+        "images.org-guestbook.repoURL",  # the path key, which never changes when another image joins
+        "images.org-guestbook.tag",
+        "images.org-guestbook.digest",
+        "images.org-guestbook.ref",
         "images.guestbook.ref",
     }
     top = {k for k in dev if "." not in k}
@@ -171,11 +177,16 @@ spec:
     assert dev["images"] == {}
 
 
-def test_image_keys_last_segment_then_path_on_collision() -> None:
+def test_image_keys_path_always_and_last_segment_while_unique() -> None:
     a = Image("registry.example.com/team-a/api", "1", DIGEST1)
     b = Image("registry.example.com/team-b/api", "1", DIGEST2)
     c = Image("docker.io/library/Redis", "7", DIGEST1)
-    assert set(image_keys((a, b, c))) == {"team-a-api", "team-b-api", "redis"}
+    assert set(image_keys((a, b, c))) == {"team-a-api", "team-b-api", "redis", "library-redis"}
+    # keys follow the stage's subscriptions, not the freight: a's keys are the same whether b is in it
+    subscribed = (a.repo_url, b.repo_url)
+    assert set(image_keys((a,), subscribed)) == {"team-a-api"}
+    assert set(image_keys((a, b), subscribed)) == {"team-a-api", "team-b-api"}
+    assert set(image_keys((c,), ())) == {"redis", "library-redis"}
 
 
 def test_filters_and_unknown_stage() -> None:
@@ -190,9 +201,7 @@ def test_pin_to_freight_missing_from_catalog_is_an_error_not_an_omission() -> No
     state = State(
         stages={
             "dev": StageState(
-                current=PromotionRecord(
-                    freight="f" * 40, stage="dev", by="x", at="2024-05-01T10:00:00Z", phase="Succeeded"
-                )
+                freight={"main": Holding("f" * 40)}, apps={"guestbook": AppPin({"main": "f" * 40}, "f" * 40)}
             )
         }
     )

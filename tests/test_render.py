@@ -16,7 +16,7 @@ from freightyard.shared.core.errors import ConfigError, NotFoundError, RenderErr
 from freightyard.shared.core.freight import Commit, Freight, Image
 from freightyard.shared.core.model import App, RequestedFreight, Sources, Stage
 from freightyard.shared.core.pipeline import parse_pipelines
-from freightyard.shared.core.state import PromotionRecord, StageState, State, find_freight, state_to_document
+from freightyard.shared.core.state import StageState, State, find_freight, state_to_document
 from freightyard.shared.render import RenderEnv, render_app, render_hash
 from freightyard.shared.render.env import find_tools
 from freightyard.shared.render.helm import kube_version, set_key
@@ -192,9 +192,7 @@ def test_freightyard_render_prints_what_the_cmp_would(repo: Path, tmp_path: Path
     state = State(
         freight={f.id: f},
         stages={
-            "dev": StageState(
-                current=PromotionRecord(freight=f.id, stage="dev", by="t", at="2024-01-01T00:00:00Z", phase="Succeeded")
-            )
+            "dev": StageState.holding(f, [a.name for s in parse_pipelines(PIPELINE)[0].stages for a in s.apps], by="t")
         },
     )
     state_file = tmp_path / "state.yaml"

@@ -2,8 +2,9 @@
 
 Pure: a pipeline, its state and the time in; a decision out. The rules:
 
-- the candidate is the newest catalog freight that is eligible for the stage now;
-- nothing happens when the stage already holds it, or holds newer freight (no automatic rollback);
+- per requested origin (each origin's freight moves on its own): the candidate is the newest
+  catalog freight of that origin that is eligible for the stage now;
+- nothing happens when the stage already holds it for that origin, or holds newer freight (no automatic rollback);
 - **hold**: a manual promotion records ``hold`` (the freight it put there). While the stage still
   holds that freight and it is older than the candidate, auto-promotion waits — the operator rolled
   back on purpose. The hold ends when someone promotes the candidate (then the held freight *is*
@@ -32,27 +33,48 @@ class Decision:
 
 
 def decide(pipeline: Pipeline, state: State, stage: Stage, now: dt.datetime) -> Decision:
-    """The auto-promotion decision for ``stage`` (which must have ``autoPromotion``)."""
+    """The auto-promotion decision for ``stage`` (which must have ``autoPromotion``): the first origin
+    with something to do, in request order (the controller asks again until nothing changes)."""
+    decisions = decide_all(pipeline, state, stage, now)
+    acting = next((d for d in decisions if d.promote is not None or d.release_hold), None)
+    if acting is not None:
+        return acting
+    return Decision(stage.name, why="; ".join(d.why for d in decisions) or "requests no freight")
+
+
+def decide_all(pipeline: Pipeline, state: State, stage: Stage, now: dt.datetime) -> list[Decision]:
+    """One decision per requested origin: each origin's freight moves on its own (Kargo #5952)."""
+    return [_decide_origin(pipeline, state, stage, request.origin, now) for request in stage.requested_freight]
+
+
+def _decide_origin(pipeline: Pipeline, state: State, stage: Stage, origin: str, now: dt.datetime) -> Decision:
     order = {freight_id: index for index, freight_id in enumerate(state.freight)}  # 0 is newest
     candidate = next(
-        (f for f in state.freight.values() if eligibility.check(pipeline, state, f, stage.name, now).eligible), None
+        (
+            f
+            for f in state.freight.values()
+            if f.origin == origin and eligibility.check(pipeline, state, f, stage.name, now).eligible
+        ),
+        None,
     )
     stage_state = state.stages.get(stage.name)
-    current = stage_state.current.freight if stage_state and stage_state.current else ""
-    hold = stage_state.hold if stage_state else ""
+    holding = stage_state.freight.get(origin) if stage_state else None
+    current = holding.id if holding else ""
+    hold = stage_state.hold if stage_state and stage_state.hold == current else ""
     if candidate is None:
-        return Decision(stage.name, why="no eligible freight")
+        return Decision(stage.name, why=f"{origin}: no eligible freight")
     if hold and hold == current == candidate.id:
         return Decision(stage.name, release_hold=True, why="the candidate was promoted by hand: hold released")
     if candidate.id == current:
-        return Decision(stage.name, why=f"already holds the newest eligible freight {candidate.alias}")
+        return Decision(stage.name, why=f"{origin}: already holds the newest eligible freight {candidate.alias}")
     if current and order.get(current, len(order)) < order[candidate.id]:
-        return Decision(stage.name, why="holds newer freight than the newest eligible; no automatic rollback")
-    if hold and hold == current:
+        return Decision(stage.name, why=f"{origin}: holds newer freight than the newest eligible (no auto-rollback)")
+    if hold:
         return Decision(
-            stage.name, why=f"auto-promotion held: {hold[:7]} was promoted by hand; promote {candidate.alias} to resume"
+            stage.name,
+            why=f"{origin}: auto-promotion held: {hold[:7]} was promoted by hand; promote {candidate.alias} to resume",
         )
-    return Decision(stage.name, promote=candidate, why=f"newest eligible freight is {candidate.alias}")
+    return Decision(stage.name, promote=candidate, why=f"{origin}: newest eligible freight is {candidate.alias}")
 
 
 def next_soak_end(pipeline: Pipeline, state: State, stage: Stage, now: dt.datetime) -> dt.datetime | None:

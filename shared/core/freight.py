@@ -16,6 +16,7 @@ from __future__ import annotations
 
 import hashlib
 import json
+from collections.abc import Iterable
 from dataclasses import dataclass, field
 from typing import Any
 
@@ -163,9 +164,21 @@ class Freight:
             out["createdAt"] = self.created_at
         return out
 
+    @property
+    def origins(self) -> tuple[str, ...]:
+        """The warehouses this freight came from: one, or several for a combined collection."""
+        return tuple(self.origin.split(COLLECTION_SEPARATOR))
+
     def to_json(self) -> str:
-        """Compact, key-sorted JSON: what the generator hands the CMP in ``ARGOCD_ENV_FREIGHT``."""
-        return json.dumps(self.to_dict(), separators=(",", ":"), sort_keys=True)
+        """Compact, key-sorted JSON: what the generator hands the CMP in ``ARGOCD_ENV_FREIGHT``.
+
+        Commit messages and authors are left out: they do not enter the id, the render never reads
+        them, and a long message would eat into Linux's 128 KiB limit on one environment string."""
+        data = self.to_dict()
+        for commit in data.get("commits", ()):
+            commit.pop("message", None)
+            commit.pop("author", None)
+        return json.dumps(data, separators=(",", ":"), sort_keys=True)
 
     @classmethod
     def from_dict(cls, data: dict[str, Any]) -> Freight:
@@ -185,6 +198,36 @@ class Freight:
         if not isinstance(data, dict):
             raise ValueError("freight JSON must be an object")
         return cls.from_dict(data)
+
+
+COLLECTION_SEPARATOR = "+"  # warehouse names are DNS labels, so "+" never occurs in one
+
+
+def combine(members: Iterable[Freight]) -> Freight:
+    """The combined view of a stage's collection (at most one freight per origin).
+
+    One member: that freight itself, so a one-warehouse pipeline keeps its ids. Several: a freight
+    whose origin is the members' origins joined by ``+`` (sorted) and whose artifacts are their
+    union; its id (the *collection id*) is recomputed from those artifacts like any freight's, so
+    the CMP checks a collection's JSON exactly as it checks a single freight's.
+    """
+    ordered = sorted(members, key=lambda f: f.origin)
+    if not ordered:
+        raise ValueError("a collection needs at least one freight")
+    if len(ordered) == 1:
+        return ordered[0]
+    return Freight(
+        origin=COLLECTION_SEPARATOR.join(f.origin for f in ordered),
+        commits=tuple(c for f in ordered for c in f.commits),
+        images=tuple(i for f in ordered for i in f.images),
+        charts=tuple(c for f in ordered for c in f.charts),
+        created_at=max(f.created_at for f in ordered),
+    )
+
+
+def collection_id(members: Iterable[Freight]) -> str:
+    """The id of a set of freight: see ``combine``."""
+    return combine(members).id
 
 
 def normalize_repo(url: str) -> str:

@@ -16,10 +16,12 @@ Parameter names (part of Freightyard's interface)::
     chart.repoURL  chart.name  chart.version                                the chart from the app's repo, else ""
     images.<key>.repoURL  images.<key>.tag  images.<key>.digest  images.<key>.ref
 
-``<key>`` is the last path segment of the image repository (``registry.example.com/org/guestbook``
-→ ``guestbook``), lower-cased. When two images of one freight share that segment, both use their
-whole path without the registry host, ``/`` replaced by ``-`` (``org-guestbook``). ``ref`` is the
-digest-true reference ``repo:tag@sha256:…``.
+Every image has two keys, fixed by the pipeline (never by which images one freight carries): the
+repository path without the registry host, ``/`` replaced by ``-`` (``registry.example.com/org/guestbook``
+→ ``org-guestbook``), which never changes; and the last path segment (``guestbook``), lower-cased,
+as long as no other image repository of the stage's warehouses ends the same way (adding such a
+subscription to the pipeline retires the short key; the path key stays). ``ref`` is the digest-true
+reference ``repo:tag@sha256:…``.
 """
 
 from __future__ import annotations
@@ -27,10 +29,10 @@ from __future__ import annotations
 from collections.abc import Collection, Mapping
 from typing import Any
 
-from freightyard.shared.core.errors import ConfigError, NotFoundError, StoreError
-from freightyard.shared.core.freight import Chart, Commit, Freight, Image, normalize_repo
+from freightyard.shared.core.errors import ConfigError, NotFoundError
+from freightyard.shared.core.freight import Chart, Commit, Freight, Image, combine, normalize_repo
 from freightyard.shared.core.model import App, Pipeline, Stage
-from freightyard.shared.core.state import PromotionRecord, State
+from freightyard.shared.core.state import AppPin, State, StateError
 
 BRANCH_MECHANISMS = ("render-branch", "copy-branch")
 DEFAULT_REVISION = "HEAD"
@@ -46,12 +48,13 @@ def parameter_sets(
     apps: Collection[str] | None = None,
     pipeline_file: str = "",
 ) -> list[Nested]:
-    """One parameter set per stage × app that has promoted freight, in pipeline order.
+    """One parameter set per stage × app that has a pin, in pipeline order.
 
     ``stages`` / ``apps`` keep only those names (None: all); a stage name the pipeline does not
-    know raises ``NotFoundError``. A stage without freight is left out. A stage whose pinned
-    freight is missing from the catalog raises ``StoreError``: answering without it would prune
-    its Applications.
+    know raises ``NotFoundError``. An app without a pin in a stage is left out (it appears when a
+    promotion pins it: no version skew between the pipeline at HEAD and the stage's commit). A pin
+    naming freight missing from the catalog raises ``StateError``: answering without it would prune
+    its Application.
     """
     if stages is not None:
         for name in stages:
@@ -61,29 +64,37 @@ def parameter_sets(
         if stages is not None and stage.name not in stages:
             continue
         stage_state = state.stages.get(stage.name)
-        record = stage_state.current if stage_state else None
-        if record is None or not stage.apps:
+        if stage_state is None or not stage_state.apps:
             continue
-        freight = state.freight.get(record.freight)
-        if freight is None:
-            raise StoreError(
-                f"pipeline {pipeline.name!r}: stage {stage.name!r} is pinned to freight "
-                f"{record.freight} which is not in the freight catalog; re-promote the stage "
-                "or restore the state",
-                temporary=False,
-            )
         for app in stage.apps:
-            if apps is not None and app.name not in apps:
+            pin = stage_state.apps.get(app.name)
+            if pin is None or (apps is not None and app.name not in apps):
                 continue
-            nested = stage_app_parameters(pipeline, stage, app, record, freight, pipeline_file=pipeline_file)
+            freight = pinned_freight(pipeline, state, stage.name, app.name, pin)
+            nested = stage_app_parameters(pipeline, stage, app, pin.revision, freight, pipeline_file=pipeline_file)
             out.append({**nested, **flatten(nested)})
     return out
 
 
+def pinned_freight(pipeline: Pipeline, state: State, stage: str, app: str, pin: AppPin) -> Freight:
+    """The combined freight an app's pin names; ``StateError`` when a member is not in the catalog."""
+    members = []
+    for origin, freight_id in sorted(pin.freight.items()):
+        freight = state.freight.get(freight_id)
+        if freight is None:
+            raise StateError(
+                f"pipeline {pipeline.name!r}: app {app!r} of stage {stage!r} is pinned to freight "
+                f"{freight_id[:12]} ({origin}) which is not in the freight catalog; re-promote the stage "
+                "or restore the state"
+            )
+        members.append(freight)
+    return combine(members)
+
+
 def stage_app_parameters(
-    pipeline: Pipeline, stage: Stage, app: App, record: PromotionRecord, freight: Freight, *, pipeline_file: str = ""
+    pipeline: Pipeline, stage: Stage, app: App, revision: str, freight: Freight, *, pipeline_file: str = ""
 ) -> Nested:
-    """The nested parameters of one app of one stage holding ``freight`` (strings only)."""
+    """The nested parameters of one app of one stage pinned to ``freight`` at ``revision`` (strings only)."""
     repo_url = app_repo_url(pipeline, app, freight)
     commit = freight.commit_from(repo_url) if repo_url else None
     if commit is None and len(freight.commits) == 1:
@@ -96,7 +107,7 @@ def stage_app_parameters(
         "project": app.project or "default",
         "repoURL": repo_url,
         "path": app.path,
-        "targetRevision": target_revision(stage, app, record, freight, repo_url),
+        "targetRevision": revision or target_revision(stage, app, "", freight, repo_url),
         "pipelineFile": pipeline_file,
         "mechanism": stage.promotion.mechanism,
         "destination": {
@@ -113,41 +124,47 @@ def stage_app_parameters(
         },
         "commit": _commit_params(commit),
         "chart": _chart_params(chart),
-        "images": {key: _image_params(image) for key, image in image_keys(freight.images).items()},
+        "images": {
+            key: _image_params(image)
+            for key, image in image_keys(freight.images, stage_image_repos(pipeline, stage)).items()
+        },
     }
 
 
 def app_repo_url(pipeline: Pipeline, app: App, freight: Freight) -> str:
-    """The app's repoURL: its own, else the single git subscription of the freight's warehouse."""
+    """The app's repoURL: its own, else the single git subscription of the freight's warehouse(s)."""
     if app.repo_url:
         return app.repo_url
-    try:
-        warehouse = pipeline.warehouse(freight.origin)
-    except NotFoundError as e:
-        raise ConfigError(
-            [
-                f"{pipeline.source_file}: app {app.name!r}: the freight's warehouse {freight.origin!r} "
-                "is no longer in the pipeline; set apps[].repoURL"
-            ]
-        ) from e
-    git = warehouse.git()
+    warehouses = []
+    for origin in freight.origins:
+        try:
+            warehouses.append(pipeline.warehouse(origin))
+        except NotFoundError as e:
+            raise ConfigError(
+                [
+                    f"{pipeline.source_file}: app {app.name!r}: the freight's warehouse {origin!r} "
+                    "is no longer in the pipeline; set apps[].repoURL"
+                ]
+            ) from e
+    git = [s for w in warehouses for s in w.git()]
     if len(git) == 1:
         return git[0].repo_url
-    charts = warehouse.charts()
+    charts = [s for w in warehouses for s in w.charts()]
     if not git and len(charts) == 1:
         return charts[0].repo_url
+    names = ", ".join(w.name for w in warehouses)
     raise ConfigError(
         [
-            f"{pipeline.source_file}: app {app.name!r}: repoURL is not set and warehouse "
-            f"{warehouse.name!r} has {len(git)} git subscriptions; set apps[].repoURL"
+            f"{pipeline.source_file}: app {app.name!r}: repoURL is not set and warehouse(s) "
+            f"{names} have {len(git)} git subscriptions; set apps[].repoURL"
         ]
     )
 
 
-def target_revision(stage: Stage, app: App, record: PromotionRecord, freight: Freight, repo_url: str) -> str:
-    """What the App points at: the recorded revision, else the freight's commit or chart version."""
-    if record.revision:
-        return record.revision
+def target_revision(stage: Stage, app: App, revision: str, freight: Freight, repo_url: str) -> str:
+    """What the App points at: ``revision`` (a mechanism's), else the freight's commit or chart version."""
+    if revision:
+        return revision
     commit = freight.commit_from(repo_url) if repo_url else None
     if commit is not None:
         return commit.id
@@ -162,20 +179,38 @@ def target_revision(stage: Stage, app: App, record: PromotionRecord, freight: Fr
     return app.target_revision or DEFAULT_REVISION
 
 
-def image_keys(images: tuple[Image, ...]) -> dict[str, Image]:
-    """Images keyed by the last path segment of their repository (see the module docstring)."""
-
-    def last(image: Image) -> str:
-        return normalize_repo(image.repo_url).rsplit("/", 1)[-1]
-
-    def full(image: Image) -> str:
+def image_keys(images: tuple[Image, ...], subscribed: Collection[str] = ()) -> dict[str, Image]:
+    """Images by key (see the module docstring): always the repository path without its host
+    (``org-guestbook``), and also the last segment (``guestbook``) when no other repository in
+    ``subscribed`` (the stage's image subscriptions) or in ``images`` ends the same way. Keys depend
+    on the pipeline, never on which images a freight happens to carry."""
+    repos = {normalize_repo(r) for r in subscribed} | {normalize_repo(i.repo_url) for i in images}
+    lasts = [r.rsplit("/", 1)[-1] for r in repos]
+    out: dict[str, Image] = {}
+    for image in sorted(images, key=lambda i: normalize_repo(i.repo_url)):
         path = normalize_repo(image.repo_url)
-        host, _, rest = path.partition("/")
-        is_host = "." in host or ":" in host or host == "localhost"
-        return (rest if is_host and rest else path).replace("/", "-")
+        last = path.rsplit("/", 1)[-1]
+        if lasts.count(last) == 1:
+            out.setdefault(last, image)
+        out.setdefault(_path_key(path), image)
+    return out
 
-    names = [last(i) for i in images]
-    return {(full(i) if names.count(last(i)) > 1 else last(i)): i for i in images}
+
+def stage_image_repos(pipeline: Pipeline, stage: Stage) -> tuple[str, ...]:
+    """Every image repository the stage's requested warehouses subscribe to."""
+    repos = []
+    for request in stage.requested_freight:
+        try:
+            repos += [s.repo_url for s in pipeline.warehouse(request.origin).images()]
+        except NotFoundError:
+            continue
+    return tuple(repos)
+
+
+def _path_key(path: str) -> str:
+    host, _, rest = path.partition("/")
+    is_host = "." in host or ":" in host or host == "localhost"
+    return (rest if is_host and rest else path).replace("/", "-")
 
 
 def flatten(nested: Mapping[str, Any], prefix: str = "") -> dict[str, str]:

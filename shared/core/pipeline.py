@@ -12,6 +12,7 @@ import yaml
 
 from freightyard.shared.core import mechanism_options
 from freightyard.shared.core.errors import ConfigError
+from freightyard.shared.core.freight import normalize_repo
 from freightyard.shared.core.model import (
     COMMIT_STRATEGIES,
     IMAGE_STRATEGIES,
@@ -406,6 +407,7 @@ def _check_references(r: Reader, p: Pipeline) -> None:
                         )
         if not stage.requested_freight and f"spec.stages[{si}].requestedFreight" in p.lines:
             r.problem(None, f"spec.stages[{si}].requestedFreight", "needs at least one origin")
+        _check_overlap(r, p, si, stage)
     cycle = _find_cycle(p)
     if cycle:
         index = stage_names.index(cycle[0])
@@ -414,6 +416,27 @@ def _check_references(r: Reader, p: Pipeline) -> None:
             f"spec.stages[{index}].requestedFreight",
             f"stages form a cycle: {' -> '.join(cycle)} (a stage cannot be upstream of itself)",
         )
+
+
+def _check_overlap(r: Reader, p: Pipeline, si: int, stage: Stage) -> None:
+    """A stage's collection combines its origins' artifacts, so two origins supplying the same git
+    repo, image or chart would make the render pick one silently: refuse the pipeline instead."""
+    owners: dict[tuple[str, str], str] = {}
+    for ri, request in enumerate(stage.requested_freight):
+        warehouse = next((w for w in p.warehouses if w.name == request.origin), None)
+        if warehouse is None:
+            continue
+        for sub in warehouse.subscriptions:
+            name = f"/{sub.name}" if isinstance(sub, ChartSubscription) else ""
+            key = (sub.kind, normalize_repo(sub.repo_url) + name)
+            other = owners.setdefault(key, warehouse.name)
+            if other != warehouse.name:
+                r.problem(
+                    None,
+                    f"spec.stages[{si}].requestedFreight[{ri}].origin",
+                    f'warehouses "{other}" and "{warehouse.name}" both subscribe to {sub.kind} {sub.repo_url}{name}; '
+                    "one stage cannot request both (drop the subscription from one warehouse)",
+                )
 
 
 def _known(name: str, names: list[str]) -> str:

@@ -50,3 +50,54 @@ def detect(
             return None
     changed = tuple(name for name, rendered in new.apps.items() if old.apps[name].render_hash != rendered.render_hash)
     return NoopVerdict(changed, new)
+
+
+@dataclass(frozen=True)
+class AppRender:
+    """One app rendered with a candidate collection: its hash ("" when it failed to render), the
+    commit its tree came from, and whether its path exists there at all."""
+
+    render_hash: str
+    commit: str
+    exists: bool = True
+
+
+def render_apps(
+    pipeline: Pipeline, stage: Stage, candidate: Freight, *, mirrors: GitMirrors, env: RenderEnv
+) -> dict[str, AppRender] | None:
+    """Render each app of ``stage`` with ``candidate``, one tree per (repo, revision).
+
+    An app whose path is missing at that commit is reported ``exists=False`` (it is not pinned: an
+    app added at HEAD appears in a stage only once freight containing it arrives). An app that fails
+    to render gets an empty hash (it is re-pinned, conservatively). None when a tree cannot be
+    exported at all (a mirror unreachable): then every app is re-pinned.
+    """
+    from freightyard.shared.gitops.trees import export_tree
+    from freightyard.shared.render import render_app
+    from freightyard.shared.render.stage import app_revision
+
+    out: dict[str, AppRender] = {}
+    trees: dict[tuple[str, str], tuple[Path, str]] = {}
+    with tempfile.TemporaryDirectory(prefix="freightyard-pins-") as tmp:
+        for app in stage.apps:
+            try:
+                repo, revision = app_revision(pipeline, app, candidate)
+                key = (repo, revision)
+                if key not in trees:
+                    tree = export_tree(mirrors, repo, revision, Path(tmp) / f"tree-{len(trees)}")
+                    trees[key] = (tree.root, tree.commit)
+            except FreightyardError as error:
+                log.warning("per-app pins for %s: cannot read app trees (%s); re-pinning every app", stage.name, error)
+                return None
+            root, commit = trees[key]
+            if not (root / app.path).is_dir():
+                out[app.name] = AppRender("", commit, exists=False)
+                continue
+            try:
+                rendered = render_app(pipeline, stage.name, app, candidate, root, env)
+            except FreightyardError as error:
+                log.warning("app %s of %s does not render (%s); re-pinning it", app.name, stage.name, error.message)
+                out[app.name] = AppRender("", commit)
+                continue
+            out[app.name] = AppRender(rendered.render_hash, commit)
+    return out

@@ -16,24 +16,30 @@ from pathlib import Path
 from typing import Any
 
 from freightyard.shared.core import eligibility
-from freightyard.shared.core.errors import FreightyardError, MechanismError, NotEligibleError
-from freightyard.shared.core.freight import Freight
-from freightyard.shared.core.model import Pipeline
+from freightyard.shared.core.errors import FreightyardError, MechanismError, NotEligibleError, NotFoundError
+from freightyard.shared.core.freight import Freight, combine
+from freightyard.shared.core.model import App, Pipeline, Stage
+from freightyard.shared.core.params import app_repo_url, target_revision
 from freightyard.shared.core.state import (
     FAILED,
     NOOP,
+    AppPin,
+    Holding,
     Mark,
     PromotionRecord,
+    StageState,
     State,
     find_freight,
     format_time,
     now_utc,
+    promotion_id,
     state_from_document,
     state_to_document,
 )
 from freightyard.shared.engine import noop
 from freightyard.shared.mechanisms.base import Mechanism, MechanismResult, PromotionContext, mechanism_for
 from freightyard.shared.mechanisms.pin import Pin
+from freightyard.shared.render.stage import stage_hash
 from freightyard.shared.settings import EngineSettings
 from freightyard.shared.stores.base import Document, DocumentStore, update_document
 
@@ -53,13 +59,13 @@ class Engine:
     mechanisms: Callable[[str], Mechanism] = mechanism_for
 
     def state(self) -> State:
-        return state_from_document(self.store.read().document)
+        return state_from_document(self.store.read().document, self.pipeline)
 
     def change(self, mutate: Callable[[State], Any]) -> Any:
         """Apply ``mutate`` to the freshest state and store it (retried on conflicts)."""
 
         def apply(document: Document | None) -> tuple[Document, Any]:
-            state = state_from_document(document)
+            state = state_from_document(document, self.pipeline)
             result = mutate(state)
             return state_to_document(
                 state,
@@ -90,8 +96,9 @@ class Engine:
     def promote(self, freight_ref: str, stage_name: str, actor: str, *, hold: bool = False) -> PromotionRecord:
         """Promote, or raise ``NotEligibleError`` saying why not; a failed mechanism is recorded, then raised.
 
-        ``hold`` marks a manual promotion: when newer eligible freight exists (a rollback), the stage's
-        auto-promotion then waits until someone promotes the candidate again, as in Kargo.
+        The freight replaces only its own origin's entry in the stage's collection. ``hold`` marks a
+        manual promotion: when newer eligible freight exists (a rollback), the stage's auto-promotion
+        of that origin then waits until someone promotes the candidate again, as in Kargo.
         """
         stage = self.pipeline.stage(stage_name)
         state = self.state()
@@ -101,92 +108,197 @@ class Engine:
         if not verdict.eligible:
             raise NotEligibleError(f"{freight.alias} ({freight.short_id}) cannot enter {stage_name}: {verdict.reason}")
         hold = hold and self._newer_eligible_exists(state, freight, stage_name, now)
-        current = state.current_freight(stage_name)
-        context = PromotionContext(self.pipeline, stage, freight, current, actor, self.cache_dir, self.settings)
-        if current is not None and current.id == freight.id:
-            result = MechanismResult(
-                NOOP,
-                f"{freight.alias} is already in {stage_name}",
-                revision=state.stage(stage_name).current.revision  # type: ignore[union-attr]
-                if state.stage(stage_name).current
-                else "",
+        return self._promote(stage, state, {freight.origin: freight}, actor, hold=hold)
+
+    def promote_from(self, source: str, stage_name: str, actor: str) -> PromotionRecord:
+        """Promote the whole collection verified in ``source`` into ``stage_name`` as one unit."""
+        self.pipeline.stage(source)
+        stage = self.pipeline.stage(stage_name)
+        state = self.state()
+        members = state.collection(source)
+        if not members:
+            raise NotFoundError(f"stage {source} holds no freight yet; promote some there first")
+        wanted = {origin: f for origin, f in members.items() if stage.request_for(origin) is not None}
+        if not wanted:
+            raise NotEligibleError(
+                f"stage {stage_name} requests none of the origins {source} holds ({', '.join(members)})"
             )
+        now = self.clock()
+        for freight in wanted.values():
+            if not state.stage(source).is_verified(freight.id):
+                raise NotEligibleError(
+                    f"{freight.alias} ({freight.short_id}) is not verified in {source}; verify {source} first"
+                )
+            verdict = eligibility.check(self.pipeline, state, freight, stage_name, now)
+            if not verdict.eligible:
+                raise NotEligibleError(
+                    f"{freight.alias} ({freight.short_id}) cannot enter {stage_name}: {verdict.reason}"
+                )
+        return self._promote(stage, state, wanted, actor, hold=False)
+
+    def _promote(
+        self, stage: Stage, state: State, incoming: dict[str, Freight], actor: str, *, hold: bool
+    ) -> PromotionRecord:
+        stage_state = state.stage(stage.name)
+        current = state.collection(stage.name)
+        collection = {**current, **incoming}
+        old = combine(current.values()) if current else None
+        new = combine(collection.values())
+        context = PromotionContext(self.pipeline, stage, new, old, actor, self.cache_dir, self.settings)
+        shown = ", ".join(f.alias for f in incoming.values())
+        landed = stage_state.current
+        renders: dict[str, noop.AppRender] | None = None
+        if old is not None and old.id == new.id:
+            revision = landed.revision if landed else ""
+            result = MechanismResult(NOOP, f"{shown} is already in {stage.name}", revision=revision)
         else:
-            renders = self._noop_verdict(context)
-            if renders is not None and renders.unchanged:
-                result = self._noop_result(context, state, renders)
+            renders = self._render_apps(context)
+            changed = self._changed_apps(stage_state, renders)
+            if old is not None and renders is not None and not changed:
+                result = self._noop_result(context, renders)
             else:
                 try:
                     result = self.mechanisms(stage.promotion.mechanism).promote(context)
                 except FreightyardError as error:
-                    self._record(stage_name, freight, actor, MechanismResult(FAILED, error.message), hold=False)
+                    failed = MechanismResult(FAILED, error.message)
+                    self._record(stage, incoming, new, actor=actor, result=failed, pins={}, hold=False)
                     raise MechanismError(
-                        f"promoting {freight.alias} into {stage_name} failed: {error.message}",
+                        f"promoting {shown} into {stage.name} failed: {error.message}",
                         temporary=error.temporary,
                     ) from error
                 if renders is not None:
+                    hashes = {name: r.render_hash for name, r in renders.items() if r.exists}
                     result = dataclasses.replace(
                         result,
-                        changed_apps=renders.changed,
-                        render_hash=result.render_hash or renders.candidate.render_hash,
+                        changed_apps=tuple(changed),
+                        render_hash=result.render_hash or stage_hash(hashes),
                     )
-        record = self._record(stage_name, freight, actor, result, hold=hold)
+        pins = self._new_pins(
+            stage, stage_state=stage_state, combined=new, collection=collection, result=result, renders=renders
+        )
+        record = self._record(stage, incoming, new, actor=actor, result=result, pins=pins, hold=hold)
         log.info(
             "promoted %s into %s: %s",
-            freight.alias,
-            stage_name,
+            shown,
+            stage.name,
             record.phase,
-            extra={"pipeline": self.pipeline.name, "stage": stage_name, "freight": freight.id, "phase": record.phase},
+            extra={"pipeline": self.pipeline.name, "stage": stage.name, "freight": new.id, "phase": record.phase},
         )
         return record
 
-    def _noop_verdict(self, context: PromotionContext) -> noop.NoopVerdict | None:
-        """Render-level comparison with the current freight, when the stage has apps and one is pinned."""
-        if context.current is None or not context.stage.apps or not self.settings.noop_detection:
+    def _render_apps(self, context: PromotionContext) -> dict[str, noop.AppRender] | None:
+        """Each app rendered with the candidate collection, when the stage has apps and detection is on."""
+        if not context.stage.apps or not self.settings.noop_detection:
             return None
         from freightyard.shared.sources.git import GitMirrors
 
         mirrors = GitMirrors(Path(self.cache_dir), credentials=self.settings.credential_lookup())
-        return noop.detect(
-            self.pipeline,
-            context.stage,
-            context.freight,
-            context.current,
-            mirrors=mirrors,
-            env=self.settings.tools(),
+        return noop.render_apps(
+            self.pipeline, context.stage, context.freight, mirrors=mirrors, env=self.settings.tools()
         )
 
-    def _noop_result(self, context: PromotionContext, state: State, verdict: noop.NoopVerdict) -> MechanismResult:
+    @staticmethod
+    def _changed_apps(stage_state: StageState, renders: dict[str, noop.AppRender] | None) -> list[str]:
+        """Apps whose render differs from their pin (or that have none yet); apps missing at the commit are
+        left out. Without renders: every app."""
+        if renders is None:
+            return []
+        changed = []
+        for name, rendered in renders.items():
+            pin = stage_state.apps.get(name)
+            if not rendered.exists:
+                continue
+            if pin is None or not rendered.render_hash or pin.render_hash != rendered.render_hash:
+                changed.append(name)
+        return changed
+
+    def _new_pins(
+        self,
+        stage: Stage,
+        *,
+        stage_state: StageState,
+        combined: Freight,
+        collection: dict[str, Freight],
+        result: MechanismResult,
+        renders: dict[str, noop.AppRender] | None,
+    ) -> dict[str, AppPin]:
+        """The pins this promotion writes: only apps whose render changed (all, when it could not render)."""
+        if result.phase == FAILED:
+            return {}
+        ids = {origin: f.id for origin, f in sorted(collection.items())}
+        names = [a.name for a in stage.apps] if renders is None else self._changed_apps(stage_state, renders)
+        if result.phase == NOOP and renders is None and stage_state.apps:
+            return {}
+        pins = {}
+        for app in stage.apps:
+            if app.name not in names:
+                continue
+            rendered = renders.get(app.name) if renders else None
+            pins[app.name] = AppPin(
+                ids,
+                revision=self._app_revision(stage, app, result.revision, combined),
+                render_hash=rendered.render_hash if rendered else "",
+            )
+        return pins
+
+    def _app_revision(self, stage: Stage, app: App, mechanism_revision: str, freight: Freight) -> str:
+        """What the app's Application points at: a writing mechanism's revision; else the collection's
+        commit of the app's repo; else the app's own targetRevision (never a chart version over it)."""
+        if stage.promotion.mechanism not in ("pin", "none") and mechanism_revision:
+            return mechanism_revision
+        try:
+            repo = app_repo_url(self.pipeline, app, freight)
+        except FreightyardError:
+            return mechanism_revision
+        commit = freight.commit_from(repo)
+        if commit is not None:
+            return commit.id
+        if app.target_revision:
+            return app.target_revision
+        return target_revision(stage, app, "", freight, repo)
+
+    def _noop_result(self, context: PromotionContext, renders: dict[str, noop.AppRender]) -> MechanismResult:
         """Nothing renders differently: record without running the mechanism (no commit, no patch)."""
-        apps = ", ".join(sorted(verdict.candidate.apps))
-        current = state.stage(context.stage.name).current
+        apps = ", ".join(sorted(renders))
+        landed = self.state().stage(context.stage.name).current
         if context.stage.promotion.mechanism == "pin":
             revision = Pin().promote(context).revision
         else:  # branch and trunk writers: the stage's branch/commit stays what it was
-            revision = current.revision if current else ""
+            revision = landed.revision if landed else ""
+        hashes = {name: r.render_hash for name, r in renders.items() if r.exists}
         return MechanismResult(
             NOOP,
             f"rendered output unchanged for every app ({apps}); nothing to do",
             revision=revision,
-            render_hash=verdict.candidate.render_hash,
+            render_hash=stage_hash(hashes),
         )
 
     def _newer_eligible_exists(self, state: State, freight: Freight, stage_name: str, now: dt.datetime) -> bool:
         for other in state.freight.values():  # newest first
             if other.id == freight.id:
                 return False
+            if other.origin != freight.origin:
+                continue
             if eligibility.check(self.pipeline, state, other, stage_name, now).eligible:
                 return True
         return False
 
     def _record(
-        self, stage_name: str, freight: Freight, actor: str, result: MechanismResult, *, hold: bool
+        self,
+        stage: Stage,
+        incoming: dict[str, Freight],
+        combined: Freight,
+        *,
+        actor: str,
+        result: MechanismResult,
+        pins: dict[str, AppPin],
+        hold: bool,
     ) -> PromotionRecord:
-        stage = self.pipeline.stage(stage_name)
         at = format_time(self.clock())
+        brought = {origin: f.id for origin, f in sorted(incoming.items())}
         record = PromotionRecord(
-            freight=freight.id,
-            stage=stage_name,
+            freight=brought[sorted(brought)[0]],
+            stage=stage.name,
             by=actor,
             at=at,
             phase=result.phase,
@@ -195,35 +307,55 @@ class Engine:
             message=result.message,
             revision=result.revision,
             changed_apps=list(result.changed_apps),
+            id=promotion_id(at, combined.id),
+            brought=brought,
+            collection=combined.id,
         )
+        for pin in pins.values():
+            pin.promotion = record.id
         needs_verification = stage.verification is not None and not stage.verification.empty
 
         def mutate(state: State) -> None:
-            state.add_freight(freight)
-            stage_state = state.stage(stage_name)
+            for freight in incoming.values():
+                state.add_freight(freight)
+            stage_state = state.stage(stage.name)
             stage_state.history.insert(0, record)
             if result.phase == FAILED:
                 return
-            stage_state.current = record
-            stage_state.hold = freight.id if hold else ""
+            for origin, freight in incoming.items():
+                stage_state.freight[origin] = Holding(freight.id, record.id, at)
+            stage_state.apps.update(pins)
+            stage_state.hold = record.freight if hold else ""
             if result.phase == NOOP and stage.verification and stage.verification.skip_when_unchanged:
-                stage_state.verifications[freight.id] = Mark(
-                    at=at, phase="Skipped", message="no-op promotion: nothing changed"
-                )
+                mark = Mark(at=at, phase="Skipped", message="no-op promotion: nothing changed", promotion=record.id)
             elif not needs_verification:
-                stage_state.verifications[freight.id] = Mark(
-                    at=at, phase="Succeeded", message="stage has no verification"
-                )
+                mark = Mark(at=at, phase="Succeeded", message="stage has no verification", promotion=record.id)
             else:
-                stage_state.verifications[freight.id] = Mark(at=at, phase=PENDING, message="awaiting verification")
+                mark = Mark(at=at, phase=PENDING, message="awaiting verification", promotion=record.id)
+            for freight in incoming.values():
+                stage_state.verifications[freight.id] = mark
 
         self.change(mutate)
         return record
 
     def record_verification(self, stage_name: str, freight_id: str, phase: str, message: str = "") -> None:
+        """Record a verification of the stage's collection: one check verifies every freight it holds,
+        when ``freight_id`` is one of them (or the collection's id); otherwise only ``freight_id``."""
         at = format_time(self.clock())
-        self.change(
-            lambda state: state.stage(stage_name).verifications.__setitem__(
-                freight_id, Mark(at=at, phase=phase, message=message)
+
+        def mutate(state: State) -> None:
+            stage_state = state.stage(stage_name)
+            members = stage_state.collection_ids()
+            combined = state.current_freight(stage_name)
+            landed = stage_state.current
+            ids = (
+                list(members.values())
+                if freight_id in members.values() or (combined and combined.id == freight_id)
+                else [freight_id]
             )
-        )
+            for member in ids:
+                stage_state.verifications[member] = Mark(
+                    at=at, phase=phase, message=message, promotion=landed.id if landed else ""
+                )
+
+        self.change(mutate)

@@ -63,7 +63,7 @@ def stage_repo(context: PromotionContext) -> str:
             if not any(same_repo(url, seen) for seen in repos):
                 repos.append(url)
         if not repos:
-            gits = context.pipeline.warehouse(context.freight.origin).git()
+            gits = [g for origin in context.freight.origins for g in context.pipeline.warehouse(origin).git()]
             repos = [gits[0].repo_url] if len(gits) == 1 else []
     except ConfigError as error:
         raise MechanismError(f"stage {context.stage.name}: {error.message}") from error

@@ -12,7 +12,7 @@ from typing import TYPE_CHECKING
 
 from freightyard.shared.core.errors import NotFoundError, RenderError
 from freightyard.shared.core.freight import Chart, Freight, Image, same_repo
-from freightyard.shared.core.model import App, Pipeline
+from freightyard.shared.core.model import App, Pipeline, Warehouse
 
 if TYPE_CHECKING:
     from freightyard.shared.render.helm import ChartAccess
@@ -48,9 +48,10 @@ def render_app(  # noqa: PLR0917
     the tools; ``NotFoundError`` for an unknown stage.
     """
     stage = pipeline.stage(stage_name)
-    if stage.request_for(freight.origin) is None:
+    unrequested = [o for o in freight.origins if stage.request_for(o) is None]
+    if unrequested:
         raise RenderError(
-            f"freight {freight.short_id} comes from warehouse {freight.origin!r}, "
+            f"freight {freight.short_id} comes from warehouse {unrequested[0]!r}, "
             f"which stage {stage_name!r} does not request"
         )
     root = repo_root.resolve()
@@ -104,11 +105,7 @@ def rendered_images(pipeline: Pipeline, freight: Freight) -> tuple[Image, ...]:
     (``tagFrom``), which render as ``repo@digest``. Their tag is only the commit that built them, so
     keeping it would restart pods on every commit even when the build produced the same image —
     the monorepo pattern's "no pod churn" promise; the digest alone says what runs."""
-    try:
-        warehouse = pipeline.warehouse(freight.origin)
-    except NotFoundError:
-        return freight.images
-    commit_matched = [s.repo_url for s in warehouse.images() if s.tag_from]
+    commit_matched = [s.repo_url for w in _warehouses(pipeline, freight) for s in w.images() if s.tag_from]
     if not commit_matched:
         return freight.images
     return tuple(
@@ -180,10 +177,7 @@ def _chart_access(pipeline: Pipeline, freight: Freight, chart: Chart | None) -> 
 
     if chart is None:
         return ChartAccess()
-    try:
-        subscriptions = pipeline.warehouse(freight.origin).charts()
-    except NotFoundError:
-        return ChartAccess()
+    subscriptions = [s for w in _warehouses(pipeline, freight) for s in w.charts()]
     sub = next((s for s in subscriptions if same_repo(s.repo_url, chart.repo_url) and s.name == chart.name), None)
     if sub is None:
         return ChartAccess()
@@ -210,3 +204,14 @@ def _pick_chart(freight: Freight, app: App) -> Chart:
         f"freight {freight.short_id} carries several charts "
         f"({', '.join(c.name for c in freight.charts)}); name the app after one of them"
     )
+
+
+def _warehouses(pipeline: Pipeline, freight: Freight) -> list[Warehouse]:
+    """The warehouses of the freight's origin(s) that the pipeline still has."""
+    found = []
+    for origin in freight.origins:
+        try:
+            found.append(pipeline.warehouse(origin))
+        except NotFoundError:
+            continue
+    return found

@@ -36,25 +36,33 @@ def freight_from_env(freight_json: str, freight_id: str) -> Freight:
     return freight
 
 
-def freight_from_state(state: State, stage: str, freight_id: str = "") -> Freight:
-    """``freight_id`` (full id, unique prefix or alias) from the catalog, else the stage's current pin."""
+def freight_from_state(state: State, stage: str, freight_id: str = "", app: str = "") -> Freight:
+    """``freight_id`` (full id, unique prefix or alias) from the catalog, else ``app``'s pin in the
+    stage (the combined freight it renders), else the stage's whole collection."""
     if freight_id:
         from freightyard.shared.core.state import find_freight
 
         return find_freight(state, freight_id)
+    stage_state = state.stages.get(stage)
+    pin = stage_state.apps.get(app) if stage_state and app else None
+    if pin is not None:
+        from freightyard.shared.core.freight import combine
+
+        missing = [i for i in pin.freight.values() if i not in state.freight]
+        if missing:
+            raise NotFoundError(
+                f"app {app!r} of stage {stage!r} is pinned to freight {missing[0][:12]}, not in the catalog"
+            )
+        return combine(state.freight[i] for i in pin.freight.values())
     freight = state.current_freight(stage)
     if freight is None:
-        record = state.stages.get(stage)
-        if record is not None and record.current is not None:
-            raise NotFoundError(
-                f"stage {stage!r} is pinned to freight {record.current.freight[:12]}, "
-                "which is not in the state's catalog"
-            )
         raise NotFoundError(f"stage {stage!r} has no freight yet: promote some first")
     return freight
 
 
-def resolve(freight_json: str, freight_id: str, stage: str, state_loader: Callable[[], State] | None) -> Freight:
+def resolve(
+    freight_json: str, freight_id: str, stage: str, state_loader: Callable[[], State] | None, app: str = ""
+) -> Freight:
     if freight_json:
         return freight_from_env(freight_json, freight_id)
     if state_loader is None:
@@ -64,4 +72,4 @@ def resolve(freight_json: str, freight_id: str, stage: str, state_loader: Callab
                 "nor does the sidecar have FREIGHTYARD_STATE to read the stage's pin from"
             ]
         )
-    return freight_from_state(state_loader(), stage, freight_id)
+    return freight_from_state(state_loader(), stage, freight_id, app)
