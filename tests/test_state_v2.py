@@ -212,3 +212,42 @@ def test_collection_id_is_the_members_id_alone_and_order_free() -> None:
     assert combined.id == combine([config, image]).id == collection_id([image, config])
     assert combined.origins == ("app-image", "config")
     assert Freight.from_json(combined.to_json()).id == combined.id  # the CMP checks it like any freight
+
+
+def test_cli_promote_from_and_status_show_freight_per_origin_and_pins(
+    tmp_path: Path, capsys: pytest.CaptureFixture[str]
+) -> None:
+    text = textwrap.dedent("""\
+        apiVersion: freightyard.io/v1alpha1
+        kind: Pipeline
+        metadata: {name: two}
+        spec:
+          warehouses:
+          - {name: api, subscriptions: [{image: {repoURL: registry.example.com/api}}]}
+          - {name: web, subscriptions: [{image: {repoURL: registry.example.com/web}}]}
+          stages:
+          - name: dev
+            requestedFreight: [{origin: api, sources: {direct: true}}, {origin: web, sources: {direct: true}}]
+          - name: prod
+            requestedFreight: [{origin: api, sources: {stages: [dev]}}, {origin: web, sources: {stages: [dev]}}]
+        """)
+    (tmp_path / "pipeline.yaml").write_text(text)
+    common = ["-f", str(tmp_path / "pipeline.yaml"), "--state", f"file:{tmp_path / 'state.yaml'}"]
+    engine = Engine(parse_pipelines(text)[0], FileStore(tmp_path / "state.yaml"), cache_dir=tmp_path / "cache")
+    api = Freight("api", images=(Image("registry.example.com/api", "1.0.0", DIGEST),))
+    web = Freight("web", images=(Image("registry.example.com/web", "3.0.0", DIGEST),))
+    for freight in (api, web):
+        engine.add_freight(freight)
+        assert main(["promote", *common, freight.id, "dev", "--by", "alice"]) == 0
+    assert main(["promote", *common, "--from", "dev", "prod", "--by", "alice"]) == 0
+    capsys.readouterr()
+    assert engine.state().stages["prod"].collection_ids() == {"api": api.id, "web": web.id}
+    assert main(["status", *common, "-o", "wide"]) == 0
+    out = capsys.readouterr().out
+    lines = [line.split() for line in out.splitlines()]
+    assert any(row[:4] == ["prod", "api<-dev", api.alias, api.short_id] for row in lines)
+    assert any(row[:4] == ["prod", "web<-dev", web.alias, web.short_id] for row in lines)
+    assert out.rstrip().endswith("(none)")  # -o wide adds the pin table; these stages have no apps
+    assert main(["status", *common, "prod", "-o", "json"]) == 0
+    shown = yaml.safe_load(capsys.readouterr().out)
+    assert [o["freight"]["id"] for o in shown["stages"][0]["origins"]] == [api.id, web.id]

@@ -1,4 +1,6 @@
-"""``freightyard promote FREIGHT STAGE``: put freight into a stage, if it is eligible."""
+"""``freightyard promote FREIGHT STAGE``: put freight into a stage, if it is eligible; it replaces only its
+own origin's freight there. ``freightyard promote --from STAGE TARGET``: promote the whole collection
+verified in STAGE into TARGET as one unit."""
 
 from __future__ import annotations
 
@@ -7,6 +9,7 @@ import getpass
 
 from freightyard.controller.options import add_common, add_engine_options, engine_settings, load_context
 from freightyard.controller.output import emit
+from freightyard.shared.core.errors import ConfigError
 from freightyard.shared.engine.promotion import Engine
 from freightyard.shared.sources.git import default_cache_dir
 
@@ -16,8 +19,11 @@ def register(sub: argparse._SubParsersAction) -> None:  # type: ignore[type-arg]
     add_common(parser)
     add_engine_options(parser)
     parser.add_argument("--pipeline", "-p")
-    parser.add_argument("freight", help="id, id prefix or alias")
-    parser.add_argument("stage")
+    parser.add_argument("freight", help="id, id prefix or alias (with --from: the target stage)")
+    parser.add_argument("stage", nargs="?")
+    parser.add_argument(
+        "--from", dest="source", metavar="STAGE", help="promote the collection verified in STAGE as one unit"
+    )
     parser.add_argument("--by", default=None, help="who promotes (default: the current user)")
     parser.set_defaults(run=run)
 
@@ -30,12 +36,22 @@ def run(args: argparse.Namespace) -> int:
     context = load_context(args)
     pipeline = context.pipeline(args.pipeline)
     engine = Engine(pipeline, context.store(pipeline), cache_dir=default_cache_dir(), settings=engine_settings(args))
-    record = engine.promote(args.freight, args.stage, actor(args), hold=True)
-    freight = engine.state().freight[record.freight]
+    if args.source:
+        if args.stage:
+            raise ConfigError([f"promote --from {args.source} takes one stage (the target), not {args.stage!r}"])
+        target = args.freight
+        record = engine.promote_from(args.source, target, actor(args))
+    else:
+        if not args.stage:
+            raise ConfigError(["promote needs FREIGHT STAGE (or --from STAGE TARGET)"])
+        target = args.stage
+        record = engine.promote(args.freight, target, actor(args), hold=True)
+    catalog = engine.state().freight
+    brought = [catalog[i] for i in record.brought.values() if i in catalog] or [catalog[record.freight]]
     emit(
         record.to_dict(),
         args.output,
-        [[args.stage, freight.alias, freight.short_id, record.phase, record.message]],
-        ["STAGE", "FREIGHT", "ID", "PHASE", "MESSAGE"],
+        [[target, f.origin, f.alias, f.short_id, record.phase, record.message] for f in brought],
+        ["STAGE", "ORIGIN", "FREIGHT", "ID", "PHASE", "MESSAGE"],
     )
     return 0
