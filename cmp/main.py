@@ -49,9 +49,18 @@ def generate(environ: Mapping[str, str], cwd: Path) -> bytes:
 
     argo = from_environ(environ)
     root = repo_root(cwd, argo.source_path) if argo.source_path else _git_root(cwd)
-    pipeline = find_pipeline(
-        root, argo.setting("PIPELINE"), argo.setting("PIPELINE_FILE") or environ.get("FREIGHTYARD_PIPELINE_FILE", "")
-    )
+    spec_text = argo.setting("RENDER_SPEC")
+    if spec_text:  # the generator passed what this app needs: the repo copy's pipeline file is not read
+        from freightyard.shared.core.pipeline import parse_pipelines
+        from freightyard.shared.core.render_spec import decode_spec
+
+        (pipeline,) = parse_pipelines(decode_spec(spec_text), "ARGOCD_ENV_RENDER_SPEC")
+    else:
+        pipeline = find_pipeline(
+            root,
+            argo.setting("PIPELINE"),
+            argo.setting("PIPELINE_FILE") or environ.get("FREIGHTYARD_PIPELINE_FILE", ""),
+        )
     stage_name = argo.setting("STAGE")
     if not stage_name:
         raise ConfigError(

@@ -160,9 +160,12 @@ def run_plugin(git_repo: Path, shim_path: str, tmp_path: Path) -> Run:
         v2: bool = True,
         command: str = "generate",
         sidecar: dict[str, str] | None = None,
+        drop: tuple[str, ...] = (),
     ) -> subprocess.CompletedProcess[bytes]:
         copy = tmp_path / f"copy{next(counter)}"
         shutil.copytree(git_repo, copy, symlinks=True)  # argocd-cmp-server gets a fresh copy each time
+        for name in drop:
+            (copy / name).unlink()
         argocd = {
             "ARGOCD_APP_NAME": "guestbook-dev",
             "ARGOCD_APP_NAMESPACE": "guestbook-dev",
@@ -396,3 +399,19 @@ def test_sidecar_component_patches_the_repo_server(tmp_path: Path) -> None:
         "/tmp",
         "/home/argocd/cmp-server/config/plugin.yaml",
     } <= mounts
+
+
+def test_render_spec_from_the_generator_needs_no_pipeline_file_in_the_copy(run_plugin: Run) -> None:
+    from freightyard.shared.core.pipeline import parse_pipelines
+    from freightyard.shared.core.render_spec import render_spec
+
+    (pipeline,) = parse_pipelines(PIPELINE)
+    stage = pipeline.stage("dev")
+    spec = render_spec(pipeline, stage, next(a for a in stage.apps if a.name == "guestbook"))
+    env = pinned_env(freight(), RENDER_SPEC=spec, APP="guestbook")
+    with_spec = run_plugin(env=env, drop=("pipelines/guestbook.yaml",))
+    assert with_spec.returncode == 0, with_spec.stderr
+    from_file = run_plugin(env={k: v for k, v in env.items() if k != "RENDER_SPEC"})
+    assert with_spec.stdout == from_file.stdout  # the same bytes as reading the pipeline file
+    garbled = run_plugin(env={**env, "RENDER_SPEC": "not base64!"}, drop=("pipelines/guestbook.yaml",))
+    assert_failed(garbled, "RENDER_SPEC")

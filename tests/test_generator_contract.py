@@ -113,8 +113,8 @@ def test_gunicorn_serves_the_contract_and_examples_render(gunicorn: int, world: 
     parameters = answer["output"]["parameters"]
     for example in ("applicationset-gotemplate.yaml", "applicationset-fasttemplate.yaml"):
         apps = {a["metadata"]["name"]: a for a in render_application_set(load_example(example), parameters)}
-        assert set(apps) == {"guestbook-dev", "guestbook-prod", "worker-prod"}, example
-        dev = apps["guestbook-dev"]
+        assert set(apps) == {"guestbook-guestbook-dev", "guestbook-guestbook-prod", "guestbook-worker-prod"}, example
+        dev = apps["guestbook-guestbook-dev"]
         assert dev["spec"]["source"]["repoURL"] == REPO_URL
         assert dev["spec"]["source"]["targetRevision"] == SHA1
         assert dev["spec"]["source"]["path"] == "apps/guestbook/overlays/dev"
@@ -124,8 +124,13 @@ def test_gunicorn_serves_the_contract_and_examples_render(gunicorn: int, world: 
         assert env["FREIGHT_ID"] == freight().id
         assert Freight.from_json(env["FREIGHT"]).id == env["FREIGHT_ID"]  # what the CMP checks
         assert env["PIPELINE_FILE"] == "pipelines/guestbook.yaml"
-        assert dev["spec"]["destination"] == {"server": "https://kubernetes.default.svc", "namespace": "guestbook-dev"}
-        assert apps["guestbook-prod"]["spec"]["project"] == "production"
+        assert dev["spec"]["destination"] == {
+            "server": "https://kubernetes.default.svc",
+            "name": "",  # exactly one of server and name is non-empty; Argo CD treats "" as unset
+            "namespace": "guestbook-dev",
+        }
+        assert env["RENDER_SPEC"] and env["APP"] == "guestbook"
+        assert apps["guestbook-guestbook-prod"]["spec"]["project"] == "production"
         assert "{{" not in json.dumps(list(apps.values()))
 
     # A promotion changes the App spec (so Argo CD's manifest cache key) on the very next call.
@@ -136,9 +141,9 @@ def test_gunicorn_serves_the_contract_and_examples_render(gunicorn: int, world: 
         a["metadata"]["name"]: a
         for a in render_application_set(load_example("applicationset-gotemplate.yaml"), answer["output"]["parameters"])
     }
-    assert apps["guestbook-dev"]["spec"]["source"]["targetRevision"] == SHA2
-    assert plugin_env(apps["guestbook-dev"])["FREIGHT_ID"] == newer.id
-    assert plugin_env(apps["guestbook-prod"])["FREIGHT_ID"] == freight().id
+    assert apps["guestbook-guestbook-dev"]["spec"]["source"]["targetRevision"] == SHA2
+    assert plugin_env(apps["guestbook-guestbook-dev"])["FREIGHT_ID"] == newer.id
+    assert plugin_env(apps["guestbook-guestbook-prod"])["FREIGHT_ID"] == freight().id
 
 
 @pytest.mark.integration
@@ -166,6 +171,10 @@ def test_examples_render_with_the_test_client_too(world: dict[str, Path]) -> Non
     apps = render_application_set(
         load_example("applicationset-fasttemplate.yaml"), response.get_json()["output"]["parameters"]
     )
-    assert [a["metadata"]["name"] for a in apps] == ["guestbook-dev", "guestbook-prod", "worker-prod"]
+    assert [a["metadata"]["name"] for a in apps] == [
+        "guestbook-guestbook-dev",
+        "guestbook-guestbook-prod",
+        "guestbook-worker-prod",
+    ]
     assert apps[1]["spec"]["destination"]["server"] == "https://prod.example.com:6443"
     assert apps[1]["metadata"]["annotations"]["freightyard.io/freight"] == freight().id

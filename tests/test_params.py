@@ -110,6 +110,7 @@ def test_exact_parameter_names() -> None:
         "path",
         "targetRevision",
         "pipelineFile",
+        "renderSpec",
         "mechanism",
         "destination",
         "freight",

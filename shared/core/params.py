@@ -8,7 +8,7 @@ fasttemplate, so both spellings always agree.
 
 Parameter names (part of Freightyard's interface)::
 
-    pipeline  stage  app  project  repoURL  path  targetRevision  pipelineFile  mechanism
+    pipeline  stage  app  project  repoURL  path  targetRevision  pipelineFile  renderSpec  mechanism
     destination.server  destination.namespace  destination.name
     freight.id  freight.short  freight.alias  freight.origin  freight.json
     commit.id  commit.short  commit.repoURL  commit.branch  commit.tag      the commit of the app's repo,
@@ -32,6 +32,7 @@ from typing import Any
 from freightyard.shared.core.errors import ConfigError, NotFoundError
 from freightyard.shared.core.freight import Chart, Commit, Freight, Image, combine, normalize_repo
 from freightyard.shared.core.model import App, Pipeline, Stage
+from freightyard.shared.core.render_spec import render_spec
 from freightyard.shared.core.state import AppPin, State, StateError
 
 BRANCH_MECHANISMS = ("render-branch", "copy-branch")
@@ -109,6 +110,7 @@ def stage_app_parameters(
         "path": app.path,
         "targetRevision": revision or target_revision(stage, app, "", freight, repo_url),
         "pipelineFile": pipeline_file,
+        "renderSpec": render_spec(pipeline, stage, app),
         "mechanism": stage.promotion.mechanism,
         "destination": {
             "server": app.destination.server,
