@@ -65,7 +65,10 @@ class Context:
 
 
 def load_context(args: argparse.Namespace) -> Context:
-    return Context(pipelines=load_pipelines(Path(args.pipelines)), state_spec=args.state)
+    # App paths live in the app's repository at the freight's commit: promotions pin only apps whose
+    # path exists there and `render` reads that commit, so the checkout the CLI runs in is not
+    # checked here (`validate` checks it when it is the app's repository, and says when it is not).
+    return Context(pipelines=load_pipelines(Path(args.pipelines), check_paths=False), state_spec=args.state)
 
 
 def add_source_options(parser: argparse.ArgumentParser) -> None:

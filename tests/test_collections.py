@@ -5,6 +5,8 @@ HEAD has no Application in stages still on older freight, and ``promote --from``
 from __future__ import annotations
 
 import json
+import os
+import textwrap
 import uuid
 from pathlib import Path
 
@@ -142,3 +144,55 @@ def test_two_origins_one_stage_per_app_pins_and_no_skew(git_http_server: GitHttp
     assert answers(engine, "prod") == prod_before  # prod still on older freight: no search, nothing changed
     engine.promote(with_search.id, "prod", "t")
     assert set(answers(engine, "prod")) == {"guestbook", "cart", "search"}
+
+
+def test_render_of_a_stage_behind_head_equals_the_cmp_bytes(
+    git_http_server: GitHttpServer,
+    tmp_path: Path,
+    monkeypatch: pytest.MonkeyPatch,
+    capsysbinary: pytest.CaptureFixture[bytes],
+) -> None:
+    import subprocess
+
+    from freightyard.cmp.main import generate
+    from freightyard.controller.cli import main
+    from tests.servers.tools import git_path
+
+    bare, url = make_repo(git_http_server, f"behind-{uuid.uuid4().hex[:8]}.git", app_files("guestbook"))
+    text = PIPELINE.format(url=url, image=IMAGE)
+    engine = engine_for(text, tmp_path)
+    old = config(url, head(bare, "main"))
+    engine.add_freight(old)
+    engine.add_freight(image("1.0.0", DIGEST1))
+    engine.promote(old.id, "dev", "t")
+    engine.promote(image("1.0.0", DIGEST1).id, "dev", "t")
+    patched = DEPLOYMENT.replace("APP", "guestbook") + "  replicas: 5\n"
+    commit_files(bare, {"apps/guestbook/base/deployment.yaml": patched}, message="HEAD moves on")  # dev is behind
+    (tmp_path / "pipeline.yaml").write_text(textwrap.dedent(text))
+    monkeypatch.setenv("FREIGHTYARD_CACHE", str(tmp_path / "cli-cache"))
+    monkeypatch.setenv("FREIGHTYARD_TOOLS_DIR", str(Path(__file__).resolve().parents[1] / ".tools"))
+    monkeypatch.chdir(tmp_path)
+    args = ["render", "shop", "dev", "--app", "guestbook", "-f", str(tmp_path / "pipeline.yaml")]
+    assert main([*args, "--state", f"file:{tmp_path / 'state.yaml'}"]) == 0
+    rendered = capsysbinary.readouterr().out
+    assert b"replicas: 5" not in rendered
+
+    (answer,) = [a for a in parameter_sets(engine.pipeline, engine.state(), stages={"dev"}) if a["app"] == "guestbook"]
+    checkout = tmp_path / "argocd-copy"  # what the repo-server hands the CMP: the repo at targetRevision
+    subprocess.run([git_path(), "clone", "-q", str(bare), str(checkout)], check=True)
+    subprocess.run([git_path(), "-C", str(checkout), "checkout", "-q", answer["targetRevision"]], check=True)
+    environ = {
+        **os.environ,
+        "ARGOCD_APP_NAME": "shop-guestbook-dev",
+        "ARGOCD_APP_NAMESPACE": answer["destination"]["namespace"],
+        "ARGOCD_APP_SOURCE_PATH": answer["path"],
+        "ARGOCD_APP_SOURCE_REPO_URL": answer["repoURL"],
+        "ARGOCD_APP_SOURCE_TARGET_REVISION": answer["targetRevision"],
+        "ARGOCD_ENV_PIPELINE": "shop",
+        "ARGOCD_ENV_STAGE": "dev",
+        "ARGOCD_ENV_APP": "guestbook",
+        "ARGOCD_ENV_FREIGHT": answer["freight"]["json"],
+        "ARGOCD_ENV_FREIGHT_ID": answer["freight"]["id"],
+        "ARGOCD_ENV_RENDER_SPEC": answer["renderSpec"],
+    }
+    assert generate(environ, checkout / answer["path"]) == rendered

@@ -216,6 +216,7 @@ def test_freightyard_render_prints_what_the_cmp_would(repo: Path, tmp_path: Path
             "--state",
             f"file:{state_file}",
             "--hash",
+            "--local",  # this repo is a plain directory; tests/test_collections.py renders from the commit
         ],
         capture_output=True,
         check=False,

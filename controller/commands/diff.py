@@ -11,8 +11,10 @@ from typing import Any
 
 from freightyard.controller.options import add_common, add_engine_options, engine_settings, load_context
 from freightyard.controller.output import emit
+from freightyard.shared.core.freight import combine
 from freightyard.shared.core.state import find_freight
 from freightyard.shared.engine.promotion import Engine
+from freightyard.shared.render.freight_source import freight_from_state
 from freightyard.shared.render.hashing import without_freight_id
 from freightyard.shared.render.stage import render_stage
 from freightyard.shared.sources.git import GitMirrors, default_cache_dir
@@ -46,27 +48,30 @@ def run(args: argparse.Namespace) -> int:
     state = engine.state()
     stage = pipeline.stage(args.stage)
     candidate = find_freight(state, args.freight)
-    current = state.current_freight(stage.name)
+    collection = {**state.collection(stage.name), candidate.origin: candidate}  # replaces only its origin
+    combined = combine(collection.values())
+    stage_state = state.stage(stage.name)
     mirrors = GitMirrors(default_cache_dir(), credentials=engine.settings.credential_lookup())
     env = engine.settings.tools()
-    with tempfile.TemporaryDirectory(prefix="freightyard-diff-") as tmp:
-        new = render_stage(pipeline, stage, candidate, mirrors=mirrors, env=env, workdir=Path(tmp) / "new")
-        old = (
-            render_stage(pipeline, stage, current, mirrors=mirrors, env=env, workdir=Path(tmp) / "old")
-            if current
-            else None
-        )
     data: list[dict[str, Any]] = []
-    for name, rendered in new.apps.items():
-        before = old.apps[name].manifests if old else b""
-        label = f"{stage.name}/{name}"
-        text = unified(
-            before,
-            rendered.manifests,
-            f"{label} ({current.alias if current else 'nothing'})",
-            f"{label} ({candidate.alias})",
-        )
-        data.append({"app": name, "changed": bool(text), "diff": text})
+    with tempfile.TemporaryDirectory(prefix="freightyard-diff-") as tmp:
+        new = render_stage(pipeline, stage, combined, mirrors=mirrors, env=env, workdir=Path(tmp) / "new")
+        for app in stage.apps:
+            pin = stage_state.apps.get(app.name)
+            current = freight_from_state(state, stage.name, "", app.name) if pin else None
+            before = b""
+            if current is not None:
+                workdir = Path(tmp) / f"old-{app.name}"
+                old = render_stage(pipeline, stage, current, mirrors=mirrors, env=env, workdir=workdir, apps=[app])
+                before = old.apps[app.name].manifests
+            label = f"{stage.name}/{app.name}"
+            text = unified(
+                before,
+                new.apps[app.name].manifests,
+                f"{label} ({current.alias if current else 'nothing'})",
+                f"{label} ({candidate.alias})",
+            )
+            data.append({"app": app.name, "changed": bool(text), "diff": text})
     if args.output == "table":
         for item in data:
             print(

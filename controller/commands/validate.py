@@ -3,8 +3,14 @@
 from __future__ import annotations
 
 import argparse
+import subprocess
+from pathlib import Path
 
 from freightyard.controller.options import add_common, load_context
+from freightyard.shared.core.errors import ConfigError
+from freightyard.shared.core.freight import same_repo
+from freightyard.shared.core.model import Pipeline
+from freightyard.shared.pipeline_files import missing_app_paths
 
 
 def register(sub: argparse._SubParsersAction) -> None:  # type: ignore[type-arg]
@@ -15,9 +21,65 @@ def register(sub: argparse._SubParsersAction) -> None:  # type: ignore[type-arg]
 
 def run(args: argparse.Namespace) -> int:
     context = load_context(args)
+    problems: list[str] = []
+    notes: list[str] = []
+    for pipeline in context.pipelines:
+        found, skipped = _local_app_paths(pipeline)
+        problems += found
+        notes += skipped
+    if problems:
+        raise ConfigError(problems)
     for pipeline in context.pipelines:
         print(
             f"{pipeline.source_file}: pipeline {pipeline.name}: {len(pipeline.warehouses)} warehouse(s), "
             f"{len(pipeline.stages)} stage(s): ok"
         )
+    for note in notes:
+        print(note)
     return 0
+
+
+def _local_app_paths(pipeline: Pipeline) -> tuple[list[str], list[str]]:
+    """Check app paths in the local checkout when it is the apps' repository (its ``origin`` remote is
+    the repo the app renders from); otherwise say what was skipped: promotions check them there."""
+    root = Path(pipeline.repo_root or ".")
+    local = _origin_url(root)
+    checkable: list[tuple[int, int]] = []
+    skipped: dict[str, list[str]] = {}
+    for si, stage in enumerate(pipeline.stages):
+        for ai, app in enumerate(stage.apps):
+            repos = [app.repo_url] if app.repo_url else _subscribed_git(pipeline, stage.name)
+            if local and any(same_repo(local, r) for r in repos):
+                checkable.append((si, ai))
+            else:
+                where = ", ".join(repos) or "(no git subscription)"
+                skipped.setdefault(where, []).append(f"{stage.name}/{app.name}")
+    problems = [
+        p for p in missing_app_paths(pipeline, root) if any(f"stages[{si}].apps[{ai}]" in p for si, ai in checkable)
+    ]
+    notes = [
+        f"{pipeline.source_file}: skipped app path checks of {', '.join(apps)}: they live in {repo}, not in this "
+        f"checkout ({root}); each promotion checks them there at the freight's commit"
+        for repo, apps in skipped.items()
+    ]
+    return problems, notes
+
+
+def _subscribed_git(pipeline: Pipeline, stage_name: str) -> list[str]:
+    stage = pipeline.stage(stage_name)
+    return [
+        g.repo_url for r in stage.requested_freight for w in pipeline.warehouses if w.name == r.origin for g in w.git()
+    ]
+
+
+def _origin_url(root: Path) -> str:
+    try:
+        done = subprocess.run(
+            ["git", "-C", str(root), "remote", "get-url", "origin"],
+            capture_output=True,
+            timeout=10,
+            check=False,
+        )
+    except (OSError, subprocess.TimeoutExpired):
+        return ""
+    return done.stdout.decode(errors="replace").strip() if done.returncode == 0 else ""

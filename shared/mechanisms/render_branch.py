@@ -66,11 +66,13 @@ class RenderBranch:
 
 
 def write_output(repo: Path, context: PromotionContext, rendered: StageRender) -> None:
-    """Write every app's manifests and metadata, unless all render hashes already match the branch."""
-    if all(_stored_hash(repo / app.path) == rendered.apps[app.name].render_hash for app in context.stage.apps):
-        return
+    """Write the manifests and metadata of each app whose render hash differs from the branch's; an
+    unchanged app's files (metadata included) stay byte for byte, so a commit touching app A never
+    rewrites app B."""
     for app in context.stage.apps:
         directory = repo / app.path
+        if _stored_hash(directory) == rendered.apps[app.name].render_hash:
+            continue
         if directory.exists() and directory != repo:
             shutil.rmtree(directory)
         (directory / METADATA).parent.mkdir(parents=True, exist_ok=True)
