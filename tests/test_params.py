@@ -153,7 +153,7 @@ def test_app_in_another_repo_uses_its_target_revision_and_keeps_the_freight_comm
     assert dev["commit"]["id"] == SHA1  # the freight's only commit, for templates that want it
 
 
-def test_chart_app_targets_the_chart_version() -> None:
+def test_chart_app_on_pin_is_a_git_source_at_a_real_revision() -> None:
     text = """\
 apiVersion: freightyard.io/v1alpha1
 kind: Pipeline
@@ -168,14 +168,17 @@ spec:
     requestedFreight: [{origin: main, sources: {direct: true}}]
     apps: [{name: guestbook, path: ., destination: {namespace: dev}}]
 """
-    p = parse_pipelines(text, "charts.yaml")[0]
+    with pytest.raises(ConfigError, match=r"apps\[0\]\.repoURL: is required: the stage takes chart freight only"):
+        parse_pipelines(text, "charts.yaml")
+    git = "https://git.example.com/org/values.git"
+    p = parse_pipelines(text.replace("path: .,", f"path: ., repoURL: {git},"), "charts.yaml")[0]
     f = Freight(origin="main", charts=(Chart("oci://registry.example.com/charts/guestbook", "guestbook", "2.1.0"),))
     (dev,) = parameter_sets(p, state_with({"dev": f}))
-    assert dev["repoURL"] == "oci://registry.example.com/charts/guestbook"
-    assert dev["targetRevision"] == "2.1.0"
-    assert dev["chart"]["version"] == "2.1.0"
-    assert dev["commit"]["id"] == ""
-    assert dev["images"] == {}
+    assert dev["repoURL"] == git and dev["targetRevision"] == "HEAD"  # a git source at a real revision
+    assert dev["chart"]["version"] == "2.1.0"  # templates still see the chart the CMP renders
+    pinned = parse_pipelines(text.replace("path: .,", f"path: ., repoURL: {git}, targetRevision: v3,"))[0]
+    (dev,) = parameter_sets(pinned, state_with({"dev": f}))
+    assert dev["targetRevision"] == "v3"  # an explicit targetRevision is never overridden by a chart version
 
 
 def test_image_keys_path_always_and_last_segment_while_unique() -> None:

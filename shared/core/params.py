@@ -13,7 +13,8 @@ Parameter names (part of Freightyard's interface)::
     freight.id  freight.short  freight.alias  freight.origin  freight.json
     commit.id  commit.short  commit.repoURL  commit.branch  commit.tag      the commit of the app's repo,
                                                                            else the freight's only commit, else ""
-    chart.repoURL  chart.name  chart.version                                the chart from the app's repo, else ""
+    chart.repoURL  chart.name  chart.version                                the chart from the app's repo, else the
+                                                                           freight's only chart, else ""
     images.<key>.repoURL  images.<key>.tag  images.<key>.digest  images.<key>.ref
 
 Every image has two keys, fixed by the pipeline (never by which images one freight carries): the
@@ -101,6 +102,8 @@ def stage_app_parameters(
     if commit is None and len(freight.commits) == 1:
         commit = freight.commits[0]
     chart = _chart_for(freight, repo_url)
+    if chart is None and len(freight.charts) == 1:
+        chart = freight.charts[0]
     return {
         "pipeline": pipeline.name,
         "stage": stage.name,
@@ -170,7 +173,9 @@ def target_revision(stage: Stage, app: App, revision: str, freight: Freight, rep
     commit = freight.commit_from(repo_url) if repo_url else None
     if commit is not None:
         return commit.id
-    chart = _chart_for(freight, repo_url)
+    if app.target_revision:  # explicit: never overridden by a chart version
+        return app.target_revision
+    chart = _chart_for(freight, repo_url)  # only when the source *is* the chart repository (not on pin)
     if chart is not None:
         return chart.version
     if stage.promotion.mechanism in BRANCH_MECHANISMS:

@@ -408,6 +408,7 @@ def _check_references(r: Reader, p: Pipeline) -> None:
         if not stage.requested_freight and f"spec.stages[{si}].requestedFreight" in p.lines:
             r.problem(None, f"spec.stages[{si}].requestedFreight", "needs at least one origin")
         _check_overlap(r, p, si, stage)
+        _check_chart_sources(r, p, si, stage)
     cycle = _find_cycle(p)
     if cycle:
         index = stage_names.index(cycle[0])
@@ -437,6 +438,26 @@ def _check_overlap(r: Reader, p: Pipeline, si: int, stage: Stage) -> None:
                     f'warehouses "{other}" and "{warehouse.name}" both subscribe to {sub.kind} {sub.repo_url}{name}; '
                     "one stage cannot request both (drop the subscription from one warehouse)",
                 )
+
+
+def _check_chart_sources(r: Reader, p: Pipeline, si: int, stage: Stage) -> None:
+    """On ``pin``, an Application's source is a git repository the CMP renders from (the chart version
+    comes from freight); a chart repository is no git source, so an app of a chart-only stage names its
+    git repository itself."""
+    if stage.promotion.mechanism not in ("pin", "none"):
+        return
+    origins = {req.origin for req in stage.requested_freight}
+    warehouses = [w for w in p.warehouses if w.name in origins]
+    if any(w.git() for w in warehouses) or not any(w.charts() for w in warehouses):
+        return
+    for ai, app in enumerate(stage.apps):
+        if not app.repo_url:
+            r.problem(
+                None,
+                f"spec.stages[{si}].apps[{ai}].repoURL",
+                "is required: the stage takes chart freight only, and the Application's source must be the git "
+                "repository holding this app's path (the CMP renders the chart version from freight)",
+            )
 
 
 def _known(name: str, names: list[str]) -> str:
