@@ -32,12 +32,12 @@ def run(args: argparse.Namespace) -> int:
 
     from freightyard.shared.core.errors import NotFoundError
     from freightyard.shared.core.state import state_from_document
-    from freightyard.shared.mechanisms.common import credentials_lookup
     from freightyard.shared.render import RenderEnv, render_app
     from freightyard.shared.render.env import find_tools
     from freightyard.shared.render.freight_source import freight_from_state
     from freightyard.shared.render.locate import pick_app
     from freightyard.shared.render.stage import render_stage
+    from freightyard.shared.settings import EngineSettings
     from freightyard.shared.sources.git import GitMirrors, default_cache_dir
 
     context = load_context(args)
@@ -51,7 +51,7 @@ def run(args: argparse.Namespace) -> int:
     if not apps:
         raise NotFoundError(f"stage {stage.name!r} has no pinned apps yet: promote freight first")
     kustomize, helm = find_tools(os.environ)
-    mirrors = GitMirrors(default_cache_dir(), credentials=credentials_lookup({}))
+    mirrors = GitMirrors(default_cache_dir(), credentials=EngineSettings().credential_lookup())
     out = sys.stdout.buffer
     with tempfile.TemporaryDirectory(prefix="freightyard-render-") as tmp:
         for index, app in enumerate(apps):
