@@ -105,3 +105,37 @@ def test_copy_branch_copies_the_app_tree(git_http_server: GitHttpServer, tmp_pat
     assert show(bare, "env/dev", "apps/guestbook/overlays/prod/kustomization.yaml") is None
     log = show(bare, "env/dev", "apps/guestbook/overlays/dev/kustomization.yaml")
     assert log is not None
+
+
+def test_render_branch_leaves_an_unchanged_apps_files_and_answer_untouched(
+    git_http_server: GitHttpServer, tmp_path: Path
+) -> None:
+    import json
+
+    from freightyard.shared.core.params import parameter_sets
+    from tests.mechanism_fixtures import DEPLOYMENT
+
+    bare, url = make_repo(
+        git_http_server, f"mono-{uuid.uuid4().hex[:8]}.git", {**app_files("guestbook"), **app_files("cart")}
+    )
+    text = PIPELINE.format(url=url, image=IMAGE, mechanism="render-branch").rstrip(" ") + (
+        "        - {name: cart, path: apps/cart/overlays/dev, destination: {namespace: cart-dev}}\n"
+    )
+    engine = engine_for(text, tmp_path)
+    first = freight(url, head(bare, "main"))
+    engine.add_freight(first)
+    assert engine.promote(first.id, "dev", "t").phase == "Succeeded"
+    gb = "apps/guestbook/overlays/dev"
+    before = (show(bare, "env/dev", f"{gb}/manifests.yaml"), show(bare, "env/dev", f"{gb}/.freightyard/freight.yaml"))
+    answer = {s["app"]: json.dumps(s, sort_keys=True) for s in parameter_sets(engine.pipeline, engine.state())}
+
+    patched = DEPLOYMENT.replace("APP", "cart") + "  replicas: 4\n"
+    cart = freight(url, commit_files(bare, {"apps/cart/base/deployment.yaml": patched}, message="cart"))
+    engine.add_freight(cart)
+    record = engine.promote(cart.id, "dev", "t")
+    assert record.phase == "Succeeded" and record.changed_apps == ["cart"]
+    after = (show(bare, "env/dev", f"{gb}/manifests.yaml"), show(bare, "env/dev", f"{gb}/.freightyard/freight.yaml"))
+    assert after == before  # guestbook's files, metadata included, byte for byte
+    assert "replicas: 4" in (show(bare, "env/dev", "apps/cart/overlays/dev/manifests.yaml") or "")
+    now = {s["app"]: json.dumps(s, sort_keys=True) for s in parameter_sets(engine.pipeline, engine.state())}
+    assert now["guestbook"] == answer["guestbook"] and now["cart"] != answer["cart"]
