@@ -2,12 +2,14 @@
 
 from __future__ import annotations
 
+import subprocess
 import uuid
 from pathlib import Path
 
 import pytest
 import yaml
 
+from freightyard.shared.core.errors import MechanismError
 from tests.mechanism_fixtures import (
     DIGEST1,
     DIGEST2,
@@ -20,7 +22,8 @@ from tests.mechanism_fixtures import (
     make_repo,
     show,
 )
-from tests.servers.git_http import GitHttpServer
+from tests.servers.git_http import GitHttpServer, git_env
+from tests.servers.tools import git_path, kubectl_path
 
 pytestmark = pytest.mark.integration
 
@@ -103,8 +106,28 @@ def test_copy_branch_copies_the_app_tree(git_http_server: GitHttpServer, tmp_pat
     copied = show(bare, "env/dev", "apps/guestbook/overlays/dev/kustomization.yaml")
     assert copied == show(bare, "main", "apps/guestbook/overlays/dev/kustomization.yaml")
     assert show(bare, "env/dev", "apps/guestbook/overlays/prod/kustomization.yaml") is None
-    log = show(bare, "env/dev", "apps/guestbook/overlays/dev/kustomization.yaml")
-    assert log is not None
+    # what the overlay references comes along, so the branch builds with a bare `kustomize build`
+    assert show(bare, "env/dev", "apps/guestbook/base/deployment.yaml") == show(
+        bare, "main", "apps/guestbook/base/deployment.yaml"
+    )
+    checkout = tmp_path / "env-dev"
+    subprocess.run([git_path(), "clone", "-q", "-b", "env/dev", str(bare), str(checkout)], check=True, env=git_env())
+    built = subprocess.run(
+        [kubectl_path(), "kustomize", str(checkout / "apps/guestbook/overlays/dev")], capture_output=True, check=False
+    )
+    assert built.returncode == 0, built.stderr
+    assert b"kind: Deployment" in built.stdout
+
+    # a stage branch that would not build fails the promotion, and nothing is pushed
+    branch_head = head(bare, "env/dev")
+    broken = freight(
+        url, commit_files(bare, {"apps/guestbook/base/kustomization.yaml": "resources: [gone.yaml]\n"}, message="x")
+    )
+    engine.add_freight(broken)
+    with pytest.raises(MechanismError, match="would not build app 'guestbook'"):
+        engine.promote(broken.id, "dev", "t")
+    assert engine.state().stages["dev"].history[0].phase == "Failed"
+    assert head(bare, "env/dev") == branch_head
 
 
 def test_render_branch_leaves_an_unchanged_apps_files_and_answer_untouched(

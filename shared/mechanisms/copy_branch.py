@@ -1,5 +1,9 @@
 """``copy-branch``: copy the freight commit's files under the stage's paths to the stage branch
-(default ``env/<stage>``), replacing what was there; nothing is committed when they are identical."""
+(default ``env/<stage>``), replacing what was there; nothing is committed when they are identical.
+
+Without ``paths``, each app's *closure* is copied: its directory plus what its kustomizations
+reference inside the repository (``freightyard.shared.render.closure``). Before pushing, every app is
+rendered from the assembled branch: a branch that does not build fails the promotion (nothing pushed)."""
 
 from __future__ import annotations
 
@@ -35,13 +39,20 @@ class CopyBranch:
                 revision,
                 Path(tmp) / "tree",
                 credentials_name=target.credentials_name,
-                paths=paths,
+                paths=paths if context.stage.promotion.options.get("paths") else (),
             )
+            if not context.stage.promotion.options.get("paths"):
+                paths = _closure(tree.root, context)
+
+            def write(repo: Path) -> None:
+                _copy(tree.root, repo, paths)
+                _check_builds(repo, context)
+
             change = Change(
                 target.repo_url,
                 target.branch,
                 message(context, tuple(f"copied {p} from {tree.commit[:7]}" for p in paths)),
-                lambda repo: _copy(tree.root, repo, paths),
+                write,
                 target.credentials_name,
             )
             pushed = commit_and_push(target.mirrors, target.runner, change, attempts=target.attempts)
@@ -66,6 +77,33 @@ def _paths(context: PromotionContext) -> tuple[str, ...]:
                 "of the repository, without '..'"
             )
     return paths
+
+
+def _closure(root: Path, context: PromotionContext) -> tuple[str, ...]:
+    from freightyard.shared.render.closure import app_closure
+
+    needed: set[str] = set()
+    for app in context.stage.apps:
+        needed.update(app_closure(root, app.path, app.helm_values_files))
+    paths = tuple(sorted(p for p in needed if p != "."))
+    if not paths:
+        raise MechanismError(f"stage {context.stage.name}: copy-branch found nothing to copy; set promotion.paths")
+    return paths
+
+
+def _check_builds(repo: Path, context: PromotionContext) -> None:
+    """Render every app from the branch as it is about to be pushed; a failure fails the promotion."""
+    from freightyard.shared.core.errors import FreightyardError
+    from freightyard.shared.render import render_app
+
+    for app in context.stage.apps:
+        try:
+            render_app(context.pipeline, context.stage.name, app, context.freight, repo, context.settings.tools())
+        except FreightyardError as error:
+            raise MechanismError(
+                f"stage {context.stage.name}: the stage branch would not build app {app.name!r} "
+                f"({error.message}); copy what it references (promotion.paths) or fix the app"
+            ) from error
 
 
 def _copy(source: Path, repo: Path, paths: tuple[str, ...]) -> None:
