@@ -38,7 +38,8 @@ spec:
   stages:
   - name: dev
     requestedFreight: [{{origin: main, sources: {{direct: true}}}}]
-    apps: [{{name: web, path: web, destination: {{namespace: web-dev}}}}]
+    apps:
+    - {{name: web, path: web, repoURL: "https://git.example.com/org/values.git", destination: {{namespace: web-dev}}}}
 """
 
 
