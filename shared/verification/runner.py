@@ -46,8 +46,9 @@ def verify(
     record = state.stage(stage_name).current
     if record is None:
         raise NotFoundError(f"stage {stage_name} holds no freight yet; promote some first")
-    freight = state.freight[record.freight]
-    if freight_ref is not None and find_freight(state, freight_ref).id != freight.id:
+    freight = state.current_freight(stage_name) or state.freight[record.freight]  # the whole collection
+    members = set(state.stage(stage_name).collection_ids().values()) | {freight.id}
+    if freight_ref is not None and find_freight(state, freight_ref).id not in members:
         raise NotFoundError(
             f"stage {stage_name} holds {freight.alias} ({freight.short_id}), not {freight_ref}: "
             "only the current freight can be verified"
