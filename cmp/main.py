@@ -7,6 +7,7 @@ Imports are lazy: ``generate`` loads only what rendering needs.
 
 from __future__ import annotations
 
+import functools
 import os
 import sys
 from collections.abc import Callable, Mapping, Sequence
@@ -16,6 +17,7 @@ from typing import TYPE_CHECKING
 from freightyard.cmp.client import finish
 
 if TYPE_CHECKING:
+    from freightyard.shared.core.model import Pipeline
     from freightyard.shared.core.state import State
 
 USAGE = "usage: freightyard-cmp generate | parameters"
@@ -51,10 +53,7 @@ def generate(environ: Mapping[str, str], cwd: Path) -> bytes:
     root = repo_root(cwd, argo.source_path) if argo.source_path else _git_root(cwd)
     spec_text = argo.setting("RENDER_SPEC")
     if spec_text:  # the generator passed what this app needs: the repo copy's pipeline file is not read
-        from freightyard.shared.core.pipeline import parse_pipelines
-        from freightyard.shared.core.render_spec import decode_spec
-
-        (pipeline,) = parse_pipelines(decode_spec(spec_text), "ARGOCD_ENV_RENDER_SPEC")
+        pipeline = _spec_pipeline(spec_text)
     else:
         pipeline = find_pipeline(
             root,
@@ -173,6 +172,18 @@ def _failure(message: str) -> tuple[int, bytes, str]:
 
     line = " ".join(redact(message).split())[:MAX_ERROR]
     return 1, b"", f"freightyard-cmp: {line}\n"
+
+
+@functools.lru_cache(maxsize=64)
+def _spec_pipeline(spec_text: str) -> Pipeline:
+    """The pipeline of a render spec, parsed once per distinct spec in the warm render server (an app's
+    spec changes only with the pipeline; parsing is most of our own time per render). At most 64 specs
+    of at most 32 KiB each are kept."""
+    from freightyard.shared.core.pipeline import parse_pipelines
+    from freightyard.shared.core.render_spec import decode_spec
+
+    (pipeline,) = parse_pipelines(decode_spec(spec_text), "ARGOCD_ENV_RENDER_SPEC")
+    return pipeline
 
 
 def _git_root(cwd: Path) -> Path:
