@@ -251,3 +251,15 @@ def test_cli_promote_from_and_status_show_freight_per_origin_and_pins(
     assert main(["status", *common, "prod", "-o", "json"]) == 0
     shown = yaml.safe_load(capsys.readouterr().out)
     assert [o["freight"]["id"] for o in shown["stages"][0]["origins"]] == [api.id, web.id]
+
+
+def test_gates_and_keys_of_newer_writers_round_trip_untouched(tmp_path: Path) -> None:
+    document = _v2_document()
+    stage = yaml.safe_load(document["data"]["stage.dev.yaml"])
+    stage["gates"] = {"windows": [{"cron": "0 9 * * 1-5", "duration": "8h"}], "approvals": {"required": 2}}
+    stage["pending"] = {"promotion": "20240501T100500Z-abcdef", "freight": {"main": FREIGHT.id}}
+    document["data"]["stage.dev.yaml"] = yaml.safe_dump(stage)
+    (tmp_path / "state.yaml").write_text(yaml.safe_dump(document))
+    Engine(pipeline(), FileStore(tmp_path / "state.yaml")).record_verification("dev", FREIGHT.id, "Succeeded")
+    written = yaml.safe_load(yaml.safe_load((tmp_path / "state.yaml").read_text())["data"]["stage.dev.yaml"])
+    assert written["gates"] == stage["gates"] and written["pending"] == stage["pending"]
