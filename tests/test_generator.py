@@ -429,3 +429,15 @@ def test_settings_from_the_environment(setup: dict[str, Path], monkeypatch: pyte
     monkeypatch.setenv("FREIGHTYARD_MAX_BODY_BYTES", "lots")
     with pytest.raises(ConfigError, match="MAX_BODY_BYTES"):
         create_app()
+
+
+def test_freightyard_apps_equals_the_generator_answer(
+    setup: dict[str, Path], capsys: pytest.CaptureFixture[str]
+) -> None:
+    from freightyard.controller.cli import main
+
+    answer = call(make_app(setup).test_client()).get_json()["output"]["parameters"]
+    capsys.readouterr()
+    state = f"file:{setup['state']}/freightyard-{{pipeline}}.yaml"
+    assert main(["apps", "-f", str(setup["pipelines"]), "--state", state, "-o", "json"]) == 0
+    assert json.loads(capsys.readouterr().out) == answer

@@ -1,11 +1,14 @@
-"""``freightyard apps``: the Applications the ApplicationSet generator produces for a pipeline now."""
+"""``freightyard apps``: the Applications the ApplicationSet generator produces for a pipeline now: the same
+parameter sets, byte for byte (``-o json``), from the same pins."""
 
 from __future__ import annotations
 
 import argparse
+from pathlib import Path
 
 from freightyard.controller.options import add_common, load_context
 from freightyard.controller.output import emit
+from freightyard.shared.core.model import Pipeline
 from freightyard.shared.core.params import parameter_sets
 from freightyard.shared.engine.promotion import Engine
 
@@ -22,7 +25,7 @@ def run(args: argparse.Namespace) -> int:
     context = load_context(args)
     pipeline = context.pipeline(args.pipeline)
     state = Engine(pipeline, context.store(pipeline)).state()
-    sets = parameter_sets(pipeline, state, stages=args.stage)
+    sets = parameter_sets(pipeline, state, stages=args.stage, pipeline_file=_relative_file(pipeline))
     rows = [
         [
             p["stage"],
@@ -36,3 +39,11 @@ def run(args: argparse.Namespace) -> int:
     ]
     emit(sets, args.output, rows, ["STAGE", "APP", "PATH", "REVISION", "FREIGHT", "NAMESPACE"])
     return 0
+
+
+def _relative_file(pipeline: Pipeline) -> str:
+    """``pipelineFile`` as the generator computes it: the file relative to its repo root ("" outside it)."""
+    try:
+        return Path(pipeline.source_file).resolve().relative_to(pipeline.repo_root).as_posix()
+    except ValueError:
+        return ""
