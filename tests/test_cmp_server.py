@@ -15,7 +15,9 @@ from pathlib import Path
 import pytest
 
 from freightyard.cmp import client
-from tests.test_cmp import OVERLAY, freight, git_repo, pinned_env  # noqa: F401 - git_repo is a fixture
+from tests.helpers.cmp_repo import OVERLAY, freight, pinned_env
+
+pytestmark = pytest.mark.integration  # real git (and, for the CMP server, kustomize)
 
 REPO = Path(__file__).resolve().parents[1]
 
@@ -82,7 +84,7 @@ def in_process(cwd: Path, env: dict[str, str]) -> subprocess.CompletedProcess[by
 
 
 def test_server_output_is_byte_identical_to_in_process(
-    git_repo: Path,  # noqa: F811 (the fixture, imported)
+    git_repo: Path,
     tmp_path: Path,
     socket_path: Path,
 ) -> None:
@@ -98,7 +100,7 @@ def test_server_output_is_byte_identical_to_in_process(
 
 
 def test_failures_through_the_server_keep_the_contract(
-    git_repo: Path,  # noqa: F811 (the fixture, imported)
+    git_repo: Path,
     tmp_path: Path,
     socket_path: Path,
 ) -> None:
@@ -112,7 +114,7 @@ def test_failures_through_the_server_keep_the_contract(
 
 
 def test_first_call_renders_in_process_and_starts_the_server(
-    git_repo: Path,  # noqa: F811 (the fixture, imported)
+    git_repo: Path,
     tmp_path: Path,
     socket_path: Path,
 ) -> None:
@@ -135,7 +137,7 @@ def test_first_call_renders_in_process_and_starts_the_server(
 
 
 def test_a_server_running_other_code_is_not_used_and_exits(
-    git_repo: Path,  # noqa: F811 (the fixture, imported)
+    git_repo: Path,
     tmp_path: Path,
     socket_path: Path,
     monkeypatch: pytest.MonkeyPatch,
@@ -162,7 +164,7 @@ def test_no_server_means_none(tmp_path: Path) -> None:
 
 
 def test_the_repo_copy_cannot_shadow_the_servers_modules(
-    git_repo: Path,  # noqa: F811 (the fixture, imported)
+    git_repo: Path,
     tmp_path: Path,
     socket_path: Path,
 ) -> None:
@@ -192,7 +194,7 @@ def test_the_repo_copy_cannot_shadow_the_servers_modules(
 
 
 def test_concurrent_renders_are_served_independently(
-    git_repo: Path,  # noqa: F811 (the fixture, imported)
+    git_repo: Path,
     tmp_path: Path,
     socket_path: Path,
 ) -> None:
@@ -244,3 +246,4 @@ def test_sidecar_entry_starts_the_server_then_becomes_the_cmp_server(tmp_path: P
         check=False,
     )
     assert missing.returncode == 127 and b"cannot run /nonexistent/cmp-server" in missing.stderr
+

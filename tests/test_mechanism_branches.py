@@ -8,7 +8,7 @@ from pathlib import Path
 import pytest
 import yaml
 
-from tests.mechanism_fixtures import (
+from tests.helpers.mechanism_fixtures import (
     DIGEST1,
     DIGEST2,
     IMAGE,

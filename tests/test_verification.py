@@ -16,7 +16,7 @@ from freightyard.shared.core.freight import Commit, Freight, Image
 from freightyard.shared.kube.client import KubeApi
 from freightyard.shared.verification.argocd import Target, judge
 from freightyard.shared.verification.runner import verify
-from tests.mechanism_fixtures import DIGEST1, engine_for
+from tests.helpers.mechanism_fixtures import DIGEST1, engine_for
 from tests.servers.kube_emulator import KubeEmulator
 
 APP = "argoproj.io/v1alpha1/applications"
@@ -217,6 +217,7 @@ def test_argocd_timeout_names_the_last_state(kube: KubeEmulator, api: KubeApi, w
     assert not results[0].ok and "not verified within 0s: refresh requested" in results[0].message
 
 
+@pytest.mark.integration  # its command check runs sh from PATH
 def test_verify_command_records_and_exits_non_zero_on_failure(
     tmp_path: Path, capsys: pytest.CaptureFixture[str]
 ) -> None:
