@@ -247,3 +247,34 @@ def test_sidecar_entry_starts_the_server_then_becomes_the_cmp_server(tmp_path: P
     )
     assert missing.returncode == 127 and b"cannot run /nonexistent/cmp-server" in missing.stderr
 
+
+def package_copy(tmp_path: Path) -> Path:
+    """A real-file copy of the installed package (mtimes kept, so the client's code version matches)."""
+    root = tmp_path / "pkg"
+    shutil.copytree(REPO / "freightyard", root / "freightyard", ignore=shutil.ignore_patterns("__pycache__"))
+    return root
+
+
+def test_a_change_to_any_loaded_module_makes_the_server_stale(
+    git_repo: Path,
+    tmp_path: Path,
+    socket_path: Path,
+) -> None:
+    # shared/core is outside the directories the client's code_version scans: only the server's own
+    # record of what it loaded can notice this change.
+    root = package_copy(tmp_path)
+    env = {**plugin_env(tmp_path, socket_path, **pinned_env(freight())), "PYTHONPATH": str(root)}
+    process = subprocess.Popen([sys.executable, "-m", "freightyard.cmp.server", str(socket_path)], env=env, cwd=root)
+    STARTED.append(process)
+    deadline = time.monotonic() + 20
+    while not socket_path.exists():
+        assert process.poll() is None and time.monotonic() < deadline, "render server did not start"
+        time.sleep(0.05)
+    served = client.render(env, str(fresh_copy(git_repo, tmp_path, "a")))
+    assert served is not None and served[0] == 0, served
+    changed = root / "freightyard" / "shared" / "core" / "freight.py"
+    assert changed.is_file()
+    with changed.open("a") as handle:
+        handle.write("# edited after the server loaded it\n")
+    assert client.render(env, str(fresh_copy(git_repo, tmp_path, "b"))) is None
+    assert process.wait(15) == 0
