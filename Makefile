@@ -38,3 +38,13 @@ unit: $(VENV)/.installed
 # Real git, registry, helm, kustomize and the Kubernetes emulator on loopback.
 integration: $(VENV)/.installed tools
 	$(PY) -m pytest -q -m integration
+
+# One image per component, all from ./Dockerfile (one target each); tags follow the package version.
+# Needs a Docker engine with BuildKit (none on the development machine; tests/test_images.py checks the mapping).
+VERSION := $(shell sed -n 's/^__version__ = "\(.*\)"/\1/p' freightyard/__init__.py)
+IMAGES := generator=ghcr.io/freightyard/generator cmp=ghcr.io/freightyard/freightyard-cmp controller=ghcr.io/freightyard/controller
+
+images:
+	for spec in $(IMAGES); do \
+		docker build --platform linux/amd64 --target "$${spec%%=*}" -t "$${spec#*=}:$(VERSION)" . || exit 1; \
+	done
