@@ -1,5 +1,5 @@
 """The CMP as argocd-cmp-server runs it: a fresh copy of a real git repo, ``generate.command`` from
-plugin.yaml exec'd without a shell in the app path, with the Argo CD environment of DESIGN §5."""
+plugin.yaml exec'd without a shell in the app path, with the Argo CD environment of docs/architecture.md §3.1."""
 
 from __future__ import annotations
 

@@ -1,4 +1,5 @@
-"""Verification: Argo CD status rules (DESIGN §5) against kmock, command and HTTP checks, blocking downstream."""
+"""Verification: Argo CD status rules (docs/architecture.md §3.3) against kmock, command and HTTP checks,
+blocking downstream."""
 
 from __future__ import annotations
 
