@@ -3,7 +3,7 @@ VENV ?= .venv
 PY := $(VENV)/bin/python
 export PATH := $(CURDIR)/.tools/bin:$(CURDIR)/$(VENV)/bin:$(PATH)
 
-.PHONY: demo test tools lint unit integration bench
+.PHONY: demo test tools lint unit integration bench images
 
 $(VENV)/.installed: pyproject.toml
 	python3 -m venv $(VENV)
@@ -21,6 +21,7 @@ lint: $(VENV)/.installed
 	$(VENV)/bin/ruff check .
 	$(VENV)/bin/ruff format --check .
 	$(VENV)/bin/mypy
+	$(VENV)/bin/mypy --config-file tests/mypy.ini
 	$(VENV)/bin/lint-imports
 
 test: $(VENV)/.installed tools lint
@@ -28,3 +29,22 @@ test: $(VENV)/.installed tools lint
 
 bench: $(VENV)/.installed tools
 	for b in bench/bench_*.py; do $(PY) $$b || exit 1; done
+
+# Fast tests: no servers, no external tools. PATH holds only the venv, so a unit test that reaches for
+# git, helm, kubectl or a registry fails (CI=true turns the skip into a failure) instead of passing by luck.
+unit: $(VENV)/.installed
+	env PATH=$(CURDIR)/$(VENV)/bin FREIGHTYARD_TOOLS_DIR=/nonexistent CI=true $(PY) -m pytest -q -m unit
+
+# Real git, registry, helm, kustomize and the Kubernetes emulator on loopback.
+integration: $(VENV)/.installed tools
+	$(PY) -m pytest -q -m integration
+
+# One image per component, all from ./Dockerfile (one target each); tags follow the package version.
+# Needs a Docker engine with BuildKit (none on the development machine; tests/test_images.py checks the mapping).
+VERSION := $(shell sed -n 's/^__version__ = "\(.*\)"/\1/p' freightyard/__init__.py)
+IMAGES := generator=ghcr.io/freightyard/generator cmp=ghcr.io/freightyard/freightyard-cmp controller=ghcr.io/freightyard/controller
+
+images:
+	for spec in $(IMAGES); do \
+		docker build --platform linux/amd64 --target "$${spec%%=*}" -t "$${spec#*=}:$(VERSION)" . || exit 1; \
+	done

@@ -151,7 +151,7 @@ def latency(workdir: Path, git: GitHttpServer, registry: Registry, pushes: int) 
             started = time.monotonic()
             with urllib.request.urlopen(request, timeout=5):  # noqa: S310 - http://127.0.0.1 only
                 pass
-            wait_for(lambda tag=tag: dev_tag(workdir, repo) == tag, 30)  # type: ignore[misc]
+            wait_for(lambda tag=tag: dev_tag(workdir, repo) == tag, 30)
             samples.append(time.monotonic() - started)
         return {"median_s": statistics.median(samples), "max_s": max(samples), "min_s": min(samples)}
     finally:

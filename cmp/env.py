@@ -1,4 +1,4 @@
-"""The environment argocd-cmp-server gives a plugin (DESIGN §5), parsed once into a frozen dataclass.
+"""The environment argocd-cmp-server gives a plugin (docs/architecture.md §3.1), parsed once into a frozen dataclass.
 
 Argo CD v2 drops plugin env entries with empty values, v3 passes them empty: both read the same
 here because an empty value counts as unset. Settings come from ``ARGOCD_ENV_<NAME>`` (the App's

@@ -1,6 +1,6 @@
 """``freightyard-cmp``: the commands argocd-cmp-server runs (``generate``, ``parameters``).
 
-Contract (DESIGN §5): manifests and nothing else on stdout; on any failure exit non-zero with one
+Contract (docs/architecture.md §3.1): manifests and nothing else on stdout; on any failure exit non-zero with one
 line on stderr (it reaches the Argo CD UI: no secrets, no tracebacks) and an empty stdout.
 Imports are lazy: ``generate`` loads only what rendering needs.
 """

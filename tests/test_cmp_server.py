@@ -15,7 +15,9 @@ from pathlib import Path
 import pytest
 
 from freightyard.cmp import client
-from tests.test_cmp import OVERLAY, freight, git_repo, pinned_env  # noqa: F401 - git_repo is a fixture
+from tests.helpers.cmp_repo import OVERLAY, freight, pinned_env
+
+pytestmark = pytest.mark.integration  # real git (and, for the CMP server, kustomize)
 
 REPO = Path(__file__).resolve().parents[1]
 
@@ -82,7 +84,7 @@ def in_process(cwd: Path, env: dict[str, str]) -> subprocess.CompletedProcess[by
 
 
 def test_server_output_is_byte_identical_to_in_process(
-    git_repo: Path,  # noqa: F811 (the fixture, imported)
+    git_repo: Path,
     tmp_path: Path,
     socket_path: Path,
 ) -> None:
@@ -98,7 +100,7 @@ def test_server_output_is_byte_identical_to_in_process(
 
 
 def test_failures_through_the_server_keep_the_contract(
-    git_repo: Path,  # noqa: F811 (the fixture, imported)
+    git_repo: Path,
     tmp_path: Path,
     socket_path: Path,
 ) -> None:
@@ -112,7 +114,7 @@ def test_failures_through_the_server_keep_the_contract(
 
 
 def test_first_call_renders_in_process_and_starts_the_server(
-    git_repo: Path,  # noqa: F811 (the fixture, imported)
+    git_repo: Path,
     tmp_path: Path,
     socket_path: Path,
 ) -> None:
@@ -135,7 +137,7 @@ def test_first_call_renders_in_process_and_starts_the_server(
 
 
 def test_a_server_running_other_code_is_not_used_and_exits(
-    git_repo: Path,  # noqa: F811 (the fixture, imported)
+    git_repo: Path,
     tmp_path: Path,
     socket_path: Path,
     monkeypatch: pytest.MonkeyPatch,
@@ -162,7 +164,7 @@ def test_no_server_means_none(tmp_path: Path) -> None:
 
 
 def test_the_repo_copy_cannot_shadow_the_servers_modules(
-    git_repo: Path,  # noqa: F811 (the fixture, imported)
+    git_repo: Path,
     tmp_path: Path,
     socket_path: Path,
 ) -> None:
@@ -192,7 +194,7 @@ def test_the_repo_copy_cannot_shadow_the_servers_modules(
 
 
 def test_concurrent_renders_are_served_independently(
-    git_repo: Path,  # noqa: F811 (the fixture, imported)
+    git_repo: Path,
     tmp_path: Path,
     socket_path: Path,
 ) -> None:
@@ -244,3 +246,35 @@ def test_sidecar_entry_starts_the_server_then_becomes_the_cmp_server(tmp_path: P
         check=False,
     )
     assert missing.returncode == 127 and b"cannot run /nonexistent/cmp-server" in missing.stderr
+
+
+def package_copy(tmp_path: Path) -> Path:
+    """A real-file copy of the installed package (mtimes kept, so the client's code version matches)."""
+    root = tmp_path / "pkg"
+    shutil.copytree(REPO / "freightyard", root / "freightyard", ignore=shutil.ignore_patterns("__pycache__"))
+    return root
+
+
+def test_a_change_to_any_loaded_module_makes_the_server_stale(
+    git_repo: Path,
+    tmp_path: Path,
+    socket_path: Path,
+) -> None:
+    # shared/core is outside the directories the client's code_version scans: only the server's own
+    # record of what it loaded can notice this change.
+    root = package_copy(tmp_path)
+    env = {**plugin_env(tmp_path, socket_path, **pinned_env(freight())), "PYTHONPATH": str(root)}
+    process = subprocess.Popen([sys.executable, "-m", "freightyard.cmp.server", str(socket_path)], env=env, cwd=root)
+    STARTED.append(process)
+    deadline = time.monotonic() + 20
+    while not socket_path.exists():
+        assert process.poll() is None and time.monotonic() < deadline, "render server did not start"
+        time.sleep(0.05)
+    served = client.render(env, str(fresh_copy(git_repo, tmp_path, "a")))
+    assert served is not None and served[0] == 0, served
+    changed = root / "freightyard" / "shared" / "core" / "freight.py"
+    assert changed.is_file()
+    with changed.open("a") as handle:
+        handle.write("# edited after the server loaded it\n")
+    assert client.render(env, str(fresh_copy(git_repo, tmp_path, "b"))) is None
+    assert process.wait(15) == 0

@@ -15,7 +15,7 @@ import pytest
 from freightyard.controller.runtime import autopromote
 from freightyard.shared.core.freight import Commit, Freight, Image
 from freightyard.shared.core.params import parameter_sets
-from tests.mechanism_fixtures import (
+from tests.helpers.mechanism_fixtures import (
     DEPLOYMENT,
     DIGEST1,
     DIGEST2,
@@ -69,7 +69,7 @@ def image(tag: str, digest: str) -> Freight:
     return Freight("app-image", images=(Image(IMAGE, tag, digest),))
 
 
-def answers(engine, stage: str) -> dict[str, str]:  # type: ignore[no-untyped-def]
+def answers(engine, stage: str) -> dict[str, str]:
     """Each app's generator parameter set, serialised as Argo CD receives it."""
     sets = parameter_sets(engine.pipeline, engine.state(), stages={stage})
     return {s["app"]: json.dumps(s, sort_keys=True) for s in sets}

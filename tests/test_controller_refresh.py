@@ -81,7 +81,7 @@ def api(kube: KubeEmulator) -> Iterator[KubeApi]:
     client.close()
 
 
-def annotations(kube: KubeEmulator, resource: str, name: str) -> dict[str, str]:
+def annotations_of(kube: KubeEmulator, resource: str, name: str) -> dict[str, str]:
     found = kube.object(resource, NS, name)
     assert found is not None
     return dict((found.get("metadata") or {}).get("annotations") or {})
@@ -92,10 +92,10 @@ def test_refresher_patches_exactly_the_right_objects(kube: KubeEmulator, api: Ku
     refresher = KubeRefresher(lambda: api, (NS,), on_result=lambda kind, result: results.append((kind, result)))
     done = refresher.promoted("shop", "dev")
     assert sorted(done) == ["application/argocd/shop-dev-by-hand", "applicationset/argocd/shop"]
-    assert annotations(kube, APPSET, "shop") == {"argocd.argoproj.io/application-set-refresh": "true"}
-    assert annotations(kube, APPSET, "other") == {}
-    assert annotations(kube, APP, "shop-dev-by-hand") == {"argocd.argoproj.io/refresh": "hard"}
-    assert annotations(kube, APP, "shop-dev-generated") == {}
+    assert annotations_of(kube, APPSET, "shop") == {"argocd.argoproj.io/application-set-refresh": "true"}
+    assert annotations_of(kube, APPSET, "other") == {}
+    assert annotations_of(kube, APP, "shop-dev-by-hand") == {"argocd.argoproj.io/refresh": "hard"}
+    assert annotations_of(kube, APP, "shop-dev-generated") == {}
     assert sorted(results) == [("application", "ok"), ("applicationset", "ok")]
 
 

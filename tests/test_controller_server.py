@@ -7,12 +7,13 @@ import json
 import os
 from collections.abc import Iterator
 from pathlib import Path
+from typing import Any
 
 import pytest
 
 from freightyard.controller.pipelines_source import ConfigMapPipelines, DirectoryPipelines, PipelineSet
 from freightyard.controller.server import MAX_BODY_BYTES, Answer, HttpServer, Routes, parse_listen
-from tests.controller_fakes import PIPELINE
+from tests.helpers.controller_fakes import PIPELINE
 
 seen: list[tuple[str, dict[str, str], dict[str, str], bytes]] = []
 
@@ -91,7 +92,7 @@ def test_directory_pipelines_are_re_read_on_change_and_keep_the_last_good(tmp_pa
 
 
 def test_configmap_pipelines_skip_state_and_reparse_on_new_version() -> None:
-    items = [
+    items: list[dict[str, Any]] = [
         {
             "metadata": {"name": "pipelines", "namespace": "argocd", "resourceVersion": "1"},
             "data": {"shop.yaml": PIPELINE.replace("VERIFICATION", "")},
@@ -110,11 +111,12 @@ def test_configmap_pipelines_skip_state_and_reparse_on_new_version() -> None:
 
     def lister(namespace: str, selector: str) -> list[dict[str, object]]:
         calls.append((namespace, selector))
-        return json.loads(json.dumps(items))  # type: ignore[no-any-return]
+        copied: list[dict[str, object]] = json.loads(json.dumps(items))
+        return copied
 
     source = ConfigMapPipelines(("argocd",), lister)
     assert list(source.load().pipelines) == ["shop"]
     assert calls == [("argocd", "freightyard.io/pipeline")]
     items[0]["data"] = {"shop.yaml": PIPELINE.replace("VERIFICATION", "").replace("name: shop}", "name: cart}")}
-    items[0]["metadata"]["resourceVersion"] = "3"  # type: ignore[index]
+    items[0]["metadata"]["resourceVersion"] = "3"
     assert list(source.load().pipelines) == ["cart"]

@@ -15,7 +15,7 @@ from freightyard.shared.core.errors import MechanismError
 from freightyard.shared.engine.promotion import Engine
 from freightyard.shared.mechanisms.base import MechanismResult, PromotionContext, mechanism_for
 from freightyard.shared.stores.file import FileStore
-from tests.controller_fakes import Clock, FakeSources, pipeline, seeded
+from tests.helpers.controller_fakes import Clock, FakeSources, pipeline, seeded
 
 
 def test_scheduler_jitters_within_bounds_and_backs_off() -> None:

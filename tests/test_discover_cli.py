@@ -12,6 +12,8 @@ from freightyard.controller.cli import main
 from freightyard.controller.demo.oci import add_image
 from freightyard.controller.demo.scenario import git
 
+pytestmark = pytest.mark.integration  # real git (and, for the CMP server, kustomize)
+
 PIPELINE = """\
 apiVersion: freightyard.io/v1alpha1
 kind: Pipeline

@@ -27,7 +27,7 @@ from freightyard.shared.sources.factory import DefaultSources
 from freightyard.shared.sources.git import GitMirrors
 from freightyard.shared.stores.file import FileStore
 from freightyard.shared.verification.runner import verify
-from tests.mechanism_fixtures import commit_files, head, render_env, show
+from tests.helpers.mechanism_fixtures import commit_files, head, render_env, show
 from tests.servers.git_http import GitHttpServer, init_bare_repo
 from tests.servers.helm_repo import HelmRepoServer
 from tests.servers.kube_emulator import KubeEmulator
@@ -169,7 +169,7 @@ def test_common_case(world: World) -> None:
         manifests = show(world.bare, branch, f"apps/guestbook/overlays/{stage}/manifests.yaml") or ""
         assert f"/guestbook:1.0.0@{digest}" in manifests and f"namespace: guestbook-{stage}" in manifests
         assert engine.state().stages[stage].current.revision == head(world.bare, branch)  # type: ignore[union-attr]
-    from tests.mechanism_fixtures import git_out
+    from tests.helpers.mechanism_fixtures import git_out
 
     assert (
         git_out(world.bare, "log", "-1", "--format=%s|%an", "env/staging")
@@ -299,7 +299,7 @@ def test_monorepo_commit_tagged_images_and_per_app_noops(world: World) -> None:
     assert verify(engine, "dev").phase == "Succeeded"
     engine.promote(first.id, "cart-prod", "t")
 
-    from tests.mechanism_fixtures import DEPLOYMENT
+    from tests.helpers.mechanism_fixtures import DEPLOYMENT
 
     second_sha = commit_files(
         world.bare,

@@ -16,7 +16,7 @@ from freightyard.generator.app import create_app
 from freightyard.shared.core.errors import ConfigError, StoreError
 from freightyard.shared.core.model import Pipeline
 from freightyard.shared.stores.base import Document, Snapshot
-from tests.test_generator_helpers import (
+from tests.helpers.generator_world import (
     DIGEST2,
     PIPELINE,
     SHA1,

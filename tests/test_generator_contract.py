@@ -15,8 +15,7 @@ import pytest
 
 from freightyard.generator.app import create_app
 from freightyard.shared.core.freight import Freight
-from tests.servers._proc import LOOPBACK, ManagedProcess, free_port
-from tests.test_generator_helpers import (
+from tests.helpers.generator_world import (
     DIGEST2,
     REPO_URL,
     SHA1,
@@ -30,6 +29,7 @@ from tests.test_generator_helpers import (
     state_with,
     write_state,
 )
+from tests.servers._proc import LOOPBACK, ManagedProcess, free_port
 
 ROOT = Path(__file__).resolve().parent.parent
 

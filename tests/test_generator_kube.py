@@ -14,8 +14,8 @@ from freightyard.shared.core.state import state_to_document
 from freightyard.shared.kube.client import KubeSettings, make_api
 from freightyard.shared.stores.base import update_document
 from freightyard.shared.stores.configmap import ConfigMapStore
+from tests.helpers.generator_world import DIGEST2, SHA2, TOKEN, freight, load_example, state_with
 from tests.servers.kube_emulator import KubeEmulator
-from tests.test_generator_helpers import DIGEST2, SHA2, TOKEN, freight, load_example, state_with
 
 URL = "/api/v1/getparams.execute"
 HEADERS = {"Authorization": f"Bearer {TOKEN}", "Content-Type": "application/json"}

@@ -22,7 +22,7 @@ from freightyard.shared.core.model import Pipeline
 from freightyard.shared.engine.promotion import Engine
 from freightyard.shared.kube.client import KubeApi, KubeSettings, make_api
 from freightyard.shared.stores.configmap import ConfigMapStore
-from tests.controller_fakes import FakeSources, pipeline, seeded
+from tests.helpers.controller_fakes import FakeSources, pipeline, seeded
 from tests.servers.kube_emulator import KubeEmulator
 
 NS = "argocd"

@@ -10,7 +10,7 @@ import pytest
 import yaml
 
 from freightyard.shared.core.errors import MechanismError
-from tests.mechanism_fixtures import (
+from tests.helpers.mechanism_fixtures import (
     DIGEST1,
     DIGEST2,
     IMAGE,
@@ -136,7 +136,7 @@ def test_render_branch_leaves_an_unchanged_apps_files_and_answer_untouched(
     import json
 
     from freightyard.shared.core.params import parameter_sets
-    from tests.mechanism_fixtures import DEPLOYMENT
+    from tests.helpers.mechanism_fixtures import DEPLOYMENT
 
     bare, url = make_repo(
         git_http_server, f"mono-{uuid.uuid4().hex[:8]}.git", {**app_files("guestbook"), **app_files("cart")}

@@ -12,7 +12,7 @@ from freightyard.shared.credentials import no_credentials
 from freightyard.shared.gitops.runner import Author, GitRunner
 from freightyard.shared.gitops.workspace import Change, commit_and_push, credentials_for
 from freightyard.shared.sources.git import GitMirrors
-from tests.mechanism_fixtures import commit_files, git_out, head, make_repo, show
+from tests.helpers.mechanism_fixtures import commit_files, git_out, head, make_repo, show
 from tests.servers.git_http import GitHttpServer
 
 pytestmark = pytest.mark.integration

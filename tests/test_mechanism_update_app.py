@@ -10,7 +10,7 @@ from freightyard.shared.core.errors import ConfigError, MechanismError
 from freightyard.shared.core.freight import Chart, Commit, Freight, Image
 from freightyard.shared.core.pipeline import parse_pipelines
 from freightyard.shared.kube.client import KubeApi
-from tests.mechanism_fixtures import DIGEST1, engine_for
+from tests.helpers.mechanism_fixtures import DIGEST1, engine_for
 from tests.servers.kube_emulator import KubeEmulator
 
 APP = "argoproj.io/v1alpha1/applications"

@@ -9,7 +9,7 @@ import pytest
 
 from freightyard.shared.core.errors import MechanismError
 from freightyard.shared.core.freight import Freight, Image
-from tests.mechanism_fixtures import DIGEST1, DIGEST2, IMAGE, app_files, engine_for, head, make_repo, show
+from tests.helpers.mechanism_fixtures import DIGEST1, DIGEST2, IMAGE, app_files, engine_for, head, make_repo, show
 from tests.servers.git_http import GitHttpServer
 
 pytestmark = pytest.mark.integration
@@ -46,7 +46,7 @@ def image_freight(tag: str = "1.2.3", digest: str = DIGEST1) -> Freight:
     return Freight("main", images=(Image(IMAGE, tag, digest),))
 
 
-def setup(server: GitHttpServer, tmp_path: Path, extra: str = "", files: dict[str, str] | None = None):  # type: ignore[no-untyped-def]
+def setup(server: GitHttpServer, tmp_path: Path, extra: str = "", files: dict[str, str] | None = None):
     bare, url = make_repo(
         server,
         f"img-{uuid.uuid4().hex[:8]}.git",

@@ -10,7 +10,7 @@ import pytest
 from freightyard.shared.engine.noop import detect
 from freightyard.shared.render.stage import stage_hash
 from freightyard.shared.sources.git import GitMirrors
-from tests.mechanism_fixtures import (
+from tests.helpers.mechanism_fixtures import (
     DEPLOYMENT,
     DIGEST2,
     IMAGE,

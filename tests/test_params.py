@@ -13,7 +13,7 @@ from freightyard.shared.core.model import App, Promotion
 from freightyard.shared.core.params import flatten, image_keys, parameter_sets
 from freightyard.shared.core.pipeline import parse_pipelines
 from freightyard.shared.core.state import AppPin, Holding, StageState, State
-from tests.test_generator_helpers import (
+from tests.helpers.generator_world import (
     DIGEST1,
     DIGEST2,
     IMAGE_REPO,

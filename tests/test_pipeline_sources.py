@@ -20,7 +20,7 @@ from freightyard.shared.pipeline_sources import (
     parse_configmap,
     parse_pipeline_file,
 )
-from tests.controller_fakes import PIPELINE
+from tests.helpers.controller_fakes import PIPELINE
 
 
 def pipeline_text(name: str) -> str:
@@ -163,7 +163,8 @@ def test_configmaps_are_parsed_again_only_on_a_new_resource_version(parses: list
 
     def lister(namespace: str, selector: str) -> list[dict[str, Any]]:
         calls.append((namespace, selector))
-        return json.loads(json.dumps(items))  # type: ignore[no-any-return]
+        copied: list[dict[str, Any]] = json.loads(json.dumps(items))
+        return copied
 
     def fail(namespace: str, error: FreightyardError) -> None:
         raise AssertionError(namespace)

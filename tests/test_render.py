@@ -22,6 +22,7 @@ from freightyard.shared.render.env import find_tools
 from freightyard.shared.render.helm import kube_version, set_key
 from freightyard.shared.render.locate import normalize_path, pick_app, repo_root
 from freightyard.shared.render.objects import image_name
+from tests.helpers.tools import missing_tool
 
 REPO = Path(__file__).resolve().parents[1]
 IMAGE = "registry.example.com/org/web"
@@ -76,7 +77,7 @@ def repo(tmp_path: Path) -> Path:
 def env() -> RenderEnv:
     kustomize, helm = find_tools({**os.environ, "FREIGHTYARD_TOOLS_DIR": str(REPO / ".tools")})
     if not kustomize:
-        pytest.skip("no kustomize or kubectl")
+        missing_tool("no kustomize or kubectl (run scripts/install-tools.sh)")
     return RenderEnv(kustomize=kustomize, helm=helm)
 
 

@@ -14,6 +14,7 @@ from freightyard.shared.core.freight import Chart, Freight, Image
 from freightyard.shared.core.pipeline import parse_pipelines
 from freightyard.shared.render import RenderEnv, render_app
 from freightyard.shared.render.env import find_tools
+from tests.helpers.tools import missing_tool
 from tests.servers.helm_repo import HelmRepoServer, create_chart, package_chart, push_chart_oci
 from tests.servers.registry import Registry
 
@@ -47,7 +48,7 @@ spec:
 def env(tmp_path: Path) -> RenderEnv:
     kustomize, helm = find_tools({"FREIGHTYARD_TOOLS_DIR": str(REPO / ".tools"), "PATH": ""})
     if not helm:
-        pytest.skip("no pinned helm in .tools/bin (run scripts/install-tools.sh)")
+        missing_tool("no pinned helm in .tools/bin (run scripts/install-tools.sh)")
     homes = {f"HELM_{kind}_HOME": str(tmp_path / "helm" / kind.lower()) for kind in ("CACHE", "CONFIG", "DATA")}
     return RenderEnv(kustomize=kustomize, helm=helm, kube_version="1.31", extra_env=homes)
 

@@ -90,7 +90,7 @@ data:
 """
 
 
-def pipeline():  # type: ignore[no-untyped-def]
+def pipeline():
     return parse_pipelines(PIPELINE)[0]
 
 
@@ -130,7 +130,7 @@ def test_a_version_1_document_migrates_and_is_written_back_as_version_2(tmp_path
     assert again.version == 2 and parameter_sets(pipeline(), again) == sets
 
 
-def _v2_document() -> dict:  # type: ignore[type-arg]
+def _v2_document() -> dict:
     state = state_from_document(yaml.safe_load(V1_DOCUMENT), pipeline())
     return state_to_document(state, pipeline="guestbook", name="freightyard-guestbook", namespace="argocd")
 
@@ -147,7 +147,7 @@ def _v2_document() -> dict:  # type: ignore[type-arg]
         (lambda d: d.update({"stage.dev.yaml": "freight: [\n"}), "stage.dev.yaml is not valid YAML"),
     ],
 )
-def test_damage_is_a_state_error_naming_the_key(damage, message: str) -> None:  # type: ignore[no-untyped-def]
+def test_damage_is_a_state_error_naming_the_key(damage, message: str) -> None:
     document = _v2_document()
     damage(document["data"])
     with pytest.raises(StateError, match=message):

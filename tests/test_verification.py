@@ -1,4 +1,5 @@
-"""Verification: Argo CD status rules (DESIGN §5) against kmock, command and HTTP checks, blocking downstream."""
+"""Verification: Argo CD status rules (docs/architecture.md §3.3) against kmock, command and HTTP checks,
+blocking downstream."""
 
 from __future__ import annotations
 
@@ -16,7 +17,7 @@ from freightyard.shared.core.freight import Commit, Freight, Image
 from freightyard.shared.kube.client import KubeApi
 from freightyard.shared.verification.argocd import Target, judge
 from freightyard.shared.verification.runner import verify
-from tests.mechanism_fixtures import DIGEST1, engine_for
+from tests.helpers.mechanism_fixtures import DIGEST1, engine_for
 from tests.servers.kube_emulator import KubeEmulator
 
 APP = "argoproj.io/v1alpha1/applications"
@@ -217,6 +218,7 @@ def test_argocd_timeout_names_the_last_state(kube: KubeEmulator, api: KubeApi, w
     assert not results[0].ok and "not verified within 0s: refresh requested" in results[0].message
 
 
+@pytest.mark.integration  # its command check runs sh from PATH
 def test_verify_command_records_and_exits_non_zero_on_failure(
     tmp_path: Path, capsys: pytest.CaptureFixture[str]
 ) -> None:

@@ -8,7 +8,7 @@ from typing import Any
 import pytest
 
 from freightyard.controller.webhooks import Secrets, WebhookError, parse, repo_key, signature, targets
-from tests.controller_fakes import pipeline
+from tests.helpers.controller_fakes import pipeline
 
 SECRETS = Secrets({"gitlab": "gl-token"}, default="shared-secret")
 

@@ -70,3 +70,7 @@ class RenderError(FreightyardError):
 
 class MechanismError(FreightyardError):
     pass
+
+
+class DocumentError(FreightyardError):
+    """A document from outside (a request body, a stored state document) cannot be decoded."""

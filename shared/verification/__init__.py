@@ -1,4 +1,4 @@
-"""Verifying a stage after a promotion: Argo CD Application sync/health (DESIGN §5), command checks
+"""Verifying a stage after a promotion: Argo CD Application sync/health (docs/architecture.md §3.3), command checks
 and HTTP checks; ``runner.verify`` runs them and records the outcome in the pipeline's state."""
 
 from __future__ import annotations

@@ -1,4 +1,4 @@
-"""Argo CD verification, exactly as DESIGN §5: request a normal refresh, wait until Argo CD removed
+"""Argo CD verification, exactly as docs/architecture.md §3.3: request a normal refresh, wait until Argo CD removed
 the annotation and ``status.reconciledAt`` is not older than the request, then require the expected
 sync revision, ``Synced``, a ``Succeeded`` operation for that revision, and ``Healthy``.
 

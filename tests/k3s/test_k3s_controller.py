@@ -31,7 +31,7 @@ from freightyard.shared.engine.promotion import Engine
 from freightyard.shared.kube.applications import get_applicationset
 from freightyard.shared.kube.client import KubeApi, KubeSettings, make_api
 from freightyard.shared.stores.configmap import ConfigMapStore
-from tests.controller_fakes import FakeSources, pipeline, seeded
+from tests.helpers.controller_fakes import FakeSources, pipeline, seeded
 
 pytestmark = pytest.mark.k3s
 NS = "default"
@@ -98,7 +98,7 @@ def api(tmp_path_factory: pytest.TempPathFactory) -> Iterator[KubeApi]:
 
         extensions = k8s.ApiextensionsV1Api(client.api_client)
         for plural, kind in (("applications", "Application"), ("applicationsets", "ApplicationSet")):
-            extensions.create_custom_resource_definition(crd(plural, kind))
+            extensions.create_custom_resource_definition(crd(plural, kind))  # type: ignore[arg-type]
         time.sleep(3)  # let the API server start serving the new CRDs (this harness has no watch helper)
         yield client
         client.close()

@@ -2,20 +2,18 @@
 
 from __future__ import annotations
 
-import os
 import secrets
-from collections.abc import Callable, Iterator
+from collections.abc import Iterator
 from pathlib import Path
-from typing import NoReturn
 
 import pytest
 
+from tests.helpers.tools import require
 from tests.servers.git_daemon import GitDaemon
 from tests.servers.git_http import GitHttpServer
 from tests.servers.helm_repo import HelmRepoServer
 from tests.servers.registry import Registry
 from tests.servers.tools import (
-    ToolNotFoundError,
     git_path,
     helm_path,
     htpasswd_path,
@@ -24,32 +22,6 @@ from tests.servers.tools import (
     registry_path,
     skopeo_path,
 )
-
-
-def in_ci() -> bool:
-    """True when running under CI (env CI=true/1/yes): missing tools fail instead of skip."""
-    return os.environ.get("CI", "").strip().lower() in {"1", "true", "yes"}
-
-
-def missing_tool(exc: ToolNotFoundError) -> NoReturn:
-    """Skip locally, fail under CI, for a missing external tool."""
-    if in_ci():
-        pytest.fail(f"{exc} (CI=true: refusing to skip)", pytrace=False)
-    pytest.skip(str(exc))
-
-
-def require(*locators: Callable[[], str]) -> list[str]:
-    """Resolve tool paths, skipping (or failing under CI) when any is missing."""
-    paths: list[str] = []
-    for locate in locators:
-        try:
-            paths.append(locate())
-        except ToolNotFoundError as exc:
-            error = exc
-            break
-    else:
-        return paths
-    missing_tool(error)
 
 
 def pytest_configure(config: pytest.Config) -> None:

@@ -13,6 +13,7 @@ from freightyard.shared.engine.promotion import Engine
 from freightyard.shared.render.env import RenderEnv
 from freightyard.shared.settings import EngineSettings
 from freightyard.shared.stores.file import FileStore
+from tests.helpers.tools import require
 from tests.servers.git_http import GitHttpServer, commit_files, git_env, init_bare_repo
 from tests.servers.tools import git_path, helm_path, kubectl_path
 
@@ -84,7 +85,8 @@ def head(bare: Path, branch: str) -> str:
 
 
 def render_env() -> RenderEnv:
-    return RenderEnv(kustomize=(kubectl_path(), "kustomize"), helm=(helm_path(),), timeout=60)
+    kubectl, helm = require(kubectl_path, helm_path)
+    return RenderEnv(kustomize=(kubectl, "kustomize"), helm=(helm,), timeout=60)
 
 
 def engine_for(pipeline_text: str, tmp_path: Path, **settings: Any) -> Engine:
