@@ -20,6 +20,7 @@ import yaml
 
 from freightyard.shared.core.errors import NotFoundError
 from freightyard.shared.core.freight import Freight
+from freightyard.shared.core.gates import StageGates
 
 MAX_DOCUMENT_BYTES = 900 * 1024  # ConfigMaps are capped at 1 MiB; leave room for metadata
 DEFAULT_FREIGHT_PER_WAREHOUSE = 20
@@ -115,7 +116,7 @@ class StageState:
     current: PromotionRecord | None = None
     history: list[PromotionRecord] = field(default_factory=list)  # newest first
     verifications: dict[str, Mark] = field(default_factory=dict)  # freight id -> result
-    approvals: dict[str, Mark] = field(default_factory=dict)  # freight id -> who approved it here
+    gates: StageGates = field(default_factory=StageGates)  # approvals, holds, failed marks (gates.py)
     hold: str = ""  # a manual promotion of older freight holds auto-promotion until the candidate is promoted
 
     def is_verified(self, freight_id: str) -> bool:
@@ -130,8 +131,9 @@ class StageState:
             out["autoPromotionHold"] = self.hold
         if self.verifications:
             out["verifications"] = {k: v.to_dict() for k, v in self.verifications.items()}
-        if self.approvals:
-            out["approvals"] = {k: v.to_dict() for k, v in self.approvals.items()}
+        gates = self.gates.to_dict()
+        if gates:
+            out["gates"] = gates
         if self.history:
             out["history"] = [h.to_dict() for h in self.history]
         return out
@@ -143,7 +145,7 @@ class StageState:
             current=PromotionRecord.from_dict(current) if current else None,
             history=[PromotionRecord.from_dict(h) for h in data.get("history") or []],
             verifications={str(k): Mark.from_dict(v) for k, v in (data.get("verifications") or {}).items()},
-            approvals={str(k): Mark.from_dict(v) for k, v in (data.get("approvals") or {}).items()},
+            gates=StageGates.from_dict(data.get("gates"), legacy_approvals=data.get("approvals")),
             hold=str(data.get("autoPromotionHold", "")),
         )
 
@@ -172,7 +174,7 @@ class State:
         for stage in self.stages.values():
             if stage.current:
                 used.add(stage.current.freight)
-            used.update(stage.approvals)
+            used.update(stage.gates.freight_ids())
             if stage.hold:
                 used.add(stage.hold)
         return used
@@ -245,7 +247,7 @@ def prune(
         if len(stage.verifications) > verifications:
             newest = sorted(stage.verifications.items(), key=lambda kv: kv[1].at, reverse=True)[:verifications]
             stage.verifications = dict(newest)
-        stage.approvals = {k: v for k, v in stage.approvals.items() if k in kept}
+        stage.gates.prune(kept)
 
 
 def find_freight(state: State, ref: str) -> Freight:

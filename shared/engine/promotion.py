@@ -15,9 +15,10 @@ from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
 
-from freightyard.shared.core import eligibility
+from freightyard.shared.core import eligibility, rollback, windows
 from freightyard.shared.core.errors import FreightyardError, MechanismError, NotEligibleError
 from freightyard.shared.core.freight import Freight
+from freightyard.shared.core.gates import Approval, Event
 from freightyard.shared.core.model import Pipeline
 from freightyard.shared.core.state import (
     FAILED,
@@ -39,6 +40,7 @@ from freightyard.shared.stores.base import Document, DocumentStore, update_docum
 
 log = logging.getLogger(__name__)
 PENDING = "Pending"
+ROLLBACK_ACTOR = "controller:rollback"
 
 
 @dataclass
@@ -75,32 +77,76 @@ class Engine:
         added: bool = self.change(lambda state: state.add_freight(freight))
         return added
 
-    def approve(self, freight_ref: str, stage_name: str, actor: str) -> Freight:
+    def approve(
+        self, freight_ref: str, stage_name: str, actor: str, *, groups: tuple[str, ...] = (), reason: str = ""
+    ) -> Freight:
+        """Record ``actor``'s approval (with the groups their identity carries and why) of freight for a stage."""
         self.pipeline.stage(stage_name)
         freight = find_freight(self.state(), freight_ref)
-        at = format_time(self.clock())
+        approval = Approval(by=actor, at=format_time(self.clock()), groups=tuple(groups), reason=reason[:500])
 
         def mutate(state: State) -> None:
             state.add_freight(freight)
-            state.stage(stage_name).approvals[freight.id] = Mark(at=at, by=actor)
+            state.stage(stage_name).gates.approve(freight.id, approval)
 
         self.change(mutate)
         return freight
 
-    def promote(self, freight_ref: str, stage_name: str, actor: str, *, hold: bool = False) -> PromotionRecord:
+    def promote(
+        self,
+        freight_ref: str,
+        stage_name: str,
+        actor: str,
+        *,
+        hold: bool = False,
+        override_window: bool = False,
+        reason: str = "",
+    ) -> PromotionRecord:
         """Promote, or raise ``NotEligibleError`` saying why not; a failed mechanism is recorded, then raised.
 
         ``hold`` marks a manual promotion: when newer eligible freight exists (a rollback), the stage's
         auto-promotion then waits until someone promotes the candidate again, as in Kargo.
+        ``override_window`` (with a ``reason``, recorded) promotes inside a closed promotion window.
         """
-        stage = self.pipeline.stage(stage_name)
         state = self.state()
         freight = find_freight(state, freight_ref)
         now = self.clock()
-        verdict = eligibility.check(self.pipeline, state, freight, stage_name, now)
+        verdict = eligibility.check(self.pipeline, state, freight, stage_name, now, promoter=actor)
         if not verdict.eligible:
             raise NotEligibleError(f"{freight.alias} ({freight.short_id}) cannot enter {stage_name}: {verdict.reason}")
+        self._check_window(freight, stage_name, actor, now, override=override_window, reason=reason)
         hold = hold and self._newer_eligible_exists(state, freight, stage_name, now)
+        return self._promote(state, freight, stage_name, actor, hold=hold)
+
+    def _check_window(
+        self, freight: Freight, stage_name: str, actor: str, now: dt.datetime, *, override: bool, reason: str
+    ) -> None:
+        gate = windows.gate(self.pipeline.stage(stage_name).windows, now)
+        if gate.open:
+            return
+        if not override:
+            raise NotEligibleError(
+                f"{freight.alias} ({freight.short_id}) cannot enter {stage_name} now: {gate.reason} "
+                "(to go ahead anyway: --override-window --reason TEXT)"
+            )
+        if not reason.strip():
+            raise NotEligibleError(f"overriding {stage_name}'s promotion window needs --reason TEXT (it is recorded)")
+        why = f"{reason.strip()[:500]} [{gate.reason}]"
+        event = Event(freight=freight.id, at=format_time(now), by=actor, reason=why)
+        self.change(lambda state: state.stage(stage_name).gates.overrides.insert(0, event))
+        log.warning(
+            "%s overrode %s's promotion window: %s",
+            actor,
+            stage_name,
+            event.reason,
+            extra={"pipeline": self.pipeline.name, "stage": stage_name, "freight": freight.id},
+        )
+
+    def _promote(
+        self, state: State, freight: Freight, stage_name: str, actor: str, *, hold: bool, phase: str = ""
+    ) -> PromotionRecord:
+        """Run the stage's mechanism (or record a no-op) for ``freight``; ``phase`` replaces a success's phase."""
+        stage = self.pipeline.stage(stage_name)
         current = state.current_freight(stage_name)
         context = PromotionContext(self.pipeline, stage, freight, current, actor, self.cache_dir, self.settings)
         if current is not None and current.id == freight.id:
@@ -130,6 +176,8 @@ class Engine:
                         changed_apps=renders.changed,
                         render_hash=result.render_hash or renders.candidate.render_hash,
                     )
+        if phase:
+            result = dataclasses.replace(result, phase=phase)
         record = self._record(stage_name, freight, actor, result, hold=hold)
         log.info(
             "promoted %s into %s: %s",
@@ -206,6 +254,8 @@ class Engine:
                 return
             stage_state.current = record
             stage_state.hold = freight.id if hold else ""
+            stage_state.gates.hold = None  # someone (or a rollback) promoted: a failure hold has done its job
+            stage_state.gates.failed.pop(freight.id, None)
             if result.phase == NOOP and stage.verification and stage.verification.skip_when_unchanged:
                 stage_state.verifications[freight.id] = Mark(
                     at=at, phase="Skipped", message="no-op promotion: nothing changed"
@@ -220,10 +270,58 @@ class Engine:
         self.change(mutate)
         return record
 
-    def record_verification(self, stage_name: str, freight_id: str, phase: str, message: str = "") -> None:
+    def record_verification(
+        self, stage_name: str, freight_id: str, phase: str, message: str = "", *, check: str = ""
+    ) -> None:
+        """Record a verification result; a failure replaces "verified in STAGE" (re-verification un-verifies)
+        and applies the stage's ``verification.onFailure`` (``check``: the failing check's name)."""
         at = format_time(self.clock())
-        self.change(
-            lambda state: state.stage(stage_name).verifications.__setitem__(
-                freight_id, Mark(at=at, phase=phase, message=message)
-            )
-        )
+
+        def mutate(state: State) -> bool:
+            marks = state.stage(stage_name).verifications
+            first = marks.get(freight_id, Mark(at="", phase=PENDING)).phase == PENDING
+            marks[freight_id] = Mark(at=at, phase=phase, message=message)
+            return first
+
+        first: bool = self.change(mutate)
+        if phase in (FAILED, "Error"):
+            self._verification_failed(stage_name, freight_id, message, check=check, first=first)
+
+    def _verification_failed(self, stage_name: str, freight_id: str, message: str, *, check: str, first: bool) -> None:
+        state = self.state()
+        freight = state.freight.get(freight_id)
+        if freight is None:
+            return
+        stage = self.pipeline.stage(stage_name)
+        plan = rollback.plan(stage, state.stage(stage_name), freight, state.freight, first=first)
+        extra = {"pipeline": self.pipeline.name, "stage": stage_name, "freight": freight_id}
+        if not plan.hold:
+            return
+        failing = check or message.split(":", 1)[0]
+        why = f"verification of {freight.alias} failed in {stage_name} ({message[:300]})"
+        restored = ""
+        if plan.restore:
+            previous = state.freight[plan.restore]
+            try:
+                self._promote(state, previous, stage_name, ROLLBACK_ACTOR, hold=False, phase=rollback.ROLLED_BACK)
+                restored = previous.id
+                why += f"; rolled back to {previous.alias}"
+            except FreightyardError as error:
+                why += f"; rolling back to {previous.alias} failed: {error.message}"
+        at = format_time(self.clock())
+        hold = Event(freight=freight_id, at=at, reason=why, by=ROLLBACK_ACTOR, check=failing, restored=restored)
+
+        def mutate(state: State) -> None:
+            gates = state.stage(stage_name).gates
+            gates.failed[freight_id] = Event(freight=freight_id, at=at, reason=message[:300], check=failing)
+            gates.hold = hold
+            if restored:
+                gates.rollbacks.insert(0, hold)
+                stage_state = state.stage(stage_name)
+                if stage_state.current and stage_state.current.freight == restored:
+                    stage_state.current.message = f"rolled back: {failing} failed for {freight.alias}"
+                    if stage_state.history and stage_state.history[0].freight == restored:
+                        stage_state.history[0] = stage_state.current
+
+        self.change(mutate)
+        log.warning("%s; auto-promotion held (%s)", why, plan.why, extra=extra)

@@ -74,7 +74,8 @@ def verify(
 def _done(
     engine: Engine, stage: str, freight: Freight, phase: str, message: str, *, checks: list[CheckResult] | None = None
 ) -> Outcome:
-    engine.record_verification(stage, freight.id, phase, message[:1000])
+    failing = next((c.name for c in checks or () if not c.ok), "")
+    engine.record_verification(stage, freight.id, phase, message[:1000], check=failing)
     return Outcome(stage, freight, phase, message, tuple(checks or ()))
 
 
