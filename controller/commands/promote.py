@@ -19,6 +19,10 @@ def register(sub: argparse._SubParsersAction) -> None:  # type: ignore[type-arg]
     parser.add_argument("freight", help="id, id prefix or alias")
     parser.add_argument("stage")
     parser.add_argument("--by", default=None, help="who promotes (default: the current user)")
+    parser.add_argument(
+        "--override-window", action="store_true", help="promote inside a closed promotion window (needs --reason)"
+    )
+    parser.add_argument("--reason", default="", help="why the window is overridden (recorded)")
     parser.set_defaults(run=run)
 
 
@@ -30,7 +34,9 @@ def run(args: argparse.Namespace) -> int:
     context = load_context(args)
     pipeline = context.pipeline(args.pipeline)
     engine = Engine(pipeline, context.store(pipeline), cache_dir=default_cache_dir(), settings=engine_settings(args))
-    record = engine.promote(args.freight, args.stage, actor(args), hold=True)
+    record = engine.promote(
+        args.freight, args.stage, actor(args), hold=True, override_window=args.override_window, reason=args.reason
+    )
     freight = engine.state().freight[record.freight]
     emit(
         record.to_dict(),

@@ -8,6 +8,7 @@ from typing import Any
 from freightyard.controller.options import add_common, load_context
 from freightyard.controller.output import emit
 from freightyard.shared.core import eligibility
+from freightyard.shared.core.gate_status import gate_summary
 from freightyard.shared.core.model import Pipeline
 from freightyard.shared.core.state import State, now_utc
 from freightyard.shared.engine.promotion import Engine
@@ -42,6 +43,11 @@ def stage_rows(pipeline: Pipeline, state: State) -> tuple[list[list[str]], list[
             if candidate and (freight is None or candidate.id != freight.id):
                 verdict = eligibility.check(pipeline, state, candidate, stage.name, now)
                 pending.append(f"{candidate.alias}: {'eligible' if verdict.eligible else verdict.reason}")
+        waiting = next(
+            (newest.get(r.origin) for r in stage.requested_freight if newest.get(r.origin) not in (None, freight)),
+            None,
+        )
+        gates_cell, gates_data = gate_summary(stage, state, waiting, now)
         rows.append(
             [
                 stage.name,
@@ -53,6 +59,7 @@ def stage_rows(pipeline: Pipeline, state: State) -> tuple[list[list[str]], list[
                 record.phase if record else "-",
                 verification.phase if verification else "-",
                 "; ".join(pending) or "-",
+                gates_cell,
             ]
         )
         data.append(
@@ -63,6 +70,7 @@ def stage_rows(pipeline: Pipeline, state: State) -> tuple[list[list[str]], list[
                 "promotion": record.to_dict() if record else None,
                 "verification": verification.to_dict() if verification else None,
                 "newest": pending,
+                "gates": gates_data,
             }
         )
     return rows, data
@@ -79,6 +87,6 @@ def run(args: argparse.Namespace) -> int:
         {"pipeline": pipeline.name, "stages": data},
         args.output,
         rows,
-        ["STAGE", "SOURCES", "FREIGHT", "ID", "PROMOTED", "BY", "PHASE", "VERIFIED", "NEWEST"],
+        ["STAGE", "SOURCES", "FREIGHT", "ID", "PROMOTED", "BY", "PHASE", "VERIFIED", "NEWEST", "GATES"],
     )
     return 0

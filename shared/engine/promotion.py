@@ -255,8 +255,11 @@ class Engine:
             stage_state.current = record
             stage_state.hold = freight.id if hold else ""
             stage_state.gates.hold = None  # someone (or a rollback) promoted: a failure hold has done its job
-            stage_state.gates.failed.pop(freight.id, None)
-            if result.phase == NOOP and stage.verification and stage.verification.skip_when_unchanged:
+            failed_here = stage_state.gates.failed.pop(freight.id, None) is not None
+            previous = stage_state.verifications.get(freight.id)
+            failed_here = failed_here or (previous is not None and previous.phase == FAILED)
+            skip = result.phase == NOOP and stage.verification and stage.verification.skip_when_unchanged
+            if skip and not failed_here:  # freight that failed here is verified again, never waved through
                 stage_state.verifications[freight.id] = Mark(
                     at=at, phase="Skipped", message="no-op promotion: nothing changed"
                 )

@@ -55,7 +55,8 @@ def verify(
     verification = stage.verification
     if verification is None or verification.empty:
         return _done(engine, stage_name, freight, SUCCEEDED, "stage has no verification")
-    if record.phase == NOOP and verification.skip_when_unchanged:
+    mark = state.stage(stage_name).verifications.get(freight.id)
+    if record.phase == NOOP and verification.skip_when_unchanged and not (mark and mark.phase == "Pending"):
         return _done(engine, stage_name, freight, SKIPPED, "no-op promotion: nothing changed")
     checks: list[CheckResult] = []
     if verification.argocd_healthy:
