@@ -431,6 +431,7 @@ def test_gates_approvals_windows_and_rollback(world: World, capsys: pytest.Captu
     assert prod.gates.failed[bad.id].check == "command smoke"
     assert prod.gates.hold is not None and f"rolled back to {first.alias}" in prod.gates.hold.reason
     assert prod.gates.rollbacks[0].restored == first.id
+    assert prod.verifications[first.id].phase == "Succeeded"  # the restored freight was verified again
     rendered = show(world.bare, "env/prod", "apps/guestbook/overlays/prod/manifests.yaml") or ""
     assert f"/guestbook:1.0.0@{digest}" in rendered and head(world.bare, "env/prod") != good_head
     decision = autopromote.decide(engine.pipeline, state, engine.pipeline.stage("prod"), now[0], ACTOR)
@@ -452,7 +453,10 @@ def test_gates_approvals_windows_and_rollback(world: World, capsys: pytest.Captu
     gates = {s["stage"]: s["gates"] for s in json.loads(capsys.readouterr().out)["stages"]}
     assert gates["prod"]["hold"]["check"] == "command smoke"
     assert gates["prod"]["lastRollback"]["restored"] == first.id
-    assert gates["prod"]["window"]["open"] is True
+    assert main(["status", *common[:-2]]) == 0
+    table = capsys.readouterr().out
+    assert "GATES" in table and "2/2 approvals" in table and "held: verification of" in table
+    assert f"last rollback 2026-12-07T08:00:00Z: {bad.alias} -> {first.alias} (command smoke failed)" in table
 
     world.push("guestbook", "1.0.2")  # a fix arrives; Saturday night someone overrides the freeze on purpose
     now[0] = dt.datetime(2026, 12, 5, 21, 0, tzinfo=dt.UTC)
@@ -460,8 +464,13 @@ def test_gates_approvals_windows_and_rollback(world: World, capsys: pytest.Captu
     controller.advance(engine)
     fix = engine.state().current_freight("dev")
     assert fix is not None and fix.images[0].tag == "1.0.2"
-    engine.approve(fix.id, "prod", "alice", groups=("sre",), reason="fixes the 500")
-    engine.approve(fix.id, "prod", "bob", groups=("release",), reason="fixes the 500")
+    for by, group in (("alice", "sre"), ("bob", "release")):
+        assert main(["approve", fix.alias, "prod", "--by", by, "--group", group, "--reason", "fixes it", *common]) == 0
+        assert json.loads(capsys.readouterr().out)["groups"] == [group]
+    assert main(["status", *common]) == 0
+    prod_gates = next(s for s in json.loads(capsys.readouterr().out)["stages"] if s["stage"] == "prod")["gates"]
+    assert prod_gates["approvals"]["met"] and prod_gates["approvals"]["required"] == 2
+    assert set(prod_gates["window"]) == {"open", "reason", "until"}  # status reads the real clock
     record = engine.promote(fix.id, "prod", "user:erin", override_window=True, reason="customer-facing 500s")
     assert record.phase == "Succeeded" and verify(engine, "prod").phase == "Succeeded"
     prod = engine.state().stages["prod"]

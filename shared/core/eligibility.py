@@ -72,6 +72,8 @@ def _sources(pipeline: Pipeline, state: State, freight: Freight, stage_name: str
             return Verdict(True, f"verified in {passed[0]}", passed[0])
         hint = "; ".join(failures)
     upstreams = " and ".join(sources.stages) if sources.availability == "All" else " or ".join(sources.stages)
+    if stage.approval is not None:  # approvals are on top of the sources there, they do not replace them
+        return Verdict(False, f"{hint}; verify it in {upstreams} first")
     return Verdict(False, f"{hint}; approve it for {stage_name} or verify it in {upstreams} first")
 
 

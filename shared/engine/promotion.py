@@ -83,7 +83,8 @@ class Engine:
         """Record ``actor``'s approval (with the groups their identity carries and why) of freight for a stage."""
         self.pipeline.stage(stage_name)
         freight = find_freight(self.state(), freight_ref)
-        approval = Approval(by=actor, at=format_time(self.clock()), groups=tuple(groups), reason=reason[:500])
+        bounded = tuple(dict.fromkeys(g[:100] for g in groups))[:20]
+        approval = Approval(by=actor[:200], at=format_time(self.clock()), groups=bounded, reason=reason[:500])
 
         def mutate(state: State) -> None:
             state.add_freight(freight)
