@@ -30,7 +30,7 @@ def test_demo_promotes_through_dev_and_staging_and_hotfixes_prod(
     assert current == {"dev": docs.id, "staging": first.id, "hotfix": hotfix.id, "prod": docs.id}
     assert state.stages["dev"].current is not None and state.stages["dev"].current.by.startswith("controller")
     prod = state.stages["prod"]
-    assert prod.approvals[hotfix.id].by == "user:oncall"
+    assert prod.gates.approvals[hotfix.id][-1].by == "user:oncall"
     assert [(h.freight, h.phase) for h in prod.history] == [(docs.id, "Noop"), (hotfix.id, "Succeeded")]
     assert prod.verifications[hotfix.id].phase == "Succeeded"  # the smoke check ran
     assert prod.verifications[docs.id].phase == "Skipped"  # a no-op needs no verification

@@ -7,6 +7,7 @@ import textwrap
 
 from freightyard.shared.core import eligibility
 from freightyard.shared.core.freight import Freight, Image
+from freightyard.shared.core.gates import Approval
 from freightyard.shared.core.model import Pipeline
 from freightyard.shared.core.pipeline import parse_pipelines
 from freightyard.shared.core.state import Mark, State, format_time
@@ -101,7 +102,7 @@ def test_one_of_with_soak() -> None:
 
 def test_approval_bypasses_upstream_and_soak() -> None:
     state = State()
-    state.stage("prod").approvals[FREIGHT.id] = Mark(at=format_time(NOW), by="user:oncall")
+    state.stage("prod").gates.approve(FREIGHT.id, Approval(by="user:oncall", at=format_time(NOW)))
     verdict = check(state, "prod")
     assert verdict.eligible and verdict.via == "approval" and "user:oncall" in verdict.reason
 

@@ -4,6 +4,7 @@ kmock for Argo CD Applications; asserting branches, files, Application patches a
 from __future__ import annotations
 
 import datetime as dt
+import json
 import uuid
 from dataclasses import dataclass, field
 from pathlib import Path
@@ -120,6 +121,7 @@ def test_every_example_has_a_readme_line_and_validates() -> None:
     assert names == [
         "common-case",
         "direct-and-upstream",
+        "gates",
         "hotfix-lane",
         "image-updater",
         "monorepo",
@@ -361,3 +363,116 @@ def test_stage_with_direct_and_upstream_sources(world: World) -> None:
         engine.promote(hotfix.id, "prod", "t")
     assert verify(engine, "qa", hotfix.id).phase == "Succeeded"
     assert engine.promote(hotfix.id, "prod", "t").phase == "Succeeded"
+
+
+@pytest.mark.parametrize("world", ["gates"], indirect=True)
+def test_gates_approvals_windows_and_rollback(world: World, capsys: pytest.CaptureFixture[str]) -> None:
+    from freightyard.controller.cli import main
+    from freightyard.controller.metrics import Metrics
+    from freightyard.controller.runtime import autopromote
+    from freightyard.controller.runtime.reconcile import ACTOR, Reconciler
+
+    now = [dt.datetime(2026, 12, 2, 9, 0, tzinfo=dt.UTC)]  # Wednesday 10:00 in Berlin: office hours
+    engine = world.engine("gates")
+    engine.clock = lambda: now[0]
+    controller = Reconciler(world.sources, Metrics.create())
+    warehouse = engine.pipeline.warehouses[0]
+    digest = world.push("guestbook", "1.0.0")
+    controller.discover(engine, warehouse)
+    assert [r.stage for r in controller.advance(engine).promoted] == ["dev"]  # prod waits for two approvals
+    first = engine.state().current_freight("dev")
+    assert first is not None
+    with pytest.raises(NotEligibleError, match=r"prod needs 2 approvals from sre or release; has 0$"):
+        engine.promote(first.id, "prod", "user:dave")
+    engine.approve(first.id, "prod", "alice", groups=("sre",), reason="staging soak looked fine")
+    engine.approve(first.id, "prod", "alice", groups=("sre",), reason="checked again")
+    engine.approve(first.id, "prod", "carol", reason="lgtm")
+    with pytest.raises(NotEligibleError, match=r"has 1 \(alice, 2026-12-02\); not counted: carol is not in sre"):
+        engine.promote(first.id, "prod", "user:dave")
+    engine.approve(first.id, "prod", "bob", groups=("release",), reason="release notes published")
+    with pytest.raises(NotEligibleError, match="bob promotes, so their own approval does not count"):
+        engine.promote(first.id, "prod", "bob")
+    assert [r.stage for r in controller.advance(engine).promoted] == ["prod"]  # alice and bob: 2 of 2
+    prod = engine.state().stages["prod"]
+    assert prod.verifications[first.id].phase == "Succeeded"  # the smoke check ran in the controller's pass
+    assert f"/guestbook:1.0.0@{digest}" in (
+        show(world.bare, "env/prod", "apps/guestbook/overlays/prod/manifests.yaml") or ""
+    )
+    good_head = head(world.bare, "env/prod")
+
+    now[0] = dt.datetime(2026, 12, 4, 18, 0, tzinfo=dt.UTC)  # Friday 19:00 in Berlin: the weekend freeze
+    world.push("guestbook", "1.0.1")
+    controller.discover(engine, warehouse)
+    advanced = controller.advance(engine)
+    assert [r.stage for r in advanced.promoted] == ["dev"]
+    bad = engine.state().current_freight("dev")
+    assert bad is not None and bad.images[0].tag == "1.0.1"
+    engine.approve(bad.id, "prod", "alice", groups=("sre",), reason="small fix")
+    engine.approve(bad.id, "prod", "bob", groups=("release",), reason="small fix")
+    advanced = controller.advance(engine)
+    assert advanced.promoted == ()
+    opens = dt.datetime(2026, 12, 7, 8, 0, tzinfo=dt.UTC)  # Friday 18:00 CET + 63h = Monday 09:00 CET
+    assert advanced.next_in == pytest.approx((opens - now[0]).total_seconds() + 1)
+    with pytest.raises(
+        NotEligibleError, match=r'inside deny window "0 18 \* \* 5" \(Europe/Berlin\) until 2026-12-07 09:00 CET'
+    ):
+        engine.promote(bad.id, "prod", "user:erin")
+
+    now[0] = opens  # Monday 09:00: the controller promotes, the smoke check fails, prod rolls back and holds
+    advanced = controller.advance(engine)
+    assert [(r.stage, r.freight, r.phase) for r in advanced.promoted] == [("prod", bad.id, "Succeeded")]
+    state = engine.state()
+    prod = state.stages["prod"]
+    assert state.current_freight("prod") == first
+    assert prod.current is not None and prod.current.phase == "RolledBack" and prod.current.by == "controller:rollback"
+    assert prod.current.message == f"rolled back: command smoke failed for {bad.alias}"
+    assert [h.phase for h in prod.history[:3]] == ["RolledBack", "Succeeded", "Succeeded"]
+    assert prod.verifications[bad.id].phase == "Failed" and "1.0.1 answers 500" in prod.verifications[bad.id].message
+    assert prod.gates.failed[bad.id].check == "command smoke"
+    assert prod.gates.hold is not None and f"rolled back to {first.alias}" in prod.gates.hold.reason
+    assert prod.gates.rollbacks[0].restored == first.id
+    assert prod.verifications[first.id].phase == "Succeeded"  # the restored freight was verified again
+    rendered = show(world.bare, "env/prod", "apps/guestbook/overlays/prod/manifests.yaml") or ""
+    assert f"/guestbook:1.0.0@{digest}" in rendered and head(world.bare, "env/prod") != good_head
+    decision = autopromote.decide(engine.pipeline, state, engine.pipeline.stage("prod"), now[0], ACTOR)
+    assert decision.promote is None and decision.why.startswith("auto-promotion held: verification of")
+    assert controller.advance(engine).promoted == ()  # held, and 1.0.1 never goes back in by itself
+
+    pipeline_file = world.tmp / "pipeline.yaml"
+    pipeline_file.write_text(world.sub((world.dir / "pipeline.yaml").read_text()))
+    (world.tmp / "apps" / "guestbook" / "overlays" / "dev").mkdir(parents=True)
+    (world.tmp / "apps" / "guestbook" / "overlays" / "prod").mkdir(parents=True)
+    common = ["-f", str(pipeline_file), "--state", f"file:{world.tmp / 'state-gates.yaml'}", "-o", "json"]
+    assert main(["approvals", bad.alias, "--stage", "prod", *common]) == 0
+    listed = json.loads(capsys.readouterr().out)["approvals"]
+    assert [(a["by"], a.get("groups"), a["reason"]) for a in listed[0]["approvals"]] == [
+        ("alice", ["sre"], "small fix"),
+        ("bob", ["release"], "small fix"),
+    ]
+    assert main(["status", *common]) == 0
+    gates = {s["stage"]: s["gates"] for s in json.loads(capsys.readouterr().out)["stages"]}
+    assert gates["prod"]["hold"]["check"] == "command smoke"
+    assert gates["prod"]["lastRollback"]["restored"] == first.id
+    assert main(["status", *common[:-2]]) == 0
+    table = capsys.readouterr().out
+    assert "GATES" in table and "2/2 approvals" in table and "held: verification of" in table
+    assert f"last rollback 2026-12-07T08:00:00Z: {bad.alias} -> {first.alias} (command smoke failed)" in table
+
+    world.push("guestbook", "1.0.2")  # a fix arrives; Saturday night someone overrides the freeze on purpose
+    now[0] = dt.datetime(2026, 12, 5, 21, 0, tzinfo=dt.UTC)
+    controller.discover(engine, warehouse)
+    controller.advance(engine)
+    fix = engine.state().current_freight("dev")
+    assert fix is not None and fix.images[0].tag == "1.0.2"
+    for by, group in (("alice", "sre"), ("bob", "release")):
+        assert main(["approve", fix.alias, "prod", "--by", by, "--group", group, "--reason", "fixes it", *common]) == 0
+        assert json.loads(capsys.readouterr().out)["groups"] == [group]
+    assert main(["status", *common]) == 0
+    prod_gates = next(s for s in json.loads(capsys.readouterr().out)["stages"] if s["stage"] == "prod")["gates"]
+    assert prod_gates["approvals"]["met"] and prod_gates["approvals"]["required"] == 2
+    assert set(prod_gates["window"]) == {"open", "reason", "until"}  # status reads the real clock
+    record = engine.promote(fix.id, "prod", "user:erin", override_window=True, reason="customer-facing 500s")
+    assert record.phase == "Succeeded" and verify(engine, "prod").phase == "Succeeded"
+    prod = engine.state().stages["prod"]
+    assert prod.gates.hold is None and prod.gates.overrides[0].by == "user:erin"
+    assert prod.gates.overrides[0].reason.startswith("customer-facing 500s [inside deny window")

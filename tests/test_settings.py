@@ -22,7 +22,12 @@ def namespaces(tmp_path: Path) -> dict[str, str]:
     common = ["-f", str(PIPELINES), "--state", f"file:{tmp_path}/state-{{pipeline}}.yaml"]
     seen = {
         command: engine_settings(parser.parse_args([command, *common, *rest])).argocd_namespace
-        for command, rest in (("promote", ["f", "s"]), ("approve", ["f", "s"]), ("verify", ["s"]), ("diff", ["f", "s"]))
+        for command, rest in (
+            ("promote", ["f", "s"]),
+            ("approve", ["f", "s", "--reason", "r"]),
+            ("verify", ["s"]),
+            ("diff", ["f", "s"]),
+        )
     }
     flags = ["--listen", "off", "--leader-election", "none", "--refresh", "off", "--once"]
     args = parser.parse_args(["controller", "--pipelines", str(PIPELINES), *common[2:], *flags])

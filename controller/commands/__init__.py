@@ -6,6 +6,7 @@ COMMANDS = (
     "freight",
     "promote",
     "approve",
+    "approvals",
     "verify",
     "status",
     "apps",

@@ -25,6 +25,10 @@ def register(sub: argparse._SubParsersAction) -> None:  # type: ignore[type-arg]
         "--from", dest="source", metavar="STAGE", help="promote the collection verified in STAGE as one unit"
     )
     parser.add_argument("--by", default=None, help="who promotes (default: the current user)")
+    parser.add_argument(
+        "--override-window", action="store_true", help="promote inside a closed promotion window (needs --reason)"
+    )
+    parser.add_argument("--reason", default="", help="why the window is overridden (recorded)")
     parser.set_defaults(run=run)
 
 
@@ -40,12 +44,16 @@ def run(args: argparse.Namespace) -> int:
         if args.stage:
             raise ConfigError([f"promote --from {args.source} takes one stage (the target), not {args.stage!r}"])
         target = args.freight
-        record = engine.promote_from(args.source, target, actor(args))
+        record = engine.promote_from(
+            args.source, target, actor(args), override_window=args.override_window, reason=args.reason
+        )
     else:
         if not args.stage:
             raise ConfigError(["promote needs FREIGHT STAGE (or --from STAGE TARGET)"])
         target = args.stage
-        record = engine.promote(args.freight, target, actor(args), hold=True)
+        record = engine.promote(
+            args.freight, target, actor(args), hold=True, override_window=args.override_window, reason=args.reason
+        )
     catalog = engine.state().freight
     brought = [catalog[i] for i in record.brought.values() if i in catalog] or [catalog[record.freight]]
     emit(

@@ -9,6 +9,7 @@ from typing import Any
 from freightyard.controller.options import add_common, load_context
 from freightyard.controller.output import emit, print_table
 from freightyard.shared.core import eligibility
+from freightyard.shared.core.gate_status import gate_summary
 from freightyard.shared.core.model import Pipeline
 from freightyard.shared.core.state import State, now_utc
 from freightyard.shared.engine.promotion import Engine
@@ -25,7 +26,8 @@ def register(sub: argparse._SubParsersAction) -> None:  # type: ignore[type-arg]
 
 def stage_rows(pipeline: Pipeline, state: State) -> tuple[list[list[str]], list[dict[str, Any]]]:
     """One row per stage × requested origin; the data has one entry per stage."""
-    rows, data = [], []
+    rows: list[list[str]] = []
+    data: list[dict[str, Any]] = []
     now = now_utc()
     newest = {
         w.name: next((f for f in state.freight.values() if f.origin == w.name), None) for w in pipeline.warehouses
@@ -34,6 +36,7 @@ def stage_rows(pipeline: Pipeline, state: State) -> tuple[list[list[str]], list[
         stage_state = state.stages.get(stage.name)
         record = stage_state.current if stage_state else None
         origins = []
+        stage_rows_here: list[list[str]] = []
         for request in stage.requested_freight:
             parts = (["direct"] if request.sources.direct else []) + list(request.sources.stages)
             join = " & " if request.sources.availability == "All" else " | "
@@ -46,7 +49,7 @@ def stage_rows(pipeline: Pipeline, state: State) -> tuple[list[list[str]], list[
                 verdict = eligibility.check(pipeline, state, candidate, stage.name, now)
                 pending = f"{candidate.alias}: {'eligible' if verdict.eligible else verdict.reason}"
             sources = f"{request.origin}<-{join.join(parts)}"
-            rows.append(
+            stage_rows_here.append(
                 [
                     stage.name,
                     sources,
@@ -69,12 +72,24 @@ def stage_rows(pipeline: Pipeline, state: State) -> tuple[list[list[str]], list[
                     "newest": pending or None,
                 }
             )
+        held = stage_state.collection_ids() if stage_state else {}
+        waiting = next(
+            (
+                c
+                for r in stage.requested_freight
+                if (c := newest.get(r.origin)) is not None and held.get(r.origin) != c.id
+            ),
+            None,
+        )
+        gates_cell, gates_data = gate_summary(stage, state, waiting, now)
+        rows.extend([*row, gates_cell if index == 0 else ""] for index, row in enumerate(stage_rows_here))
         data.append(
             {
                 "stage": stage.name,
                 "origins": origins,
                 "promotion": record.to_dict() if record else None,
                 "apps": {n: p.to_dict() for n, p in stage_state.apps.items()} if stage_state else {},
+                "gates": gates_data,
             }
         )
     return rows, data
@@ -115,7 +130,7 @@ def run(args: argparse.Namespace) -> int:
         emit({"pipeline": pipeline.name, "stages": data}, args.output)
         return 0
     print(f"pipeline {pipeline.name}  (state: {context.store(pipeline).description})")
-    print_table(["STAGE", "ORIGIN", "FREIGHT", "ID", "PROMOTED", "BY", "PHASE", "VERIFIED", "NEWEST"], rows)
+    print_table(["STAGE", "ORIGIN", "FREIGHT", "ID", "PROMOTED", "BY", "PHASE", "VERIFIED", "NEWEST", "GATES"], rows)
     if args.output == "wide" or args.stage:
         print()
         stages = [args.stage] if args.stage else [s.name for s in pipeline.stages]

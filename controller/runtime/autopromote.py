@@ -9,6 +9,10 @@ Pure: a pipeline, its state and the time in; a decision out. The rules:
   holds that freight and it is older than the candidate, auto-promotion waits — the operator rolled
   back on purpose. The hold ends when someone promotes the candidate (then the held freight *is*
   the newest candidate, and the controller clears it) or any non-held promotion replaces it.
+- **gates**: a failure hold (verification failed with ``onFailure``) waits until someone promotes by hand;
+  freight that failed in the stage is never picked again; the stage's approval rule counts approvals with the
+  controller as promoter; a closed promotion window is never overridden: the decision waits and the
+  controller wakes when the window opens (``window_opens``).
 """
 
 from __future__ import annotations
@@ -16,7 +20,7 @@ from __future__ import annotations
 import datetime as dt
 from dataclasses import dataclass
 
-from freightyard.shared.core import eligibility
+from freightyard.shared.core import eligibility, windows
 from freightyard.shared.core.freight import Freight
 from freightyard.shared.core.model import Pipeline, Stage
 from freightyard.shared.core.state import VERIFIED_PHASES, State, parse_time
@@ -32,32 +36,42 @@ class Decision:
     why: str = ""
 
 
-def decide(pipeline: Pipeline, state: State, stage: Stage, now: dt.datetime) -> Decision:
+def decide(pipeline: Pipeline, state: State, stage: Stage, now: dt.datetime, actor: str = "") -> Decision:
     """The auto-promotion decision for ``stage`` (which must have ``autoPromotion``): the first origin
-    with something to do, in request order (the controller asks again until nothing changes)."""
-    decisions = decide_all(pipeline, state, stage, now)
+    with something to do, in request order (the controller asks again until nothing changes);
+    ``actor`` promotes (approval rules may exclude its own approvals)."""
+    stage_state = state.stages.get(stage.name)
+    gates = stage_state.gates if stage_state else None
+    if gates and gates.hold:
+        return Decision(stage.name, why=f"auto-promotion held: {gates.hold.reason}; promote by hand to resume")
+    decisions = decide_all(pipeline, state, stage, now, actor)
     acting = next((d for d in decisions if d.promote is not None or d.release_hold), None)
     if acting is not None:
         return acting
     return Decision(stage.name, why="; ".join(d.why for d in decisions) or "requests no freight")
 
 
-def decide_all(pipeline: Pipeline, state: State, stage: Stage, now: dt.datetime) -> list[Decision]:
+def decide_all(pipeline: Pipeline, state: State, stage: Stage, now: dt.datetime, actor: str = "") -> list[Decision]:
     """One decision per requested origin: each origin's freight moves on its own (Kargo #5952)."""
-    return [_decide_origin(pipeline, state, stage, request.origin, now) for request in stage.requested_freight]
+    return [_decide_origin(pipeline, state, stage, request.origin, now, actor) for request in stage.requested_freight]
 
 
-def _decide_origin(pipeline: Pipeline, state: State, stage: Stage, origin: str, now: dt.datetime) -> Decision:
+def _decide_origin(  # noqa: PLR0917
+    pipeline: Pipeline, state: State, stage: Stage, origin: str, now: dt.datetime, actor: str
+) -> Decision:
+    stage_state = state.stages.get(stage.name)
+    gates = stage_state.gates if stage_state else None
     order = {freight_id: index for index, freight_id in enumerate(state.freight)}  # 0 is newest
     candidate = next(
         (
             f
             for f in state.freight.values()
-            if f.origin == origin and eligibility.check(pipeline, state, f, stage.name, now).eligible
+            if f.origin == origin
+            and not (gates and f.id in gates.failed)
+            and eligibility.check(pipeline, state, f, stage.name, now, promoter=actor).eligible
         ),
         None,
     )
-    stage_state = state.stages.get(stage.name)
     holding = stage_state.freight.get(origin) if stage_state else None
     current = holding.id if holding else ""
     hold = stage_state.hold if stage_state and stage_state.hold == current else ""
@@ -74,7 +88,17 @@ def _decide_origin(pipeline: Pipeline, state: State, stage: Stage, origin: str, 
             stage.name,
             why=f"{origin}: auto-promotion held: {hold[:7]} was promoted by hand; promote {candidate.alias} to resume",
         )
+    gate = windows.gate(stage.windows, now)
+    if not gate.open:
+        return Decision(stage.name, why=f"{origin}: {candidate.alias} waits: {gate.reason}")
     return Decision(stage.name, promote=candidate, why=f"{origin}: newest eligible freight is {candidate.alias}")
+
+
+def window_opens(stage: Stage, now: dt.datetime) -> dt.datetime | None:
+    """When a stage whose promotion window is closed now may promote again (None: it is open)."""
+    if not stage.windows or windows.gate_open(stage.windows, now):
+        return None
+    return windows.next_open(stage.windows, now)
 
 
 def next_soak_end(pipeline: Pipeline, state: State, stage: Stage, now: dt.datetime) -> dt.datetime | None:

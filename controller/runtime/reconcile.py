@@ -108,9 +108,12 @@ class Reconciler:
             state = engine.state()
         now = engine.clock()
         for stage in autopromote.auto_stages(engine.pipeline):
-            end = autopromote.next_soak_end(engine.pipeline, state, stage, now)
-            if end is not None:
-                wake.append((end - now).total_seconds() + 1.0)
+            for end in (
+                autopromote.next_soak_end(engine.pipeline, state, stage, now),
+                autopromote.window_opens(stage, now),
+            ):
+                if end is not None:
+                    wake.append((end - now).total_seconds() + 1.0)
         for stage_name in dict.fromkeys(r.stage for r in promoted if r.phase != FAILED):
             refreshed = self.refresher.promoted(engine.pipeline.name, stage_name)
             if refreshed:
@@ -125,7 +128,7 @@ class Reconciler:
         pipeline = engine.pipeline
         records: list[PromotionRecord] = []
         for stage in autopromote.auto_stages(pipeline):
-            decision = autopromote.decide(pipeline, state, stage, engine.clock())
+            decision = autopromote.decide(pipeline, state, stage, engine.clock(), self.actor)
             if decision.release_hold:
                 held = state.stages[stage.name].hold
                 engine.change(functools.partial(_release, stage=stage.name, held=held))
@@ -197,7 +200,9 @@ class Reconciler:
             return False
         timeout = stage.verification.timeout_seconds if stage.verification else 0
         if timeout and since and (engine.clock() - parse_time(since)) > dt.timedelta(seconds=timeout):
-            return self._record(engine, stage.name, freight_id, "Failed", f"verification timed out after {timeout}s")
+            return self._record(
+                engine, stage.name, freight_id, "Failed", f"verification timed out after {timeout}s", check="timeout"
+            )
         done, result = self.verifications.poll(
             (pipeline, stage.name, freight_id), functools.partial(runner, engine, stage.name)
         )
@@ -220,8 +225,10 @@ class Reconciler:
         wake.append(self.verify_poll_s)
         return False
 
-    def _record(self, engine: Engine, stage: str, freight_id: str, phase: str, message: str) -> bool:
-        engine.record_verification(stage, freight_id, phase, message)
+    def _record(
+        self, engine: Engine, stage: str, freight_id: str, phase: str, message: str, *, check: str = ""
+    ) -> bool:
+        engine.record_verification(stage, freight_id, phase, message, check=check)
         self.metrics.verifications.labels(engine.pipeline.name, stage, phase).inc()
         log.info(
             "verification of %s in %s: %s%s",

@@ -140,10 +140,34 @@ class Verification:
     http: tuple[dict[str, Any], ...] = ()
     skip_when_unchanged: bool = True
     timeout_seconds: int = 300
+    on_failure: str = ""  # "rollback" | "hold" | "" (record the failure only)
 
     @property
     def empty(self) -> bool:
         return not (self.argocd_healthy or self.commands or self.http)
+
+
+@dataclass(frozen=True)
+class ApprovalRule:
+    """``approval:``: freight needs ``required`` distinct approvers (of ``groups``, if given) to enter."""
+
+    required: int = 1
+    groups: tuple[str, ...] = ()
+    separate_from_promoter: bool = False
+
+
+@dataclass(frozen=True)
+class Window:
+    """One promotion window, as an Argo CD sync window: ``schedule`` (cron in ``time_zone``) opens it for
+    ``duration_seconds`` of elapsed time."""
+
+    kind: str  # "allow" | "deny"
+    schedule: str
+    duration_seconds: int
+    time_zone: str = "UTC"
+
+    def describe(self) -> str:
+        return f'{self.kind} window "{self.schedule}" ({self.time_zone})'
 
 
 @dataclass(frozen=True)
@@ -154,6 +178,8 @@ class Stage:
     promotion: Promotion = field(default_factory=Promotion)
     verification: Verification | None = None
     apps: tuple[App, ...] = ()
+    approval: ApprovalRule | None = None
+    windows: tuple[Window, ...] = ()
 
     def request_for(self, origin: str) -> RequestedFreight | None:
         return next((r for r in self.requested_freight if r.origin == origin), None)

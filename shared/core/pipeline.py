@@ -10,13 +10,14 @@ import difflib
 
 import yaml
 
-from freightyard.shared.core import mechanism_options
+from freightyard.shared.core import mechanism_options, windows
 from freightyard.shared.core.errors import ConfigError
 from freightyard.shared.core.freight import normalize_repo
 from freightyard.shared.core.model import (
     COMMIT_STRATEGIES,
     IMAGE_STRATEGIES,
     App,
+    ApprovalRule,
     ChartSubscription,
     Destination,
     GitSubscription,
@@ -31,6 +32,7 @@ from freightyard.shared.core.model import (
     Subscription,
     Verification,
     Warehouse,
+    Window,
 )
 from freightyard.shared.core.yaml_reader import Reader, is_null
 
@@ -229,7 +231,7 @@ def _stage(r: Reader, node: yaml.Node, path: str) -> Stage:
     s = r.mapping(
         node,
         path,
-        ("name", "requestedFreight", "autoPromotion", "promotion", "verification", "apps"),
+        ("name", "requestedFreight", "autoPromotion", "promotion", "verification", "apps", "approval", "windows"),
         ("name", "requestedFreight"),
     )
     requested = []
@@ -258,7 +260,44 @@ def _stage(r: Reader, node: yaml.Node, path: str) -> Stage:
         promotion=_promotion(r, s.get("promotion"), f"{path}.promotion"),
         verification=_verification(r, s.get("verification"), f"{path}.verification"),
         apps=apps,
+        approval=_approval(r, s.get("approval"), f"{path}.approval"),
+        windows=tuple(
+            _window(r, item, f"{path}.windows[{i}]")
+            for i, item in enumerate(r.sequence(s.get("windows"), f"{path}.windows"))
+        ),
     )
+
+
+def _approval(r: Reader, node: yaml.Node | None, path: str) -> ApprovalRule | None:
+    if node is None or is_null(node):
+        return None
+    a = r.mapping(node, path, ("required", "groups", "separateFromPromoter"))
+    return ApprovalRule(
+        required=r.integer(a.get("required"), f"{path}.required", 1, 1),
+        groups=r.strings(a.get("groups"), f"{path}.groups"),
+        separate_from_promoter=r.boolean(a.get("separateFromPromoter"), f"{path}.separateFromPromoter"),
+    )
+
+
+def _window(r: Reader, node: yaml.Node, path: str) -> Window:
+    w = r.mapping(node, path, ("kind", "schedule", "duration", "timeZone"), ("kind", "schedule", "duration"))
+    window = Window(
+        kind=r.choice(w.get("kind"), f"{path}.kind", ("allow", "deny"), "deny"),
+        schedule=r.string(w.get("schedule"), f"{path}.schedule"),
+        duration_seconds=r.duration(w.get("duration"), f"{path}.duration"),
+        time_zone=r.string(w.get("timeZone"), f"{path}.timeZone", "UTC"),
+    )
+    if "schedule" in w:
+        problem = windows.schedule_problem(window.schedule)
+        if problem:
+            r.problem(w["schedule"], f"{path}.schedule", problem)
+    if "timeZone" in w:
+        problem = windows.zone_problem(window.time_zone)
+        if problem:
+            r.problem(w["timeZone"], f"{path}.timeZone", problem)
+    if "duration" in w and window.duration_seconds <= 0:
+        r.problem(w["duration"], f"{path}.duration", "must be longer than 0s (e.g. 8h)")
+    return window
 
 
 def _promotion(r: Reader, node: yaml.Node | None, path: str) -> Promotion:
@@ -279,7 +318,7 @@ def _promotion(r: Reader, node: yaml.Node | None, path: str) -> Promotion:
 def _verification(r: Reader, node: yaml.Node | None, path: str) -> Verification | None:
     if node is None or is_null(node):
         return None
-    v = r.mapping(node, path, ("argocd", "commands", "http", "skipWhenUnchanged", "timeout"))
+    v = r.mapping(node, path, ("argocd", "commands", "http", "skipWhenUnchanged", "timeout", "onFailure"))
     argocd = r.mapping(v["argocd"], f"{path}.argocd", ("healthy",)) if "argocd" in v else {}
     commands = []
     for i, item in enumerate(r.sequence(v.get("commands"), f"{path}.commands")):
@@ -316,6 +355,9 @@ def _verification(r: Reader, node: yaml.Node | None, path: str) -> Verification 
         http=tuple(checks),
         skip_when_unchanged=r.boolean(v.get("skipWhenUnchanged"), f"{path}.skipWhenUnchanged", True),
         timeout_seconds=r.duration(v.get("timeout"), f"{path}.timeout", 300),
+        on_failure=r.choice(v.get("onFailure"), f"{path}.onFailure", ("rollback", "hold"), "hold")
+        if "onFailure" in v
+        else "",
     )
 
 

@@ -27,6 +27,7 @@ import yaml
 
 from freightyard.shared.core.errors import FreightyardError, NotFoundError, StoreError
 from freightyard.shared.core.freight import Freight, combine
+from freightyard.shared.core.gates import StageGates
 
 if TYPE_CHECKING:
     from freightyard.shared.core.model import Pipeline
@@ -205,9 +206,8 @@ class StageState:
     apps: dict[str, AppPin] = field(default_factory=dict)  # app name -> pin
     history: list[PromotionRecord] = field(default_factory=list)  # newest first ("promotions")
     verifications: dict[str, Mark] = field(default_factory=dict)  # freight id -> result
-    approvals: dict[str, Mark] = field(default_factory=dict)  # freight id -> who approved it here
+    gates: StageGates = field(default_factory=StageGates)  # approvals, holds, failed marks (gates.py)
     hold: str = ""  # a manual promotion of older freight holds auto-promotion until the candidate is promoted
-    gates: dict[str, Any] = field(default_factory=dict)  # the gates' own mapping, round-tripped untouched
     extra: dict[str, Any] = field(default_factory=dict)  # keys a newer writer added (e.g. pending): kept as is
 
     @classmethod
@@ -264,10 +264,9 @@ class StageState:
             out["autoPromotionHold"] = self.hold
         if self.verifications:
             out["verifications"] = {k: v.to_dict() for k, v in self.verifications.items()}
-        if self.approvals:
-            out["approvals"] = {k: v.to_dict() for k, v in self.approvals.items()}
-        if self.gates:
-            out["gates"] = self.gates
+        gates = self.gates.to_dict()
+        if gates:
+            out["gates"] = gates
         if self.history:
             out["promotions"] = [h.to_dict() for h in self.history]
         out.update(self.extra)
@@ -275,17 +274,13 @@ class StageState:
 
     @classmethod
     def from_dict(cls, data: dict[str, Any], *, stage: str = "") -> StageState:
-        gates = data.get("gates") or {}
-        if not isinstance(gates, dict):
-            raise TypeError("gates must be a mapping")
         return cls(
             freight={str(k): Holding.from_dict(v) for k, v in (data.get("freight") or {}).items()},
             apps={str(k): AppPin.from_dict(v) for k, v in (data.get("apps") or {}).items()},
             history=[PromotionRecord.from_dict(h, stage=stage) for h in data.get("promotions") or []],
             verifications={str(k): Mark.from_dict(v) for k, v in (data.get("verifications") or {}).items()},
-            approvals={str(k): Mark.from_dict(v) for k, v in (data.get("approvals") or {}).items()},
+            gates=StageGates.from_dict(data.get("gates"), legacy_approvals=data.get("approvals")),
             hold=str(data.get("autoPromotionHold", "")),
-            gates=gates,
             extra={k: v for k, v in data.items() if k not in STAGE_KEYS and k not in V1_KEYS},
         )
 
@@ -327,7 +322,7 @@ class State:
             used.update(h.id for h in stage.freight.values())
             for pin in stage.apps.values():
                 used.update(pin.freight.values())
-            used.update(stage.approvals)
+            used.update(stage.gates.freight_ids())
             if stage.hold:
                 used.add(stage.hold)
         return used
@@ -543,7 +538,7 @@ def prune(
         if len(stage.verifications) > verifications:
             newest = sorted(stage.verifications.items(), key=lambda kv: kv[1].at, reverse=True)[:verifications]
             stage.verifications = dict(newest)
-        stage.approvals = {k: v for k, v in stage.approvals.items() if k in kept}
+        stage.gates.prune(kept)
 
 
 def find_freight(state: State, ref: str) -> Freight:

@@ -15,9 +15,10 @@ from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
 
-from freightyard.shared.core import eligibility
+from freightyard.shared.core import eligibility, rollback, windows
 from freightyard.shared.core.errors import FreightyardError, MechanismError, NotEligibleError, NotFoundError
 from freightyard.shared.core.freight import Freight, combine
+from freightyard.shared.core.gates import Approval, Event
 from freightyard.shared.core.model import App, Pipeline, Stage
 from freightyard.shared.core.params import app_repo_url, target_revision
 from freightyard.shared.core.state import (
@@ -45,6 +46,7 @@ from freightyard.shared.stores.base import Document, DocumentStore, update_docum
 
 log = logging.getLogger(__name__)
 PENDING = "Pending"
+ROLLBACK_ACTOR = "controller:rollback"
 
 
 @dataclass
@@ -81,36 +83,53 @@ class Engine:
         added: bool = self.change(lambda state: state.add_freight(freight))
         return added
 
-    def approve(self, freight_ref: str, stage_name: str, actor: str) -> Freight:
+    def approve(
+        self, freight_ref: str, stage_name: str, actor: str, *, groups: tuple[str, ...] = (), reason: str = ""
+    ) -> Freight:
+        """Record ``actor``'s approval (with the groups their identity carries and why) of freight for a stage."""
         self.pipeline.stage(stage_name)
         freight = find_freight(self.state(), freight_ref)
-        at = format_time(self.clock())
+        bounded = tuple(dict.fromkeys(g[:100] for g in groups))[:20]
+        approval = Approval(by=actor[:200], at=format_time(self.clock()), groups=bounded, reason=reason[:500])
 
         def mutate(state: State) -> None:
             state.add_freight(freight)
-            state.stage(stage_name).approvals[freight.id] = Mark(at=at, by=actor)
+            state.stage(stage_name).gates.approve(freight.id, approval)
 
         self.change(mutate)
         return freight
 
-    def promote(self, freight_ref: str, stage_name: str, actor: str, *, hold: bool = False) -> PromotionRecord:
+    def promote(
+        self,
+        freight_ref: str,
+        stage_name: str,
+        actor: str,
+        *,
+        hold: bool = False,
+        override_window: bool = False,
+        reason: str = "",
+    ) -> PromotionRecord:
         """Promote, or raise ``NotEligibleError`` saying why not; a failed mechanism is recorded, then raised.
 
         The freight replaces only its own origin's entry in the stage's collection. ``hold`` marks a
         manual promotion: when newer eligible freight exists (a rollback), the stage's auto-promotion
         of that origin then waits until someone promotes the candidate again, as in Kargo.
+        ``override_window`` (with a ``reason``, recorded) promotes inside a closed promotion window.
         """
         stage = self.pipeline.stage(stage_name)
         state = self.state()
         freight = find_freight(state, freight_ref)
         now = self.clock()
-        verdict = eligibility.check(self.pipeline, state, freight, stage_name, now)
+        verdict = eligibility.check(self.pipeline, state, freight, stage_name, now, promoter=actor)
         if not verdict.eligible:
             raise NotEligibleError(f"{freight.alias} ({freight.short_id}) cannot enter {stage_name}: {verdict.reason}")
+        self._check_window(freight, stage_name, actor, now, override=override_window, reason=reason)
         hold = hold and self._newer_eligible_exists(state, freight, stage_name, now)
         return self._promote(stage, state, {freight.origin: freight}, actor, hold=hold)
 
-    def promote_from(self, source: str, stage_name: str, actor: str) -> PromotionRecord:
+    def promote_from(
+        self, source: str, stage_name: str, actor: str, *, override_window: bool = False, reason: str = ""
+    ) -> PromotionRecord:
         """Promote the whole collection verified in ``source`` into ``stage_name`` as one unit."""
         self.pipeline.stage(source)
         stage = self.pipeline.stage(stage_name)
@@ -129,16 +148,49 @@ class Engine:
                 raise NotEligibleError(
                     f"{freight.alias} ({freight.short_id}) is not verified in {source}; verify {source} first"
                 )
-            verdict = eligibility.check(self.pipeline, state, freight, stage_name, now)
+            verdict = eligibility.check(self.pipeline, state, freight, stage_name, now, promoter=actor)
             if not verdict.eligible:
                 raise NotEligibleError(
                     f"{freight.alias} ({freight.short_id}) cannot enter {stage_name}: {verdict.reason}"
                 )
+            self._check_window(freight, stage_name, actor, now, override=override_window, reason=reason)
         return self._promote(stage, state, wanted, actor, hold=False)
 
+    def _check_window(
+        self, freight: Freight, stage_name: str, actor: str, now: dt.datetime, *, override: bool, reason: str
+    ) -> None:
+        gate = windows.gate(self.pipeline.stage(stage_name).windows, now)
+        if gate.open:
+            return
+        if not override:
+            raise NotEligibleError(
+                f"{freight.alias} ({freight.short_id}) cannot enter {stage_name} now: {gate.reason} "
+                "(to go ahead anyway: --override-window --reason TEXT)"
+            )
+        if not reason.strip():
+            raise NotEligibleError(f"overriding {stage_name}'s promotion window needs --reason TEXT (it is recorded)")
+        why = f"{reason.strip()[:500]} [{gate.reason}]"
+        event = Event(freight=freight.id, at=format_time(now), by=actor, reason=why)
+        self.change(lambda state: state.stage(stage_name).gates.overrides.insert(0, event))
+        log.warning(
+            "%s overrode %s's promotion window: %s",
+            actor,
+            stage_name,
+            event.reason,
+            extra={"pipeline": self.pipeline.name, "stage": stage_name, "freight": freight.id},
+        )
+
     def _promote(
-        self, stage: Stage, state: State, incoming: dict[str, Freight], actor: str, *, hold: bool
+        self,
+        stage: Stage,
+        state: State,
+        incoming: dict[str, Freight],
+        actor: str,
+        *,
+        hold: bool,
+        phase: str = "",
     ) -> PromotionRecord:
+        """Run the stage's mechanism (or record a no-op) for ``incoming``; ``phase`` replaces a success's phase."""
         stage_state = state.stage(stage.name)
         current = state.collection(stage.name)
         collection = {**current, **incoming}
@@ -173,6 +225,8 @@ class Engine:
                         changed_apps=tuple(changed),
                         render_hash=result.render_hash or stage_hash(hashes),
                     )
+        if phase:
+            result = dataclasses.replace(result, phase=phase)
         pins = self._new_pins(
             stage, stage_state=stage_state, combined=new, collection=collection, result=result, renders=renders
         )
@@ -326,7 +380,14 @@ class Engine:
                 stage_state.freight[origin] = Holding(freight.id, record.id, at)
             stage_state.apps.update(pins)
             stage_state.hold = record.freight if hold else ""
-            if result.phase == NOOP and stage.verification and stage.verification.skip_when_unchanged:
+            stage_state.gates.hold = None  # someone (or a rollback) promoted: a failure hold has done its job
+            failed_here = False
+            for freight in incoming.values():
+                previous = stage_state.verifications.get(freight.id)
+                was_failed = stage_state.gates.failed.pop(freight.id, None) is not None
+                failed_here = failed_here or was_failed or (previous is not None and previous.phase == FAILED)
+            skip = result.phase == NOOP and stage.verification and stage.verification.skip_when_unchanged
+            if skip and not failed_here:  # freight that failed here is verified again, never waved through
                 mark = Mark(at=at, phase="Skipped", message="no-op promotion: nothing changed", promotion=record.id)
             elif not needs_verification:
                 mark = Mark(at=at, phase="Succeeded", message="stage has no verification", promotion=record.id)
@@ -338,12 +399,16 @@ class Engine:
         self.change(mutate)
         return record
 
-    def record_verification(self, stage_name: str, freight_id: str, phase: str, message: str = "") -> None:
-        """Record a verification of the stage's collection: one check verifies every freight it holds,
-        when ``freight_id`` is one of them (or the collection's id); otherwise only ``freight_id``."""
+    def record_verification(
+        self, stage_name: str, freight_id: str, phase: str, message: str = "", *, check: str = ""
+    ) -> None:
+        """Record a verification of the stage's collection: one check verifies every freight it holds, when
+        ``freight_id`` is one of them (or the collection's id); otherwise only ``freight_id``. A failure replaces
+        "verified in STAGE" (re-verification un-verifies) and applies the stage's ``verification.onFailure``
+        (``check``: the failing check's name)."""
         at = format_time(self.clock())
 
-        def mutate(state: State) -> None:
+        def mutate(state: State) -> list[tuple[str, bool]]:
             stage_state = state.stage(stage_name)
             members = stage_state.collection_ids()
             combined = state.current_freight(stage_name)
@@ -353,9 +418,55 @@ class Engine:
                 if freight_id in members.values() or (combined and combined.id == freight_id)
                 else [freight_id]
             )
+            firsts = []
             for member in ids:
+                first = stage_state.verifications.get(member, Mark(at="", phase=PENDING)).phase == PENDING
                 stage_state.verifications[member] = Mark(
                     at=at, phase=phase, message=message, promotion=landed.id if landed else ""
                 )
+                firsts.append((member, first))
+            return firsts
+
+        firsts: list[tuple[str, bool]] = self.change(mutate)
+        if phase in (FAILED, "Error"):
+            for member, first in firsts:
+                self._verification_failed(stage_name, member, message, check=check, first=first)
+
+    def _verification_failed(self, stage_name: str, freight_id: str, message: str, *, check: str, first: bool) -> None:
+        state = self.state()
+        freight = state.freight.get(freight_id)
+        if freight is None:
+            return
+        stage = self.pipeline.stage(stage_name)
+        plan = rollback.plan(stage, state.stage(stage_name), freight, state.freight, first=first)
+        extra = {"pipeline": self.pipeline.name, "stage": stage_name, "freight": freight_id}
+        if not plan.hold:
+            return
+        failing = check or message.split(":", 1)[0]
+        why = f"verification of {freight.alias} failed in {stage_name} ({message[:300]})"
+        restored = ""
+        if plan.restore:
+            previous = state.freight[plan.restore]
+            try:
+                self._promote(
+                    stage, state, {previous.origin: previous}, ROLLBACK_ACTOR, hold=False, phase=rollback.ROLLED_BACK
+                )
+                restored = previous.id
+                why += f"; rolled back to {previous.alias}"
+            except FreightyardError as error:
+                why += f"; rolling back to {previous.alias} failed: {error.message}"
+        at = format_time(self.clock())
+        hold = Event(freight=freight_id, at=at, reason=why, by=ROLLBACK_ACTOR, check=failing, restored=restored)
+
+        def mutate(state: State) -> None:
+            gates = state.stage(stage_name).gates
+            gates.failed[freight_id] = Event(freight=freight_id, at=at, reason=message[:300], check=failing)
+            gates.hold = hold
+            if restored:
+                gates.rollbacks.insert(0, hold)
+                landed = state.stage(stage_name).current
+                if landed is not None and restored in (landed.brought.values() or [landed.freight]):
+                    landed.message = f"rolled back: {failing} failed for {freight.alias}"
 
         self.change(mutate)
+        log.warning("%s; auto-promotion held (%s)", why, plan.why, extra=extra)

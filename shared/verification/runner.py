@@ -56,7 +56,8 @@ def verify(
     verification = stage.verification
     if verification is None or verification.empty:
         return _done(engine, stage_name, freight, SUCCEEDED, "stage has no verification")
-    if record.phase == NOOP and verification.skip_when_unchanged:
+    mark = state.stage(stage_name).verifications.get(freight.id)
+    if record.phase == NOOP and verification.skip_when_unchanged and not (mark and mark.phase == "Pending"):
         return _done(engine, stage_name, freight, SKIPPED, "no-op promotion: nothing changed")
     checks: list[CheckResult] = []
     if verification.argocd_healthy:
@@ -75,7 +76,8 @@ def verify(
 def _done(
     engine: Engine, stage: str, freight: Freight, phase: str, message: str, *, checks: list[CheckResult] | None = None
 ) -> Outcome:
-    engine.record_verification(stage, freight.id, phase, message[:1000])
+    failing = next((c.name for c in checks or () if not c.ok), "")
+    engine.record_verification(stage, freight.id, phase, message[:1000], check=failing)
     return Outcome(stage, freight, phase, message, tuple(checks or ()))
 
 
