@@ -82,7 +82,8 @@ def list_artifacts(args: argparse.Namespace, context: Context, sources: SourceFa
             for found in discovered_artifacts(warehouse, sources):
                 for artifact in found.artifacts:
                     version, identity = _describe(artifact)
-                    rows.append([pipeline.name, warehouse.name, found.kind, found.repo_url, version, identity])
+                    created = artifact.created_at if isinstance(artifact, Image) else ""
+                    rows.append([pipeline.name, warehouse.name, found.kind, found.repo_url, version, identity, created])
                 data.append(
                     {
                         "pipeline": pipeline.name,
@@ -92,7 +93,7 @@ def list_artifacts(args: argparse.Namespace, context: Context, sources: SourceFa
                         "artifacts": [a.to_dict() for a in found.artifacts],
                     }
                 )
-    emit(data, args.output, rows, ["PIPELINE", "WAREHOUSE", "KIND", "REPO", "VERSION", "ID"])
+    emit(data, args.output, rows, ["PIPELINE", "WAREHOUSE", "KIND", "REPO", "VERSION", "ID", "CREATED"])
     return 0
 
 

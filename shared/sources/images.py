@@ -2,8 +2,10 @@
 
 Economy is the point: ``SemVer`` and ``Lexical`` order by tag name alone, so a 5,000-tag repository
 costs its tag-list page(s) plus one ``HEAD`` per returned candidate. ``NewestBuild`` needs each
-candidate's created time (config blob), cached by manifest digest — digests are immutable — so a
-warm run only re-checks where the tags point. ``Digest`` follows one mutable tag.
+candidate's build time, read in Kargo's order of precedence (annotations before labels before the
+config's ``created``, which reproducible builds set to the epoch). Manifests, configs and build
+times are immutable by digest and kept in the shared ``MetadataCache``, so a steady-state cycle
+costs the tag list plus about two requests per *new* tag. ``Digest`` follows one mutable tag.
 """
 
 from __future__ import annotations
@@ -20,6 +22,7 @@ from freightyard.shared.core.model import ImageSubscription
 from freightyard.shared.core.redact import redact
 from freightyard.shared.core.selection import filter_tags, iter_tags
 from freightyard.shared.sources.challenge import ImageRef
+from freightyard.shared.sources.metacache import MetadataCache
 from freightyard.shared.sources.registry import Manifest, RegistryClient
 
 MAX_BUILD_CANDIDATES = 1000  # NewestBuild inspects every candidate; more than this needs allowTags
@@ -43,7 +46,7 @@ class Platform:
         return (
             spec.get("os") == self.os
             and spec.get("architecture") == self.architecture
-            and (not self.variant or spec.get("variant", "") == self.variant)
+            and str(spec.get("variant") or "") == self.variant  # Kargo: linux/arm64 is not linux/arm64/v8
         )
 
 
@@ -53,7 +56,7 @@ class RegistryImageSource:
 
     client: RegistryClient
     ref: ImageRef
-    _created: dict[tuple[str, str], str] = field(default_factory=dict, repr=False)  # (digest, platform) -> time
+    cache: MetadataCache = field(default_factory=MetadataCache, repr=False)
 
     def images(self, sub: ImageSubscription, limit: int) -> list[Image]:
         if sub.strategy == "Digest":
@@ -104,20 +107,75 @@ class RegistryImageSource:
         return dated[:limit]
 
     def _dated(self, sub: ImageSubscription, tag: str, platform: Platform | None) -> Image | None:
-        digest = self.client.digest(self.ref, tag)
+        """The image under ``tag`` with its build time; known tags and digests cost no request."""
+        repository = f"{self.ref.base}/{self.ref.repository}"
+        digest = self.cache.tag_digest(repository, tag)
+        manifest: Manifest | None = None
         if digest is None:
-            return None
-        key = (digest, sub.platform)
-        if key not in self._created:
-            manifest = self.client.manifest(self.ref, digest)
+            manifest = self.client.manifest(self.ref, tag)  # one GET gives the digest and the body
             if manifest is None:
                 return None
-            single = self._platform_manifest(manifest, platform)
-            self._created[key] = "" if single is None else self._created_at(single)
-        created = self._created[key]
+            digest = manifest.digest
+            self.cache.put_document(digest, manifest.media_type, manifest.body)
+            self.cache.put_tag(repository, tag, digest)
+        created = self.cache.build_time(digest, sub.platform)
+        if created is None:
+            manifest = manifest or self._by_digest(digest)
+            if manifest is None:
+                return None
+            created = self._build_time(manifest, platform)
+            self.cache.put_build_time(digest, sub.platform, created)
         if platform is not None and not created:
             return None  # no image for this platform under the tag
         return Image(sub.repo_url, tag, digest, created_at=created)
+
+    def _build_time(self, manifest: Manifest, platform: Platform | None) -> str:
+        """When the image was built, in Kargo's order of precedence ("" when no child fits ``platform``).
+
+        A single image: its ``org.opencontainers.image.created`` annotation, the label-schema
+        ``build-date`` annotation, the same two as config labels, then the config's ``created``.
+        An index: its own annotation, else per fitting child the index descriptor's annotation or
+        the child's own time, the newest of them.
+        """
+        if manifest.is_index:
+            children = self._children(manifest, platform)
+            if not children:
+                return ""
+            own = _annotated(manifest.body.get("annotations"))
+            if own:
+                return own
+            times = []
+            for child in children:
+                stamped = _annotated(child.get("annotations"))
+                if not stamped:
+                    single = self._by_digest(str(child.get("digest", "")))
+                    stamped = self._build_time(single, None) if single is not None and not single.is_index else ""
+                times.append(stamped)
+            return max(times, key=_when)
+        own = _annotated(manifest.body.get("annotations"))
+        if own and platform is None:
+            return own  # no config needed
+        config = self._config(manifest)
+        if platform is not None and not platform.matches(config):
+            return ""
+        labels = (config.get("config") or {}).get("Labels") if isinstance(config.get("config"), dict) else None
+        return own or _annotated(labels) or str(config.get("created") or "")
+
+    def _children(self, index: Manifest, platform: Platform | None) -> list[dict[str, Any]]:
+        children = [m for m in index.body.get("manifests") or [] if isinstance(m, dict)]
+        children = [m for m in children if (m.get("platform") or {}).get("os") != "unknown"]  # attestations
+        if platform is not None:
+            children = [m for m in children if platform.matches(m.get("platform") or {})]
+        return children
+
+    def _by_digest(self, digest: str) -> Manifest | None:
+        cached = self.cache.document(digest)
+        if cached is not None:
+            return Manifest(digest, cached[0], cached[1])
+        manifest = self.client.manifest(self.ref, digest)
+        if manifest is not None:
+            self.cache.put_document(digest, manifest.media_type, manifest.body)
+        return manifest
 
     def _platform_manifest(self, manifest: Manifest, platform: Platform | None) -> Manifest | None:
         """The single-platform manifest to read: the index child for ``platform`` (default: the first)."""
@@ -126,24 +184,34 @@ class RegistryImageSource:
                 return manifest
             config = self._config(manifest)
             return manifest if platform.matches(config) else None
-        children = [m for m in manifest.body.get("manifests") or [] if isinstance(m, dict)]
-        children = [m for m in children if (m.get("platform") or {}).get("os") != "unknown"]  # attestations
-        if platform is not None:
-            children = [m for m in children if platform.matches(m.get("platform") or {})]
+        children = self._children(manifest, platform)
         if not children:
             return None
-        return self.client.manifest(self.ref, str(children[0]["digest"]))
+        return self._by_digest(str(children[0]["digest"]))
 
     def _config(self, manifest: Manifest) -> dict[str, Any]:
-        digest = (manifest.body.get("config") or {}).get("digest")
-        return self.client.blob_json(self.ref, str(digest)) if digest else {}
+        digest = str((manifest.body.get("config") or {}).get("digest") or "")
+        if not digest:
+            return {}
+        cached = self.cache.document(digest)
+        if cached is not None:
+            return cached[1]
+        config = self.client.blob_json(self.ref, digest)
+        self.cache.put_document(digest, "config", config)
+        return config
 
-    def _created_at(self, manifest: Manifest) -> str:
-        created = self._config(manifest).get("created")
-        if created:
-            return str(created)
-        annotations = manifest.body.get("annotations") or {}
-        return str(annotations.get("org.opencontainers.image.created", ""))
+
+CREATED_KEYS = ("org.opencontainers.image.created", "org.label-schema.build-date")
+
+
+def _annotated(values: object) -> str:
+    """The first build-time key present in an annotation or label map (OCI before label-schema)."""
+    if not isinstance(values, dict):
+        return ""
+    for key in CREATED_KEYS:
+        if values.get(key):
+            return str(values[key])
+    return ""
 
 
 def _when(created: str) -> datetime:

@@ -1,0 +1,187 @@
+"""NewestBuild against the real registry: Kargo's build-time precedence, indexes, variants, the metadata cache."""
+
+from __future__ import annotations
+
+import itertools
+from pathlib import Path
+
+import pytest
+
+from freightyard.shared.core.model import ImageSubscription
+from freightyard.shared.credentials import EnvFileCredentials
+from freightyard.shared.sources.factory import DefaultSources
+from freightyard.shared.sources.metacache import MetadataCache
+from tests.servers.oci import (
+    MEDIA_OCI_INDEX,
+    Blob,
+    BuiltImage,
+    BuiltIndex,
+    RegistryClient,
+    _canonical_json,
+    build_image,
+)
+from tests.servers.registry import Registry
+
+pytestmark = pytest.mark.integration
+_names = (f"built{i}" for i in itertools.count())
+EPOCH = "1970-01-01T00:00:00Z"
+OCI = "org.opencontainers.image.created"
+LS = "org.label-schema.build-date"
+
+
+def sources_for(tmp_path: Path, host: str, metadata: MetadataCache | None = None) -> DefaultSources:
+    return DefaultSources(
+        cache_dir=tmp_path,
+        credentials=EnvFileCredentials(env={}, secrets_dir=None),
+        insecure_hosts=frozenset({host}),
+        metadata=metadata or MetadataCache(),
+    )
+
+
+def push(registry: Registry, repo: str, tag: str, **kw: object) -> str:
+    image = build_image(files={"tag": f"{repo}:{tag}"}, **kw)  # type: ignore[arg-type]
+    return RegistryClient(registry.url).push_image(repo, image, [tag])
+
+
+def push_index(
+    registry: Registry,
+    repo: str,
+    tag: str,
+    children: list[tuple[BuiltImage, dict[str, str], dict[str, str]]],  # image, platform, descriptor annotations
+    annotations: dict[str, str] | None = None,
+) -> str:
+    body: dict[str, object] = {
+        "schemaVersion": 2,
+        "mediaType": MEDIA_OCI_INDEX,
+        "manifests": [
+            image.manifest.descriptor(platform=platform, **({"annotations": ann} if ann else {}))
+            for image, platform, ann in children
+        ],
+    }
+    if annotations:
+        body["annotations"] = annotations
+    index = BuiltIndex(Blob(MEDIA_OCI_INDEX, _canonical_json(body)), tuple(c[0] for c in children))
+    return RegistryClient(registry.url).push_index(repo, index, [tag])
+
+
+def newest(sources: DefaultSources, sub: ImageSubscription) -> list[tuple[str, str]]:
+    return [(i.tag, i.created_at) for i in sources.image(sub).images(sub, 20)]
+
+
+def test_single_images_follow_kargo_precedence_and_epoch_builds_tie(registry: Registry, tmp_path: Path) -> None:
+    repo = next(_names)
+    push(registry, repo, "ann", created=EPOCH, annotations={OCI: "2024-05-01T00:00:00Z", LS: "2033-01-01T00:00:00Z"})
+    push(
+        registry,
+        repo,
+        "lsann",
+        created=EPOCH,
+        annotations={LS: "2024-04-01T00:00:00Z"},
+        labels={OCI: "2034-01-01T00:00:00Z"},
+    )
+    push(registry, repo, "label", created=EPOCH, labels={OCI: "2024-03-01T00:00:00Z", LS: "2035-01-01T00:00:00Z"})
+    push(registry, repo, "legacy", created="2036-01-01T00:00:00Z", labels={LS: "2024-02-01T00:00:00Z"})
+    push(registry, repo, "config", created="2024-01-01T00:00:00Z")
+    push(registry, repo, "epoch-a", created=EPOCH)
+    push(registry, repo, "epoch-b", created=EPOCH)
+    sub = ImageSubscription(f"{registry.host}/{repo}", strategy="NewestBuild")
+    assert newest(sources_for(tmp_path, registry.host), sub) == [
+        ("ann", "2024-05-01T00:00:00Z"),
+        ("lsann", "2024-04-01T00:00:00Z"),
+        ("label", "2024-03-01T00:00:00Z"),
+        ("legacy", "2024-02-01T00:00:00Z"),
+        ("config", "2024-01-01T00:00:00Z"),
+        ("epoch-b", EPOCH),  # reproducible builds tie on the epoch: the tag decides, deterministically
+        ("epoch-a", EPOCH),
+    ]
+
+
+def test_indexes_own_annotation_then_descriptor_then_newest_child(registry: Registry, tmp_path: Path) -> None:
+    repo = next(_names)
+    amd = {"os": "linux", "architecture": "amd64"}
+    arm = {"os": "linux", "architecture": "arm64"}
+
+    def child(arch: str, created: str, tag: str) -> BuiltImage:
+        return build_image(created=created, architecture=arch, files={"t": f"{tag}{arch}"})
+
+    push_index(
+        registry,
+        repo,
+        "own",
+        [
+            (child("amd64", "2026-01-01T00:00:00Z", "own"), amd, {}),
+            (child("arm64", "2026-02-01T00:00:00Z", "own"), arm, {}),
+        ],
+        annotations={OCI: "2024-01-10T00:00:00Z"},
+    )
+    push_index(
+        registry,
+        repo,
+        "desc",
+        [
+            (child("amd64", "2027-01-01T00:00:00Z", "desc"), amd, {OCI: "2024-01-20T00:00:00Z"}),
+            (child("arm64", EPOCH, "desc"), arm, {}),
+        ],
+    )
+    push_index(  # the arm64 child finished last: the index is as new as its newest child
+        registry,
+        repo,
+        "late",
+        [
+            (child("amd64", "2024-01-05T00:00:00Z", "late"), amd, {}),
+            (child("arm64", "2024-01-30T00:00:00Z", "late"), arm, {}),
+        ],
+    )
+    sources = sources_for(tmp_path, registry.host)
+    url = f"{registry.host}/{repo}"
+    assert newest(sources, ImageSubscription(url, strategy="NewestBuild")) == [
+        ("late", "2024-01-30T00:00:00Z"),
+        ("desc", "2024-01-20T00:00:00Z"),
+        ("own", "2024-01-10T00:00:00Z"),
+    ]
+    assert newest(sources, ImageSubscription(url, strategy="NewestBuild", platform="linux/amd64")) == [
+        ("desc", "2024-01-20T00:00:00Z"),
+        ("own", "2024-01-10T00:00:00Z"),
+        ("late", "2024-01-05T00:00:00Z"),
+    ]
+
+
+def test_platform_variant_must_match(registry: Registry, tmp_path: Path) -> None:
+    repo = next(_names)
+    v8 = build_image(created="2024-01-01T00:00:00Z", architecture="arm64", files={"t": "v8"})
+    push_index(registry, repo, "1.0.0", [(v8, {"os": "linux", "architecture": "arm64", "variant": "v8"}, {})])
+    sources = sources_for(tmp_path, registry.host)
+    url = f"{registry.host}/{repo}"
+    for strategy in ("NewestBuild", "SemVer"):
+        bare = ImageSubscription(url, strategy=strategy, platform="linux/arm64")
+        assert sources.image(bare).images(bare, 5) == []  # Kargo: the variant is part of the platform
+        exact = ImageSubscription(url, strategy=strategy, platform="linux/arm64/v8")
+        assert [i.tag for i in sources.image(exact).images(exact, 5)] == ["1.0.0"]
+
+
+def test_steady_state_costs_the_tag_list_plus_new_tags_and_disk_cache_survives(
+    registry: Registry, tmp_path: Path
+) -> None:
+    repo = next(_names)
+    for i in range(6):
+        push(registry, repo, f"b{i}", created=f"2024-01-0{i + 1}T00:00:00Z")
+    metadata = MetadataCache(tmp_path / "meta")
+    sources = sources_for(tmp_path, registry.host, metadata)
+    sub = ImageSubscription(f"{registry.host}/{repo}", strategy="NewestBuild")
+    newest(sources, sub)
+    before = sources.http.requests_sent
+    newest(sources, sub)
+    assert sources.http.requests_sent - before == 1  # the tag list alone
+    push(registry, repo, "b9", created="2024-02-01T00:00:00Z", annotations={OCI: "2024-03-01T00:00:00Z"})
+    push(registry, repo, "b8", created="2024-02-01T00:00:00Z")
+    before = sources.http.requests_sent
+    assert newest(sources, sub)[:2] == [("b9", "2024-03-01T00:00:00Z"), ("b8", "2024-02-01T00:00:00Z")]
+    # tag list + b9's manifest (annotated: no config needed) + b8's manifest and config
+    assert sources.http.requests_sent - before == 1 + 1 + 2
+    other_pipeline = ImageSubscription(f"{registry.host}/{repo}", strategy="NewestBuild", allow_tags="^b[0-4]")
+    before = sources.http.requests_sent
+    assert newest(sources, other_pipeline)[0] == ("b4", "2024-01-05T00:00:00Z")
+    assert sources.http.requests_sent - before == 1  # shared across subscriptions
+    restarted = sources_for(tmp_path, registry.host, MetadataCache(tmp_path / "meta"))
+    assert newest(restarted, sub) == newest(sources, sub)
+    assert restarted.http.requests_sent == 1 + 8  # tag list + one manifest GET per tag; configs read from disk
