@@ -185,3 +185,15 @@ def test_steady_state_costs_the_tag_list_plus_new_tags_and_disk_cache_survives(
     restarted = sources_for(tmp_path, registry.host, MetadataCache(tmp_path / "meta"))
     assert newest(restarted, sub) == newest(sources, sub)
     assert restarted.http.requests_sent == 1 + 8  # tag list + one manifest GET per tag; configs read from disk
+
+
+def test_image_tags_parse_strictly_unless_strict_semvers_is_false(registry: Registry, tmp_path: Path) -> None:
+    repo = next(_names)
+    for tag in ("1.0.0", "1.1", "2", "v1.2.0"):
+        push(registry, repo, tag)
+    sources = sources_for(tmp_path, registry.host)
+    url = f"{registry.host}/{repo}"
+    strict = ImageSubscription(url)
+    assert [i.tag for i in sources.image(strict).images(strict, 5)] == ["v1.2.0", "1.0.0"]
+    lenient = ImageSubscription(url, strict_semvers=False)
+    assert [i.tag for i in sources.image(lenient).images(lenient, 5)] == ["2", "v1.2.0", "1.1", "1.0.0"]

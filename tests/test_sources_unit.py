@@ -106,7 +106,9 @@ def test_ls_remote_output_gives_refs_and_default_branch() -> None:
 
 def test_semver_order_follows_semver_precedence_not_pep440() -> None:
     tags = ["1.0.0", "1.0.0-rc.10", "1.0.0-rc.2", "1.0.0-alpha", "0.9.9", "v1.0.0-beta.11", "latest"]
-    assert semver_order(tags, ">=0.9.0-alpha") == ["1.0.0", "0.9.9"]
+    assert semver_order(tags, ">=0.9.0") == ["1.0.0", "0.9.9"]
+    # Masterminds v3: naming any pre-release admits every pre-release in range, not only 0.9.0's
+    assert semver_order(tags, ">=0.9.0-alpha") == [*semver_order(tags, ">=1.0.0-alpha"), "0.9.9"]
     assert semver_order(tags, ">=1.0.0-alpha") == [
         "1.0.0",
         "1.0.0-rc.10",

@@ -20,6 +20,7 @@ class GitSubscription:
     semver_constraint: str = ""
     allow_tags: str = ""  # regex
     ignore_tags: tuple[str, ...] = ()
+    strict_semvers: bool = True  # Kargo's default: "1.2" and "v1" are not versions unless this is false
     include_paths: tuple[str, ...] = ()  # prefix, "glob:…" or "regex:…"
     exclude_paths: tuple[str, ...] = ()
     discovery_limit: int = 20
@@ -39,6 +40,7 @@ class ImageSubscription:
     allow_tags: str = ""
     ignore_tags: tuple[str, ...] = ()
     platform: str = ""  # "linux/amd64"
+    strict_semvers: bool = True  # Kargo's default: "1.2" and "v1" are not versions unless this is false
     tag_from: str = ""  # expression over the warehouse's commit, e.g. "${{ commit.id }}"
     look_back: int = 20  # commits searched for a built image when tag_from is set
     discovery_limit: int = 20

@@ -10,7 +10,14 @@ import re
 from collections.abc import Iterator
 from typing import Any
 
-from freightyard.shared.core.semverc import ConstraintError, parse_constraint, parse_version, release_test, satisfies
+from freightyard.shared.core.semverc import (
+    ConstraintError,
+    is_strict,
+    parse_constraint,
+    parse_version,
+    release_test,
+    satisfies,
+)
 
 
 class SelectionError(ValueError):
@@ -38,19 +45,20 @@ def filter_tags(tags: list[str], allow: str = "", ignore: tuple[str, ...] = ()) 
     ]
 
 
-def iter_semver(tags: list[str], constraint: str = "") -> Iterator[str]:
+def iter_semver(tags: list[str], constraint: str = "", strict: bool = False) -> Iterator[str]:
     """Tags that are versions and satisfy ``constraint``, highest first (SemVer 2.0 precedence), lazily.
 
     Tags get a cheap precedence key first (plain ``1.2.3`` tags through C-level string functions).
     Releases are checked against the constraint as integer triples, all at once and without
     building a ``semver.Version``; only pre-releases are parsed and checked by ``semver``. The best
     candidates are then taken in growing batches, so picking the best of 5,000 tags stays cheap.
+    ``strict`` (Kargo's ``strictSemvers``): only full SemVer 2.0 tags count; ``1.2`` and ``v1`` do not.
     """
     try:
         parsed = parse_constraint(constraint) if constraint else None
     except ConstraintError as error:
         raise SelectionError(f"constraint {constraint!r}: {error}") from error
-    keyed = _keyed(tags)
+    keyed = _keyed(tags, strict)
     if parsed is not None:
         wanted = release_test(parsed)
         keyed = [k for k in keyed if len(k[0]) == 5 or wanted(k[0][:3])]
@@ -68,23 +76,27 @@ def iter_semver(tags: list[str], constraint: str = "") -> Iterator[str]:
         taken, batch = len(best), batch * 8
 
 
-def semver_order(tags: list[str], constraint: str = "") -> list[str]:
+def semver_order(tags: list[str], constraint: str = "", strict: bool = False) -> list[str]:
     """Every tag that is a version and satisfies ``constraint``, highest first."""
-    return list(iter_semver(tags, constraint))
+    return list(iter_semver(tags, constraint, strict))
 
 
 Key = tuple[Any, ...]  # (major, minor, patch, 1) for a release; (major, minor, patch, 0, identifiers) otherwise
 _PLAIN = re.compile(r"^v?\d+\.\d+\.\d+$", re.MULTILINE)
+_PLAIN_STRICT = re.compile(r"^v?(?:0|[1-9]\d*)\.(?:0|[1-9]\d*)\.(?:0|[1-9]\d*)$", re.MULTILINE)
 _QUICK = re.compile(r"^v?(\d+)(?:\.(\d+))?(?:\.(\d+))?(?:-([0-9A-Za-z.-]+))?(?:\+[0-9A-Za-z.-]+)?$")
 
 
-def _keyed(tags: list[str]) -> list[tuple[Key, int, str]]:
-    """(precedence key, length, tag) for every tag that looks like a version."""
-    plain = _PLAIN.findall("\n".join(t for t in tags if "\n" not in t))
+def _keyed(tags: list[str], strict: bool = False) -> list[tuple[Key, int, str]]:
+    """(precedence key, length, tag) for every tag that looks like a version (is one, when ``strict``)."""
+    joined = "\n".join(t for t in tags if "\n" not in t)
+    plain = (_PLAIN_STRICT if strict else _PLAIN).findall(joined)
     keyed: list[tuple[Key, int, str]] = [((*map(int, t.lstrip("v").split(".")), 1), len(t), t) for t in plain]
-    plain_set = set(plain)
+    plain_set = set(_PLAIN.findall(joined)) if strict else set(plain)
     for tag in tags:
-        if tag not in plain_set and (key := _quick_key(tag)) is not None:
+        if tag in plain_set or (strict and not is_strict(tag)):
+            continue
+        if (key := _quick_key(tag)) is not None:
             keyed.append((key, len(tag), tag))
     return keyed
 
@@ -106,19 +118,31 @@ def lexical_order(tags: list[str]) -> list[str]:
 
 
 def order_tags(
-    tags: list[str], strategy: str, constraint: str = "", allow: str = "", ignore: tuple[str, ...] = ()
+    tags: list[str],
+    strategy: str,
+    constraint: str = "",
+    allow: str = "",
+    ignore: tuple[str, ...] = (),
+    *,
+    strict: bool = False,
 ) -> list[str]:
     """Order by ``SemVer`` or ``Lexical``; other strategies need more than names (returned filtered)."""
-    return list(iter_tags(tags, strategy, constraint, allow, ignore))
+    return list(iter_tags(tags, strategy, constraint, allow, ignore, strict=strict))
 
 
 def iter_tags(
-    tags: list[str], strategy: str, constraint: str = "", allow: str = "", ignore: tuple[str, ...] = ()
+    tags: list[str],
+    strategy: str,
+    constraint: str = "",
+    allow: str = "",
+    ignore: tuple[str, ...] = (),
+    *,
+    strict: bool = False,
 ) -> Iterator[str]:
     """``order_tags`` lazily: consume only as many candidates as you need."""
     kept = filter_tags(tags, allow, ignore)
     if strategy == "SemVer":
-        yield from iter_semver(kept, constraint)
+        yield from iter_semver(kept, constraint, strict)
         return
     if strategy == "Lexical":
         pattern = _compile(constraint, "constraint") if constraint else None

@@ -321,7 +321,7 @@ class GitCliSource:
         try:
             kept = filter_tags(list(tags), sub.allow_tags, sub.ignore_tags)
             if sub.strategy == "SemVer":
-                ordered = semver_order(kept, sub.semver_constraint)
+                ordered = semver_order(kept, sub.semver_constraint, sub.strict_semvers)
             elif sub.strategy == "Lexical":
                 ordered = sorted(kept, reverse=True)
             else:  # NewestTag

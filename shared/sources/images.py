@@ -65,7 +65,11 @@ class RegistryImageSource:
         tags = self.client.tags(self.ref)
         if sub.strategy in ("SemVer", "Lexical"):
             return self._first_resolvable(
-                sub, iter_tags(tags, sub.strategy, sub.constraint, sub.allow_tags, sub.ignore_tags), limit
+                sub,
+                iter_tags(
+                    tags, sub.strategy, sub.constraint, sub.allow_tags, sub.ignore_tags, strict=sub.strict_semvers
+                ),
+                limit,
             )
         if sub.strategy == "NewestBuild":
             return self._newest_builds(sub, filter_tags(tags, sub.allow_tags, sub.ignore_tags), limit)

@@ -61,7 +61,9 @@ class OciLayoutSource:
         if sub.strategy == "Digest":
             wanted = sub.constraint or "latest"
             return [self._image(sub, wanted, tags[wanted])] if wanted in tags else []
-        ordered = order_tags(list(tags), sub.strategy, sub.constraint, sub.allow_tags, sub.ignore_tags)
+        ordered = order_tags(
+            list(tags), sub.strategy, sub.constraint, sub.allow_tags, sub.ignore_tags, strict=sub.strict_semvers
+        )
         if sub.strategy == "NewestBuild":
             dated = [(self._created(tags[t]["digest"]), t) for t in ordered]
             ordered = [t for _, t in sorted(dated, reverse=True)]
