@@ -197,3 +197,22 @@ def test_image_tags_parse_strictly_unless_strict_semvers_is_false(registry: Regi
     assert [i.tag for i in sources.image(strict).images(strict, 5)] == ["v1.2.0", "1.0.0"]
     lenient = ImageSubscription(url, strict_semvers=False)
     assert [i.tag for i in sources.image(lenient).images(lenient, 5)] == ["2", "v1.2.0", "1.1", "1.0.0"]
+
+
+def test_allow_and_ignore_tags_search_like_kargo_and_platform_lists(registry: Registry, tmp_path: Path) -> None:
+    repo = next(_names)
+    for tag in ("1.0.0", "1.1.0-rc.1", "1.2.0", "2.0.0", "1.3.0"):
+        push(registry, repo, tag, architecture="arm64" if tag == "1.3.0" else "amd64")
+    sources = sources_for(tmp_path, registry.host)
+    url = f"{registry.host}/{repo}"
+
+    def tags(**kw: object) -> list[str]:
+        sub = ImageSubscription(url, strict_semvers=True, **kw)  # type: ignore[arg-type]
+        return [i.tag for i in sources.image(sub).images(sub, 10)]
+
+    assert tags(allow_tags=r"\.0\.0") == ["2.0.0", "1.0.0"]  # searched anywhere, not matched whole
+    assert tags(ignore_tags=("rc", r"^2\.")) == ["1.3.0", "1.2.0", "1.0.0"]
+    assert tags(ignore_tags=("glob:1.*",)) == ["2.0.0"]  # a glob matches the whole tag
+    assert tags(allow_tags="glob:1.?.0") == ["1.3.0", "1.2.0", "1.0.0"]
+    assert tags(platform="linux/arm64") == ["1.3.0"]
+    assert tags(platform="linux/amd64,linux/arm64", constraint="^1") == ["1.3.0", "1.2.0", "1.0.0"]

@@ -167,3 +167,20 @@ def test_duplicate_pipelines_across_files(tmp_path: Path) -> None:
     (tmp_path / "b.yaml").write_text(text)
     with pytest.raises(ConfigError, match='pipeline "guestbook" is defined more than once'):
         load_pipelines(tmp_path)
+
+
+def test_regexes_re2_cannot_run_and_bad_platforms_are_refused_with_file_and_line() -> None:
+    text = GOOD.replace(
+        "constraint: ^1.4.0",
+        r"constraint: ^1.4.0, allowTags: '^(a)\1$', ignoreTags: ['(?=rc)', 'glob:*-dev'], platform: invalid",
+    )
+    found = problems(text)
+    where = "pipelines/guestbook.yaml:10"
+    assert any(
+        p.startswith(where) and "image.allowTags: invalid regular expression" in p and "RE2" in p for p in found
+    ), found
+    assert any("image.ignoreTags[0]: invalid regular expression '(?=rc)'" in p for p in found)
+    assert not any("ignoreTags[1]" in p for p in found)  # a glob: form is not read as a regex
+    assert any(p.startswith(where) and "image.platform: platform 'invalid': expected os/arch" in p for p in found)
+    listed = GOOD.replace("constraint: ^1.4.0", "constraint: ^1.4.0, platform: 'linux/amd64, linux/arm64/v8'")
+    parse_pipelines(listed, "pipelines/guestbook.yaml")

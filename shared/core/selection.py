@@ -10,6 +10,7 @@ import re
 from collections.abc import Iterator
 from typing import Any
 
+from freightyard.shared.core.regex import Pattern, RegexError, tag_pattern
 from freightyard.shared.core.semverc import (
     ConstraintError,
     is_strict,
@@ -24,24 +25,24 @@ class SelectionError(ValueError):
     """A filter or constraint cannot be used (bad regex, bad constraint); the message says which."""
 
 
-def _compile(pattern: str, what: str) -> re.Pattern[str]:
+def _compile(pattern: str, what: str) -> Pattern:
     try:
-        return re.compile(pattern)
-    except re.error as error:
+        return tag_pattern(pattern)
+    except RegexError as error:
         raise SelectionError(f"{what} {pattern!r} is not a valid regular expression: {error}") from error
 
 
 def filter_tags(tags: list[str], allow: str = "", ignore: tuple[str, ...] = ()) -> list[str]:
-    """Tags matching ``allow`` (a regex, searched) and no ``ignore`` entry (exact, or a full regex match)."""
+    """Tags that ``allow`` finds and no ``ignore`` entry finds: RE2 regexes *searched* anywhere in the tag,
+    as Kargo does (``^…$`` to anchor), or ``glob:`` patterns matched against the whole tag."""
     if not allow and not ignore:
         return list(tags)
     allow_re = _compile(allow, "allowTags") if allow else None
-    ignored = frozenset(ignore)
     ignore_res = [_compile(i, "ignoreTags") for i in ignore]
     return [
         t
         for t in tags
-        if (allow_re is None or allow_re.search(t)) and t not in ignored and not any(r.fullmatch(t) for r in ignore_res)
+        if (allow_re is None or allow_re.search(t) is not None) and not any(r.search(t) is not None for r in ignore_res)
     ]
 
 
@@ -145,7 +146,7 @@ def iter_tags(
         yield from iter_semver(kept, constraint, strict)
         return
     if strategy == "Lexical":
-        pattern = _compile(constraint, "constraint") if constraint else None
+        pattern = _compile(constraint, "constraint") if constraint else None  # Lexical: a regex over the tag
         kept = [t for t in kept if pattern is None or pattern.search(t)]
         yield from lexical_order(kept)
         return

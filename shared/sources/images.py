@@ -19,6 +19,7 @@ from typing import Any
 from freightyard.shared.core.errors import SourceError
 from freightyard.shared.core.freight import Image
 from freightyard.shared.core.model import ImageSubscription
+from freightyard.shared.core.platforms import PlatformError, Platforms, parse_platforms
 from freightyard.shared.core.redact import redact
 from freightyard.shared.core.selection import filter_tags, iter_tags
 from freightyard.shared.sources.challenge import ImageRef
@@ -29,25 +30,11 @@ MAX_BUILD_CANDIDATES = 1000  # NewestBuild inspects every candidate; more than t
 WORKERS = 8
 
 
-@dataclass(frozen=True)
-class Platform:
-    os: str
-    architecture: str
-    variant: str = ""
-
-    @classmethod
-    def parse(cls, text: str) -> Platform:
-        parts = text.strip().split("/")
-        if len(parts) not in (2, 3) or not all(parts):
-            raise SourceError(f"platform {text!r}: expected os/arch[/variant], e.g. linux/amd64 or linux/arm64/v8")
-        return cls(parts[0], parts[1], parts[2] if len(parts) == 3 else "")
-
-    def matches(self, spec: dict[str, Any]) -> bool:
-        return (
-            spec.get("os") == self.os
-            and spec.get("architecture") == self.architecture
-            and str(spec.get("variant") or "") == self.variant  # Kargo: linux/arm64 is not linux/arm64/v8
-        )
+def _platforms(text: str) -> Platforms:
+    try:
+        return parse_platforms(text)
+    except PlatformError as error:
+        raise SourceError(str(error)) from error
 
 
 @dataclass
@@ -83,7 +70,7 @@ class RegistryImageSource:
             digest = self.client.digest(self.ref, tag)
             return Image(sub.repo_url, tag, digest) if digest else None
         manifest = self.client.manifest(self.ref, tag)
-        if manifest is None or self._platform_manifest(manifest, Platform.parse(sub.platform)) is None:
+        if manifest is None or self._platform_manifest(manifest, _platforms(sub.platform)) is None:
             return None
         return Image(sub.repo_url, tag, manifest.digest)
 
@@ -104,13 +91,13 @@ class RegistryImageSource:
                 f"image {redact(sub.repo_url)}: NewestBuild would inspect {len(tags)} tags "
                 f"(limit {MAX_BUILD_CANDIDATES}); narrow them with allowTags/ignoreTags"
             )
-        platform = Platform.parse(sub.platform) if sub.platform else None
+        platform = _platforms(sub.platform) if sub.platform else None
         with ThreadPoolExecutor(WORKERS) as pool:
             dated = [d for d in pool.map(lambda t: self._dated(sub, t, platform), tags) if d is not None]
         dated.sort(key=lambda image: (_when(image.created_at), image.tag), reverse=True)
         return dated[:limit]
 
-    def _dated(self, sub: ImageSubscription, tag: str, platform: Platform | None) -> Image | None:
+    def _dated(self, sub: ImageSubscription, tag: str, platform: Platforms | None) -> Image | None:
         """The image under ``tag`` with its build time; known tags and digests cost no request."""
         repository = f"{self.ref.base}/{self.ref.repository}"
         digest = self.cache.tag_digest(repository, tag)
@@ -133,7 +120,7 @@ class RegistryImageSource:
             return None  # no image for this platform under the tag
         return Image(sub.repo_url, tag, digest, created_at=created)
 
-    def _build_time(self, manifest: Manifest, platform: Platform | None) -> str:
+    def _build_time(self, manifest: Manifest, platform: Platforms | None) -> str:
         """When the image was built, in Kargo's order of precedence ("" when no child fits ``platform``).
 
         A single image: its ``org.opencontainers.image.created`` annotation, the label-schema
@@ -165,7 +152,7 @@ class RegistryImageSource:
         labels = (config.get("config") or {}).get("Labels") if isinstance(config.get("config"), dict) else None
         return own or _annotated(labels) or str(config.get("created") or "")
 
-    def _children(self, index: Manifest, platform: Platform | None) -> list[dict[str, Any]]:
+    def _children(self, index: Manifest, platform: Platforms | None) -> list[dict[str, Any]]:
         children = [m for m in index.body.get("manifests") or [] if isinstance(m, dict)]
         children = [m for m in children if (m.get("platform") or {}).get("os") != "unknown"]  # attestations
         if platform is not None:
@@ -181,7 +168,7 @@ class RegistryImageSource:
             self.cache.put_document(digest, manifest.media_type, manifest.body)
         return manifest
 
-    def _platform_manifest(self, manifest: Manifest, platform: Platform | None) -> Manifest | None:
+    def _platform_manifest(self, manifest: Manifest, platform: Platforms | None) -> Manifest | None:
         """The single-platform manifest to read: the index child for ``platform`` (default: the first)."""
         if not manifest.is_index:
             if platform is None:
