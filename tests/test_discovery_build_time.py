@@ -216,3 +216,24 @@ def test_allow_and_ignore_tags_search_like_kargo_and_platform_lists(registry: Re
     assert tags(allow_tags="glob:1.?.0") == ["1.3.0", "1.2.0", "1.0.0"]
     assert tags(platform="linux/arm64") == ["1.3.0"]
     assert tags(platform="linux/amd64,linux/arm64", constraint="^1") == ["1.3.0", "1.2.0", "1.0.0"]
+
+
+def test_numerical_extract_and_order_as_flux_image_policies(registry: Registry, tmp_path: Path) -> None:
+    repo = next(_names)
+    for tag in ("main-3f2a-1700000100", "main-9bc1-1700000900", "main-0aa0-999", "dev-ffff-1800000000", "7", "42"):
+        push(registry, repo, tag)
+    sources = sources_for(tmp_path, registry.host)
+    url = f"{registry.host}/{repo}"
+
+    def tags(**kw: object) -> list[str]:
+        sub = ImageSubscription(url, **kw)  # type: ignore[arg-type]
+        return [i.tag for i in sources.image(sub).images(sub, 10)]
+
+    flux = {"filter_pattern": r"^main-[a-f0-9]+-(?P<ts>[0-9]+)", "filter_extract": "$ts"}
+    assert tags(strategy="Numerical", **flux) == ["main-9bc1-1700000900", "main-3f2a-1700000100", "main-0aa0-999"]
+    assert tags(strategy="Lexical", **flux)[0] == "main-0aa0-999"  # "999" > "1700000900" as text
+    assert tags(strategy="Numerical") == ["42", "7"]
+    assert tags(strategy="Numerical", order="desc") == ["7", "42"]  # Flux's desc: the lowest value wins
+    assert tags(strategy="NewestBuild", filter_pattern="^main-") == sorted(
+        ["main-3f2a-1700000100", "main-9bc1-1700000900", "main-0aa0-999"], reverse=True
+    )  # same build time (now, to the second) for all: the tag decides

@@ -184,3 +184,15 @@ def test_regexes_re2_cannot_run_and_bad_platforms_are_refused_with_file_and_line
     assert any(p.startswith(where) and "image.platform: platform 'invalid': expected os/arch" in p for p in found)
     listed = GOOD.replace("constraint: ^1.4.0", "constraint: ^1.4.0, platform: 'linux/amd64, linux/arm64/v8'")
     parse_pipelines(listed, "pipelines/guestbook.yaml")
+
+
+def test_filter_tags_extract_must_name_a_group_of_its_pattern() -> None:
+    bad = GOOD.replace(
+        "imageSelectionStrategy: SemVer, constraint: ^1.4.0",
+        "imageSelectionStrategy: Numerical, filterTags: {pattern: '^main-(?P<ts>[0-9]+)', extract: '$stamp'}",
+    )
+    found = problems(bad)
+    assert any("image.filterTags.extract: $stamp is not a group of pattern" in p for p in found), found
+    good = bad.replace("$stamp", "$ts").replace("Numerical,", "Numerical, order: desc,")
+    sub = parse_pipelines(good, "pipelines/guestbook.yaml")[0].warehouses[0].subscriptions[1]
+    assert (sub.strategy, sub.filter_extract, sub.order) == ("Numerical", "$ts", "desc")  # type: ignore[union-attr]

@@ -9,7 +9,7 @@ from dataclasses import dataclass, field
 from typing import Any
 
 COMMIT_STRATEGIES: tuple[str, ...] = ("NewestFromBranch", "SemVer", "Lexical", "NewestTag")
-IMAGE_STRATEGIES: tuple[str, ...] = ("SemVer", "Lexical", "NewestBuild", "Digest")
+IMAGE_STRATEGIES: tuple[str, ...] = ("SemVer", "Lexical", "NewestBuild", "Digest", "Numerical")
 
 
 @dataclass(frozen=True)
@@ -41,6 +41,9 @@ class ImageSubscription:
     ignore_tags: tuple[str, ...] = ()
     platform: str = ""  # "linux/amd64"
     strict_semvers: bool = True  # Kargo's default: "1.2" and "v1" are not versions unless this is false
+    filter_pattern: str = ""  # Flux filterTags.pattern: tags it finds (RE2), ...
+    filter_extract: str = ""  # ... ordered by this template over the match (filterTags.extract, e.g. "$ts")
+    order: str = "asc"  # Flux's order: asc = the highest value is the newest; desc = the lowest
     tag_from: str = ""  # expression over the warehouse's commit, e.g. "${{ commit.id }}"
     look_back: int = 20  # commits searched for a built image when tag_from is set
     discovery_limit: int = 20

@@ -6,11 +6,12 @@ Pure, shared by every image and chart source so a registry and a local OCI layou
 from __future__ import annotations
 
 import heapq
+import math
 import re
 from collections.abc import Iterator
 from typing import Any
 
-from freightyard.shared.core.regex import Pattern, RegexError, tag_pattern
+from freightyard.shared.core.regex import Match, Pattern, RegexError, tag_pattern
 from freightyard.shared.core.semverc import (
     ConstraintError,
     is_strict,
@@ -118,6 +119,48 @@ def lexical_order(tags: list[str]) -> list[str]:
     return sorted(tags, reverse=True)
 
 
+def numerical_order(tags: list[str]) -> list[str]:
+    """Flux's ``numerical`` policy: tags that are numbers (``42``, ``1.5``, ``-3``), largest first."""
+    numbers = []
+    for tag in tags:
+        try:
+            value = float(tag)
+        except ValueError:
+            continue
+        if math.isfinite(value):  # NaN and infinities are not build numbers
+            numbers.append((value, tag))
+    return [tag for _, tag in sorted(numbers, reverse=True)]
+
+
+_REFERENCE = re.compile(r"\$(?:\{(\w+)\}|(\w+))")
+
+
+def extract_references(template: str) -> list[str]:
+    """The group names (or numbers) a Flux ``extract`` template such as ``$ts`` or ``${1}`` uses."""
+    return [a or b for a, b in _REFERENCE.findall(template)]
+
+
+def extracted(tags: list[str], pattern: str, template: str) -> dict[str, list[str]]:
+    """Flux's ``filterTags``: tags ``pattern`` finds, keyed by the value ``template`` builds from the match."""
+    compiled = _compile(pattern, "filterTags.pattern")
+    values: dict[str, list[str]] = {}
+    for tag in tags:
+        match = compiled.search(tag)
+        if match is None:
+            continue
+        value = _expand(template, match) if template else tag
+        values.setdefault(value, []).append(tag)
+    return values
+
+
+def _expand(template: str, match: Match) -> str:
+    def one(ref: re.Match[str]) -> str:
+        name = ref.group(1) or ref.group(2)
+        return match.group(int(name) if name.isdigit() else name) or ""
+
+    return _REFERENCE.sub(one, template)
+
+
 def order_tags(
     tags: list[str],
     strategy: str,
@@ -126,9 +169,11 @@ def order_tags(
     ignore: tuple[str, ...] = (),
     *,
     strict: bool = False,
+    extract: tuple[str, str] = ("", ""),
+    order: str = "asc",
 ) -> list[str]:
-    """Order by ``SemVer`` or ``Lexical``; other strategies need more than names (returned filtered)."""
-    return list(iter_tags(tags, strategy, constraint, allow, ignore, strict=strict))
+    """Order by ``SemVer``, ``Lexical`` or ``Numerical``; other strategies need more than names (filtered)."""
+    return list(iter_tags(tags, strategy, constraint, allow, ignore, strict=strict, extract=extract, order=order))
 
 
 def iter_tags(
@@ -139,15 +184,33 @@ def iter_tags(
     ignore: tuple[str, ...] = (),
     *,
     strict: bool = False,
+    extract: tuple[str, str] = ("", ""),
+    order: str = "asc",
 ) -> Iterator[str]:
-    """``order_tags`` lazily: consume only as many candidates as you need."""
+    """``order_tags`` lazily: consume only as many candidates as you need.
+
+    ``extract`` (Flux's ``filterTags`` pattern and template) orders tags by the value built from
+    each match instead of the tag itself. ``order`` is Flux's: ``asc`` (default) makes the highest
+    value the best; ``desc`` the lowest.
+    """
     kept = filter_tags(tags, allow, ignore)
+    if extract[0]:
+        by_value = extracted(kept, *extract)
+        values = list(by_value)
+    else:
+        by_value, values = {}, kept
+    ordered: Iterator[str]
     if strategy == "SemVer":
-        yield from iter_semver(kept, constraint, strict)
-        return
-    if strategy == "Lexical":
+        ordered = iter_semver(values, constraint, strict)
+    elif strategy == "Lexical":
         pattern = _compile(constraint, "constraint") if constraint else None  # Lexical: a regex over the tag
-        kept = [t for t in kept if pattern is None or pattern.search(t)]
-        yield from lexical_order(kept)
+        ordered = iter(lexical_order([t for t in values if pattern is None or pattern.search(t) is not None]))
+    elif strategy == "Numerical":
+        ordered = iter(numerical_order(values))
+    else:
+        yield from kept
         return
-    yield from kept
+    if order == "desc":
+        ordered = reversed(list(ordered))
+    for value in ordered:
+        yield from sorted(by_value[value], reverse=True) if by_value else (value,)

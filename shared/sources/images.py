@@ -21,13 +21,24 @@ from freightyard.shared.core.freight import Image
 from freightyard.shared.core.model import ImageSubscription
 from freightyard.shared.core.platforms import PlatformError, Platforms, parse_platforms
 from freightyard.shared.core.redact import redact
-from freightyard.shared.core.selection import filter_tags, iter_tags
+from freightyard.shared.core.selection import extracted, filter_tags, iter_tags
 from freightyard.shared.sources.challenge import ImageRef
 from freightyard.shared.sources.metacache import MetadataCache
 from freightyard.shared.sources.registry import Manifest, RegistryClient
 
 MAX_BUILD_CANDIDATES = 1000  # NewestBuild inspects every candidate; more than this needs allowTags
 WORKERS = 8
+
+
+def tag_options(sub: ImageSubscription) -> dict[str, Any]:
+    """The subscription's tag-choice options as ``iter_tags`` keywords (shared with OCI layouts)."""
+    return {
+        "allow": sub.allow_tags,
+        "ignore": sub.ignore_tags,
+        "strict": sub.strict_semvers,
+        "extract": (sub.filter_pattern, sub.filter_extract),
+        "order": sub.order,
+    }
 
 
 def _platforms(text: str) -> Platforms:
@@ -50,19 +61,16 @@ class RegistryImageSource:
             image = self.image_for_tag(sub, sub.constraint or "latest")
             return [image] if image else []
         tags = self.client.tags(self.ref)
-        if sub.strategy in ("SemVer", "Lexical"):
-            return self._first_resolvable(
-                sub,
-                iter_tags(
-                    tags, sub.strategy, sub.constraint, sub.allow_tags, sub.ignore_tags, strict=sub.strict_semvers
-                ),
-                limit,
-            )
+        if sub.strategy in ("SemVer", "Lexical", "Numerical"):
+            return self._first_resolvable(sub, iter_tags(tags, sub.strategy, sub.constraint, **tag_options(sub)), limit)
         if sub.strategy == "NewestBuild":
-            return self._newest_builds(sub, filter_tags(tags, sub.allow_tags, sub.ignore_tags), limit)
+            kept = filter_tags(tags, sub.allow_tags, sub.ignore_tags)
+            if sub.filter_pattern:
+                kept = [t for group in extracted(kept, sub.filter_pattern, "").values() for t in group]
+            return self._newest_builds(sub, kept, limit)
         raise SourceError(
             f"image {sub.repo_url}: unknown imageSelectionStrategy {sub.strategy!r} "
-            "(use SemVer, Lexical, NewestBuild or Digest)"
+            "(use SemVer, Lexical, Numerical, NewestBuild or Digest)"
         )
 
     def image_for_tag(self, sub: ImageSubscription, tag: str) -> Image | None:
