@@ -61,11 +61,17 @@ def run(args: argparse.Namespace) -> int:
                     warehouse.name,
                     found.freight.short_id,
                     found.freight.alias,
-                    "new freight" if new else "no change",
+                    ("new freight" if new else "no change") + (f" ({found.waiting})" if found.waiting else ""),
                 ]
             )
             data.append(
-                {"pipeline": pipeline.name, "warehouse": warehouse.name, "new": new, "freight": found.freight.to_dict()}
+                {
+                    "pipeline": pipeline.name,
+                    "warehouse": warehouse.name,
+                    "new": new,
+                    "freight": found.freight.to_dict(),
+                    **({"waiting": found.waiting} if found.waiting else {}),
+                }
             )
     emit(data, args.output, rows, ["PIPELINE", "WAREHOUSE", "FREIGHT", "ALIAS", "RESULT"])
     return 1 if failed else 0
