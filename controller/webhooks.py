@@ -425,7 +425,8 @@ def _would_move(sub: Subscription, ref: str) -> bool:
             return sub.strategy == "NewestFromBranch" and (not sub.branch or sub.branch == branch)
         if not tag or sub.strategy == "NewestFromBranch":
             return False
-        chosen = filter_tags([tag], sub.allow_tags, sub.ignore_tags)
+        regexes = (sub.allow_tags_regexes, sub.ignore_tags_regexes)
+        chosen = filter_tags([tag], sub.allow_tags, sub.ignore_tags, regexes)
         if sub.strategy == "SemVer":
             chosen = semver_order(chosen, sub.semver_constraint, sub.strict_semvers)
         return bool(chosen)

@@ -207,12 +207,22 @@ def test_allow_and_ignore_tags_search_like_kargo_and_platform_lists(registry: Re
     url = f"{registry.host}/{repo}"
 
     def tags(**kw: object) -> list[str]:
-        sub = ImageSubscription(url, strict_semvers=True, **kw)  # type: ignore[arg-type]
+        sub = ImageSubscription(url, **kw)  # type: ignore[arg-type]
         return [i.tag for i in sources.image(sub).images(sub, 10)]
 
     assert tags(allow_tags=r"\.0\.0") == ["2.0.0", "1.0.0"]  # searched anywhere, not matched whole
-    assert tags(ignore_tags=("rc", r"^2\.")) == ["1.3.0", "1.2.0", "1.0.0"]
-    assert tags(ignore_tags=("glob:1.*",)) == ["2.0.0"]  # a glob matches the whole tag
+    assert tags(ignore_tags=("rc", "2.0.0")) == ["1.3.0", "1.2.0", "1.1.0-rc.1", "1.0.0"]  # whole tags, as Kargo
+    assert tags(ignore_tags=(r"1\..*",)) == ["2.0.0"]  # or a full regex match
+    assert tags(ignore_tags=("glob:1.*",)) == ["2.0.0"]  # or a glob over the whole tag
+    assert tags(ignore_tags_regexes=("rc", r"^2\.")) == ["1.3.0", "1.2.0", "1.0.0"]  # Kargo v1.11: searched
+    assert tags(allow_tags_regexes=(r"^1\.0", "3")) == ["1.3.0", "1.0.0"]  # any of them
+    assert tags(ignore_tags=("rc",), strict_semvers=True, constraint=">=1.0.0-0") == [
+        "2.0.0",
+        "1.3.0",
+        "1.2.0",
+        "1.1.0-rc.1",
+        "1.0.0",
+    ]
     assert tags(allow_tags="glob:1.?.0") == ["1.3.0", "1.2.0", "1.0.0"]
     assert tags(platform="linux/arm64") == ["1.3.0"]
     assert tags(platform="linux/amd64,linux/arm64", constraint="^1") == ["1.3.0", "1.2.0", "1.0.0"]

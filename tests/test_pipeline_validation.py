@@ -172,7 +172,8 @@ def test_duplicate_pipelines_across_files(tmp_path: Path) -> None:
 def test_regexes_re2_cannot_run_and_bad_platforms_are_refused_with_file_and_line() -> None:
     text = GOOD.replace(
         "constraint: ^1.4.0",
-        r"constraint: ^1.4.0, allowTags: '^(a)\1$', ignoreTags: ['(?=rc)', 'glob:*-dev'], platform: invalid",
+        r"constraint: ^1.4.0, allowTags: '^(a)\1$', ignoreTags: ['(?=rc)', 'glob:*-dev'], platform: invalid, "
+        r"ignoreTagsRegexes: ['(?<=x)']",
     )
     found = problems(text)
     where = "pipelines/guestbook.yaml:10"
@@ -181,6 +182,7 @@ def test_regexes_re2_cannot_run_and_bad_platforms_are_refused_with_file_and_line
     ), found
     assert any("image.ignoreTags[0]: invalid regular expression '(?=rc)'" in p for p in found)
     assert not any("ignoreTags[1]" in p for p in found)  # a glob: form is not read as a regex
+    assert any("image.ignoreTagsRegexes[0]: invalid regular expression" in p for p in found)
     assert any(p.startswith(where) and "image.platform: platform 'invalid': expected os/arch" in p for p in found)
     listed = GOOD.replace("constraint: ^1.4.0", "constraint: ^1.4.0, platform: 'linux/amd64, linux/arm64/v8'")
     parse_pipelines(listed, "pipelines/guestbook.yaml")

@@ -20,6 +20,8 @@ class GitSubscription:
     semver_constraint: str = ""
     allow_tags: str = ""  # regex
     ignore_tags: tuple[str, ...] = ()
+    allow_tags_regexes: tuple[str, ...] = ()  # Kargo v1.11: a tag some of them find (RE2, searched)
+    ignore_tags_regexes: tuple[str, ...] = ()  # Kargo v1.11: a tag none of them finds
     strict_semvers: bool = True  # Kargo's default: "1.2" and "v1" are not versions unless this is false
     include_paths: tuple[str, ...] = ()  # prefix, "glob:…" or "regex:…"
     exclude_paths: tuple[str, ...] = ()
@@ -39,6 +41,8 @@ class ImageSubscription:
     constraint: str = ""
     allow_tags: str = ""
     ignore_tags: tuple[str, ...] = ()
+    allow_tags_regexes: tuple[str, ...] = ()  # Kargo v1.11: a tag some of them find (RE2, searched)
+    ignore_tags_regexes: tuple[str, ...] = ()  # Kargo v1.11: a tag none of them finds
     platform: str = ""  # "linux/amd64"
     strict_semvers: bool = True  # Kargo's default: "1.2" and "v1" are not versions unless this is false
     filter_pattern: str = ""  # Flux filterTags.pattern: tags it finds (RE2), ...

@@ -33,17 +33,35 @@ def _compile(pattern: str, what: str) -> Pattern:
         raise SelectionError(f"{what} {pattern!r} is not a valid regular expression: {error}") from error
 
 
-def filter_tags(tags: list[str], allow: str = "", ignore: tuple[str, ...] = ()) -> list[str]:
-    """Tags that ``allow`` finds and no ``ignore`` entry finds: RE2 regexes *searched* anywhere in the tag,
-    as Kargo does (``^…$`` to anchor), or ``glob:`` patterns matched against the whole tag."""
-    if not allow and not ignore:
+def filter_tags(
+    tags: list[str],
+    allow: str = "",
+    ignore: tuple[str, ...] = (),
+    regexes: tuple[tuple[str, ...], tuple[str, ...]] = ((), ()),
+) -> list[str]:
+    """The tags a subscription may choose from, by Kargo's two generations of filters.
+
+    ``allow`` (``allowTags``) is one RE2 regex *searched* in the tag; ``ignore`` (``ignoreTags``)
+    entries match the whole tag: exactly (Kargo), as a ``glob:`` pattern, or as a full RE2 match.
+    ``regexes`` are Kargo v1.11's ``allowTagsRegexes`` (a tag some of them find) and
+    ``ignoreTagsRegexes`` (a tag none of them finds), all searched: anchor with ``^…$``.
+    """
+    allow_res, ignore_searched = regexes
+    if not allow and not ignore and not allow_res and not ignore_searched:
         return list(tags)
     allow_re = _compile(allow, "allowTags") if allow else None
-    ignore_res = [_compile(i, "ignoreTags") for i in ignore]
+    ignored = frozenset(ignore)
+    whole = [_compile(i, "ignoreTags") for i in ignore]
+    allows = [_compile(a, "allowTagsRegexes") for a in allow_res]
+    ignores = [_compile(i, "ignoreTagsRegexes") for i in ignore_searched]
     return [
         t
         for t in tags
-        if (allow_re is None or allow_re.search(t) is not None) and not any(r.search(t) is not None for r in ignore_res)
+        if (allow_re is None or allow_re.search(t) is not None)
+        and (not allows or any(r.search(t) is not None for r in allows))
+        and t not in ignored
+        and not any(r.fullmatch(t) is not None for r in whole)
+        and not any(r.search(t) is not None for r in ignores)
     ]
 
 
@@ -171,9 +189,14 @@ def order_tags(
     strict: bool = False,
     extract: tuple[str, str] = ("", ""),
     order: str = "asc",
+    regexes: tuple[tuple[str, ...], tuple[str, ...]] = ((), ()),
 ) -> list[str]:
     """Order by ``SemVer``, ``Lexical`` or ``Numerical``; other strategies need more than names (filtered)."""
-    return list(iter_tags(tags, strategy, constraint, allow, ignore, strict=strict, extract=extract, order=order))
+    return list(
+        iter_tags(
+            tags, strategy, constraint, allow, ignore, strict=strict, extract=extract, order=order, regexes=regexes
+        )
+    )
 
 
 def iter_tags(
@@ -186,6 +209,7 @@ def iter_tags(
     strict: bool = False,
     extract: tuple[str, str] = ("", ""),
     order: str = "asc",
+    regexes: tuple[tuple[str, ...], tuple[str, ...]] = ((), ()),
 ) -> Iterator[str]:
     """``order_tags`` lazily: consume only as many candidates as you need.
 
@@ -193,7 +217,7 @@ def iter_tags(
     each match instead of the tag itself. ``order`` is Flux's: ``asc`` (default) makes the highest
     value the best; ``desc`` the lowest.
     """
-    kept = filter_tags(tags, allow, ignore)
+    kept = filter_tags(tags, allow, ignore, regexes)
     if extract[0]:
         by_value = extracted(kept, *extract)
         values = list(by_value)

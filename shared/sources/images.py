@@ -38,6 +38,7 @@ def tag_options(sub: ImageSubscription) -> dict[str, Any]:
         "strict": sub.strict_semvers,
         "extract": (sub.filter_pattern, sub.filter_extract),
         "order": sub.order,
+        "regexes": (sub.allow_tags_regexes, sub.ignore_tags_regexes),
     }
 
 
@@ -64,7 +65,7 @@ class RegistryImageSource:
         if sub.strategy in ("SemVer", "Lexical", "Numerical"):
             return self._first_resolvable(sub, iter_tags(tags, sub.strategy, sub.constraint, **tag_options(sub)), limit)
         if sub.strategy == "NewestBuild":
-            kept = filter_tags(tags, sub.allow_tags, sub.ignore_tags)
+            kept = filter_tags(tags, sub.allow_tags, sub.ignore_tags, (sub.allow_tags_regexes, sub.ignore_tags_regexes))
             if sub.filter_pattern:
                 kept = [t for group in extracted(kept, sub.filter_pattern, "").values() for t in group]
             return self._newest_builds(sub, kept, limit)
