@@ -231,7 +231,7 @@ def test_allow_and_ignore_tags_search_like_kargo_and_platform_lists(registry: Re
 def test_numerical_extract_and_order_as_flux_image_policies(registry: Registry, tmp_path: Path) -> None:
     repo = next(_names)
     for tag in ("main-3f2a-1700000100", "main-9bc1-1700000900", "main-0aa0-999", "dev-ffff-1800000000", "7", "42"):
-        push(registry, repo, tag)
+        push(registry, repo, tag, created="2024-01-01T00:00:00Z")
     sources = sources_for(tmp_path, registry.host)
     url = f"{registry.host}/{repo}"
 
@@ -246,4 +246,4 @@ def test_numerical_extract_and_order_as_flux_image_policies(registry: Registry, 
     assert tags(strategy="Numerical", order="desc") == ["7", "42"]  # Flux's desc: the lowest value wins
     assert tags(strategy="NewestBuild", filter_pattern="^main-") == sorted(
         ["main-3f2a-1700000100", "main-9bc1-1700000900", "main-0aa0-999"], reverse=True
-    )  # same build time (now, to the second) for all: the tag decides
+    )  # the same build time for all: the tag decides
