@@ -15,6 +15,7 @@ from freightyard.shared.pipeline_files import find_pipeline, load_pipelines
 from freightyard.shared.settings import DEFAULT_ARGOCD_NAMESPACE, EngineSettings
 from freightyard.shared.sources.factory import DefaultSources
 from freightyard.shared.sources.git import default_cache_dir
+from freightyard.shared.sources.metacache import MetadataCache
 from freightyard.shared.stores.base import DocumentStore
 
 if TYPE_CHECKING:
@@ -96,8 +97,12 @@ def sources_from(args: argparse.Namespace) -> DefaultSources:
         if not sep or not host or not directory:
             raise ConfigError([f"--oci-layout {item!r}: expected HOST=DIR"])
         roots[host] = Path(directory)
+    cache_dir = default_cache_dir()
     return DefaultSources(
-        cache_dir=default_cache_dir(), layout_roots=roots, insecure_hosts=frozenset(args.insecure_registry)
+        cache_dir=cache_dir,
+        layout_roots=roots,
+        insecure_hosts=frozenset(args.insecure_registry),
+        metadata=MetadataCache(cache_dir / "registry-metadata"),  # digests are immutable: reuse across runs
     )
 
 

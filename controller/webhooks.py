@@ -8,7 +8,17 @@ Providers (``POST /webhooks/<provider>``) and how each delivery is authenticated
     dockerhub  Docker Hub push                                       ?token= / X-Freightyard-Token
     harbor   PUSH_ARTIFACT (pushImage)                               Authorization (Harbor's "auth header")
     quay     repository push                                         ?token= / X-Freightyard-Token
+    bitbucket  Bitbucket Cloud repo:push                             X-Hub-Signature (HMAC-SHA256)
+    bitbucket-server  Bitbucket Data Center repo:refs_changed         X-Hub-Signature (HMAC-SHA256)
+    gitea    Gitea / Forgejo push                                    X-Gitea-Signature / X-Forgejo-Signature (HMAC hex)
+    azure    Azure DevOps git.push service hook                      Basic auth (the hook's password)
+    acr      Azure Container Registry push                           Authorization header (a custom header of the hook)
+    artifactory  JFrog Artifactory docker "pushed"                   X-JFrog-Event-Auth (HMAC-SHA256 hex, or the token)
     generic  {"repository": "..."} or {"repositories": [...]}       X-Freightyard-Signature-256 (HMAC) or token
+
+GitHub may deliver ``application/x-www-form-urlencoded`` (``payload=<json>``); the signature covers
+the raw body either way. A delivery names the pushed tags or branches when the payload says so;
+``targets`` then wakes only warehouses with a subscription that would select one of them.
 
 Docker Hub and Quay cannot sign or add headers, so their secret travels in the URL's ``token``
 query parameter (use HTTPS). A provider without a configured secret refuses every delivery.
@@ -17,6 +27,7 @@ Pure apart from the secret lookup: no I/O, so each payload shape is unit-tested 
 
 from __future__ import annotations
 
+import base64
 import hashlib
 import hmac
 import json
@@ -25,11 +36,28 @@ from collections.abc import Iterable, Mapping
 from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
+from urllib.parse import parse_qs
 
 from freightyard.shared.core.freight import normalize_repo
-from freightyard.shared.core.model import Pipeline
+from freightyard.shared.core.model import GitSubscription, ImageSubscription, Pipeline, Subscription
+from freightyard.shared.core.selection import filter_tags, order_tags, semver_order
+from freightyard.shared.sources.images import tag_options
 
-PROVIDERS = ("github", "ghcr", "gitlab", "dockerhub", "harbor", "quay", "generic")
+PROVIDERS = (
+    "github",
+    "ghcr",
+    "gitlab",
+    "dockerhub",
+    "harbor",
+    "quay",
+    "bitbucket",
+    "bitbucket-server",
+    "gitea",
+    "azure",
+    "acr",
+    "artifactory",
+    "generic",
+)
 DOCKER_HUB_HOSTS = ("docker.io", "index.docker.io", "registry-1.docker.io", "registry.hub.docker.com")
 TOKEN_HEADER = "x-freightyard-token"  # noqa: S105 - a header name, not a secret
 
@@ -51,6 +79,7 @@ class Delivery:
     event: str
     repos: tuple[str, ...] = ()
     ignored: str = ""
+    refs: tuple[str, ...] = ()  # pushed refs: "refs/tags/v1", "refs/heads/main", or an image tag "tag:1.2.3"
 
 
 @dataclass(frozen=True)
@@ -70,11 +99,7 @@ class Secrets:
     def load(cls, environ: Mapping[str, str] | None = None, directory: str = "") -> Secrets:
         """Env ``FREIGHTYARD_WEBHOOK_SECRET[_<PROVIDER>]``, then files ``<provider>`` / ``secret`` in ``directory``."""
         env = os.environ if environ is None else environ
-        by_provider = {
-            p: env[f"FREIGHTYARD_WEBHOOK_SECRET_{p.upper()}"]
-            for p in PROVIDERS
-            if env.get(f"FREIGHTYARD_WEBHOOK_SECRET_{p.upper()}")
-        }
+        by_provider = {p: env[_env_name(p)] for p in PROVIDERS if env.get(_env_name(p))}
         default = env.get("FREIGHTYARD_WEBHOOK_SECRET", "")
         if directory:
             base = Path(directory)
@@ -97,18 +122,22 @@ def parse(
     if not secret:
         raise WebhookError(
             403,
-            f"no webhook secret configured for {provider}: set FREIGHTYARD_WEBHOOK_SECRET "
-            f"or FREIGHTYARD_WEBHOOK_SECRET_{provider.upper()}",
+            f"no webhook secret configured for {provider}: set FREIGHTYARD_WEBHOOK_SECRET or {_env_name(provider)}",
         )
     _authenticate(provider, headers, query, body, secret)
+    text = body
+    if headers.get("content-type", "").startswith("application/x-www-form-urlencoded"):
+        text = "".join(parse_qs(body.decode("utf-8", "replace")).get("payload", [""])[:1]).encode()
     try:
-        payload = json.loads(body or b"null")
+        payload = json.loads(text or b"null")
     except ValueError as error:
         raise WebhookError(400, f"{provider} webhook: the body is not JSON") from error
     if not isinstance(payload, dict):
         raise WebhookError(400, f"{provider} webhook: the body must be a JSON object")
     if provider in ("github", "ghcr"):
         return _github(provider, headers.get("x-github-event", ""), payload)
+    if provider in PARSERS:
+        return PARSERS[provider](headers, payload)
     if provider == "gitlab":
         event = headers.get("x-gitlab-event", "")
         repos = _strings(
@@ -143,6 +172,24 @@ def _authenticate(
     if provider in ("github", "ghcr"):
         ok = _hmac_ok(headers.get("x-hub-signature-256", ""), body, secret)
         what = "X-Hub-Signature-256"
+    elif provider in ("bitbucket", "bitbucket-server"):
+        ok = _hmac_ok(headers.get("x-hub-signature", ""), body, secret)
+        what = "X-Hub-Signature"
+    elif provider == "gitea":
+        given = headers.get("x-gitea-signature") or headers.get("x-forgejo-signature") or ""
+        ok = bool(given) and _hmac_ok("sha256=" + given, body, secret)
+        what = "X-Gitea-Signature / X-Forgejo-Signature"
+    elif provider == "azure":
+        ok = _basic_password_ok(headers.get("authorization", ""), secret)
+        what = "Basic authorization"
+    elif provider == "acr":
+        auth = headers.get("authorization", "")
+        ok = _equal(auth, secret) or _equal(auth.removeprefix("Bearer "), secret) or _token_ok(headers, query, secret)
+        what = "Authorization"
+    elif provider == "artifactory":
+        given = headers.get("x-jfrog-event-auth", "")
+        ok = _equal(given, secret) or (bool(given) and _hmac_ok("sha256=" + given, body, secret))
+        what = "X-JFrog-Event-Auth"
     elif provider == "gitlab":
         ok = _equal(headers.get("x-gitlab-token", ""), secret)
         what = "X-Gitlab-Token"
@@ -167,6 +214,21 @@ def _hmac_ok(header: str, body: bytes, secret: str) -> bool:
         return False
     expected = hmac.new(secret.encode(), body, hashlib.sha256).hexdigest()
     return hmac.compare_digest(expected, given.strip().lower())
+
+
+def _basic_password_ok(header: str, secret: str) -> bool:
+    scheme, _, encoded = header.partition(" ")
+    if scheme.lower() != "basic":
+        return False
+    try:
+        decoded = base64.b64decode(encoded.strip(), validate=True).decode()
+    except (ValueError, UnicodeDecodeError):
+        return False
+    return _equal(decoded.partition(":")[2], secret)
+
+
+def _env_name(provider: str) -> str:
+    return "FREIGHTYARD_WEBHOOK_SECRET_" + provider.upper().replace("-", "_")
 
 
 def _token_ok(headers: Mapping[str, str], query: Mapping[str, str], secret: str) -> bool:
@@ -198,7 +260,7 @@ def _github(provider: str, event: str, payload: dict[str, Any]) -> Delivery:
     if event and event != "push":
         return Delivery(provider, event, ignored=f"event {event[:40]} is not a push")
     repos = _strings(*(_get(payload, "repository", key) for key in ("clone_url", "html_url", "ssh_url", "git_url")))
-    return _delivery(provider, "push", repos)
+    return _delivery(provider, "push", repos, _strings(payload.get("ref")))
 
 
 def _harbor(payload: dict[str, Any]) -> Delivery:
@@ -210,10 +272,83 @@ def _harbor(payload: dict[str, Any]) -> Delivery:
     return _delivery("harbor", kind, _strings(*urls))
 
 
-def _delivery(provider: str, event: str, repos: tuple[str, ...]) -> Delivery:
+def _delivery(provider: str, event: str, repos: tuple[str, ...], refs: tuple[str, ...] = ()) -> Delivery:
     if not repos:
         raise WebhookError(400, f"{provider} webhook: the payload names no repository")
-    return Delivery(provider, event, tuple(dict.fromkeys(repo_key(r) for r in repos)))
+    return Delivery(provider, event, tuple(dict.fromkeys(repo_key(r) for r in repos)), refs=tuple(refs))
+
+
+def _bitbucket(headers: Mapping[str, str], payload: dict[str, Any]) -> Delivery:
+    event = headers.get("x-event-key", "")
+    if event != "repo:push":
+        return Delivery("bitbucket", event, ignored=f"event {event[:40]} is not repo:push")
+    name = _get(payload, "repository", "full_name")
+    repos = _strings(_get(payload, "repository", "links", "html", "href"), f"bitbucket.org/{name}" if name else None)
+    refs = []
+    for change in _get(payload, "push", "changes") or []:
+        new = change.get("new") if isinstance(change, dict) else None
+        if isinstance(new, dict) and isinstance(new.get("name"), str):
+            refs.append(("refs/tags/" if new.get("type") == "tag" else "refs/heads/") + new["name"])
+    return _delivery("bitbucket", event, repos, tuple(refs))
+
+
+def _bitbucket_server(headers: Mapping[str, str], payload: dict[str, Any]) -> Delivery:
+    event = headers.get("x-event-key", "")
+    if event != "repo:refs_changed":
+        return Delivery("bitbucket-server", event, ignored=f"event {event[:40]} is not repo:refs_changed")
+    clones = _get(payload, "repository", "links", "clone") or []
+    repos = _strings(*(c.get("href") for c in clones if isinstance(c, dict)))
+    refs = _strings(*(_get(c, "ref", "id") for c in payload.get("changes") or [] if isinstance(c, dict)))
+    return _delivery("bitbucket-server", event, repos, refs)
+
+
+def _gitea(headers: Mapping[str, str], payload: dict[str, Any]) -> Delivery:
+    event = headers.get("x-gitea-event") or headers.get("x-forgejo-event") or "push"
+    if event != "push":
+        return Delivery("gitea", event, ignored=f"event {event[:40]} is not a push")
+    repos = _strings(*(_get(payload, "repository", key) for key in ("clone_url", "html_url", "ssh_url")))
+    return _delivery("gitea", event, repos, _strings(payload.get("ref")))
+
+
+def _azure(headers: Mapping[str, str], payload: dict[str, Any]) -> Delivery:
+    event = str(payload.get("eventType", ""))
+    if event != "git.push":
+        return Delivery("azure", event, ignored=f"event {event[:40]} is not git.push")
+    repos = _strings(_get(payload, "resource", "repository", "remoteUrl"))
+    updates = _get(payload, "resource", "refUpdates") or []
+    return _delivery("azure", event, repos, _strings(*(u.get("name") for u in updates if isinstance(u, dict))))
+
+
+def _acr(headers: Mapping[str, str], payload: dict[str, Any]) -> Delivery:
+    action = str(payload.get("action", ""))
+    if action not in ("push", "chart_push"):
+        return Delivery("acr", action, ignored=f"action {action[:40]} is not a push")
+    host, name = _get(payload, "request", "host"), _get(payload, "target", "repository")
+    tag = _get(payload, "target", "tag")
+    repos = _strings(f"{host}/{name}" if isinstance(host, str) and isinstance(name, str) else None)
+    return _delivery("acr", action, repos, _strings(f"tag:{tag}" if isinstance(tag, str) and tag else None))
+
+
+def _artifactory(headers: Mapping[str, str], payload: dict[str, Any]) -> Delivery:
+    event = str(payload.get("event_type", ""))
+    if payload.get("domain") != "docker" or event != "pushed":
+        return Delivery(
+            "artifactory", event, ignored=f"{payload.get('domain')!s:.20} {event[:20]} is not a docker push"
+        )
+    origin = str(payload.get("jpd_origin") or "").split("://", 1)[-1].strip("/")
+    repo_key_, image, tag = (_get(payload, "data", k) for k in ("repo_key", "image_name", "tag"))
+    repos = _strings(f"{origin}/{repo_key_}/{image}" if origin and repo_key_ and image else None)
+    return _delivery("artifactory", event, repos, _strings(f"tag:{tag}" if isinstance(tag, str) and tag else None))
+
+
+PARSERS = {
+    "bitbucket": _bitbucket,
+    "bitbucket-server": _bitbucket_server,
+    "gitea": _gitea,
+    "azure": _azure,
+    "acr": _acr,
+    "artifactory": _artifactory,
+}
 
 
 def _get(data: Any, *keys: str) -> Any:
@@ -259,18 +394,47 @@ class Target:
     warehouse: str
 
 
-def targets(pipelines: Iterable[Pipeline], repos: Iterable[str]) -> list[Target]:
-    """The warehouses subscribing to any of ``repos`` (repository keys)."""
+def targets(pipelines: Iterable[Pipeline], repos: Iterable[str], refs: Iterable[str] = ()) -> list[Target]:
+    """The warehouses subscribing to any of ``repos`` (repository keys) that ``refs`` could move.
+
+    With no ``refs`` (the payload did not say) every subscriber wakes; otherwise only one with a
+    subscription that would select a pushed tag, or that follows a pushed branch.
+    """
     wanted = set(repos)
+    pushed = tuple(refs)
     found = []
     for pipeline in pipelines:
         for warehouse in pipeline.warehouses:
-            keys = set()
             for sub in warehouse.subscriptions:
-                keys.add(repo_key(sub.repo_url))
+                keys = {repo_key(sub.repo_url)}
                 name = getattr(sub, "name", "")
                 if name and sub.repo_url.startswith("oci://"):
                     keys.add(repo_key(f"{sub.repo_url.rstrip('/')}/{name}"))
-            if keys & wanted:
-                found.append(Target(pipeline.name, warehouse.name))
+                if keys & wanted and (not pushed or any(_would_move(sub, ref) for ref in pushed)):
+                    found.append(Target(pipeline.name, warehouse.name))
+                    break
     return found
+
+
+def _would_move(sub: Subscription, ref: str) -> bool:
+    """Could a push of ``ref`` change what ``sub`` selects?"""
+    tag = ref.removeprefix("tag:").removeprefix("refs/tags/") if ref.startswith(("tag:", "refs/tags/")) else ""
+    if isinstance(sub, GitSubscription):
+        if ref.startswith("refs/heads/"):
+            branch = ref.removeprefix("refs/heads/")
+            return sub.strategy == "NewestFromBranch" and (not sub.branch or sub.branch == branch)
+        if not tag or sub.strategy == "NewestFromBranch":
+            return False
+        regexes = (sub.allow_tags_regexes, sub.ignore_tags_regexes)
+        chosen = filter_tags([tag], sub.allow_tags, sub.ignore_tags, regexes)
+        if sub.strategy == "SemVer":
+            chosen = semver_order(chosen, sub.semver_constraint, sub.strict_semvers)
+        return bool(chosen)
+    if isinstance(sub, ImageSubscription):
+        if not tag:
+            return True  # a registry payload without a tag: cannot tell
+        if sub.strategy == "Digest":
+            return tag == (sub.constraint or "latest")
+        options = tag_options(sub)
+        return bool(order_tags([tag], sub.strategy, sub.constraint, **options))
+    return True

@@ -70,6 +70,7 @@ def test_artifacts_are_listed_best_first_up_to_the_limit(
     assert [c["message"] for c in git_found["artifacts"]] == ["change 3", "change 2"]  # docs-only commit skipped
     assert [i["tag"] for i in images_found["artifacts"]] == ["1.10.0", "1.9.0", "1.2.0"]  # SemVer, not lexical
     assert all(i["digest"].startswith("sha256:") for i in images_found["artifacts"])
+    assert images_found["artifacts"][0]["createdAt"] == "2026-01-01T00:00:00Z"
     assert not (world["state"] / "s.yaml").exists()  # listing makes no freight
 
 
@@ -82,3 +83,23 @@ def test_discover_makes_freight_once(world: dict[str, Path], capsys: pytest.Capt
     assert main(cli(world, "discover")) == 0
     (again,) = json.loads(capsys.readouterr().out)
     assert again["new"] is False and again["freight"]["id"] == freight["id"]
+
+
+def test_discover_says_which_commit_waits_for_which_image(
+    world: dict[str, Path], capsys: pytest.CaptureFixture[str]
+) -> None:
+    repo = world["repo"]
+    text = (repo / "pipeline.yaml").read_text()
+    tied = '    - image: {repoURL: local.test/web, tagFrom: "${{ commit.short }}"}\n'
+    (repo / "pipeline.yaml").write_text(text.replace("  stages:", tied + "  stages:"))
+    newest, older = git(repo, "log", "--format=%H", "-2", "--", "app/").split()
+    add_image(world["oci"] / "web", older[:7], "web", "2026-01-01T00:00:00Z")
+    assert main(cli(world, "discover")) == 0
+    (found,) = json.loads(capsys.readouterr().out)
+    assert found["freight"]["commits"][0]["id"] == older
+    assert (
+        found["waiting"]
+        == f"commit {newest[:7]} waits for local.test/web:{newest[:7]}; freight stays on commit {older[:7]}"
+    )
+    assert main([*cli(world, "discover")[:-2], "-o", "table"]) == 0
+    assert f"no change (commit {newest[:7]} waits for local.test/web:{newest[:7]}" in capsys.readouterr().out

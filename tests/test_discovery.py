@@ -50,6 +50,7 @@ def test_commit_matched_images_look_back_and_no_duplicate_freight(
     assert found.freight is not None, found.reason
     freight = found.freight
     assert [c.id for c in freight.commits] == [built]  # looked back past the commit with no image yet
+    assert found.waiting == f"commit {unbuilt[:7]} waits for {web}:{unbuilt[:7]}; freight stays on commit {built[:7]}"
     assert {i.repo_url: (i.tag, i.digest) for i in freight.images} == {
         web: (built[:7], digest),
         f"{registry.host}/base": ("1.5.1", base_digest),
@@ -63,6 +64,7 @@ def test_commit_matched_images_look_back_and_no_duplicate_freight(
     push_image(registry.url, "mono/web", unbuilt[:7])
     newer = discover(warehouse, sources, known={freight.id})
     assert newer.freight is not None and newer.new and [c.id for c in newer.freight.commits] == [unbuilt]
+    assert newer.waiting == ""
 
 
 @pytest.mark.integration

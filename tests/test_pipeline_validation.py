@@ -167,3 +167,34 @@ def test_duplicate_pipelines_across_files(tmp_path: Path) -> None:
     (tmp_path / "b.yaml").write_text(text)
     with pytest.raises(ConfigError, match='pipeline "guestbook" is defined more than once'):
         load_pipelines(tmp_path)
+
+
+def test_regexes_re2_cannot_run_and_bad_platforms_are_refused_with_file_and_line() -> None:
+    text = GOOD.replace(
+        "constraint: ^1.4.0",
+        r"constraint: ^1.4.0, allowTags: '^(a)\1$', ignoreTags: ['(?=rc)', 'glob:*-dev'], platform: invalid, "
+        r"ignoreTagsRegexes: ['(?<=x)']",
+    )
+    found = problems(text)
+    where = "pipelines/guestbook.yaml:10"
+    assert any(
+        p.startswith(where) and "image.allowTags: invalid regular expression" in p and "RE2" in p for p in found
+    ), found
+    assert any("image.ignoreTags[0]: invalid regular expression '(?=rc)'" in p for p in found)
+    assert not any("ignoreTags[1]" in p for p in found)  # a glob: form is not read as a regex
+    assert any("image.ignoreTagsRegexes[0]: invalid regular expression" in p for p in found)
+    assert any(p.startswith(where) and "image.platform: platform 'invalid': expected os/arch" in p for p in found)
+    listed = GOOD.replace("constraint: ^1.4.0", "constraint: ^1.4.0, platform: 'linux/amd64, linux/arm64/v8'")
+    parse_pipelines(listed, "pipelines/guestbook.yaml")
+
+
+def test_filter_tags_extract_must_name_a_group_of_its_pattern() -> None:
+    bad = GOOD.replace(
+        "imageSelectionStrategy: SemVer, constraint: ^1.4.0",
+        "imageSelectionStrategy: Numerical, filterTags: {pattern: '^main-(?P<ts>[0-9]+)', extract: '$stamp'}",
+    )
+    found = problems(bad)
+    assert any("image.filterTags.extract: $stamp is not a group of pattern" in p for p in found), found
+    good = bad.replace("$stamp", "$ts").replace("Numerical,", "Numerical, order: desc,")
+    sub = parse_pipelines(good, "pipelines/guestbook.yaml")[0].warehouses[0].subscriptions[1]
+    assert (sub.strategy, sub.filter_extract, sub.order) == ("Numerical", "$ts", "desc")  # type: ignore[union-attr]

@@ -18,7 +18,7 @@ from freightyard.shared.core.selection import semver_order
 from freightyard.shared.core.semverc import ConstraintError, parse_constraint, parse_version, release_test, satisfies
 
 # (constraint, version, expected): what users get, including SemVer 2.0 pre-release precedence and
-# the inclusion rule (a pre-release matches only a comparator naming a pre-release of its triple).
+# Masterminds v3's inclusion rule: a pre-release is considered by an ``||`` alternative that names a pre-release.
 TABLE = [
     ("^1.2.3", "1.2.3", True),
     ("^1.2.3", "1.9.9", True),
@@ -103,7 +103,7 @@ TABLE = [
     # pre-releases: precedence and inclusion
     (">=1.0.0-alpha", "1.0.0-beta", True),
     (">=1.0.0-alpha", "1.0.0", True),
-    (">=1.0.0-alpha", "1.1.0-alpha", False),
+    (">=1.0.0-alpha", "1.1.0-alpha", True),
     (">=1.0.0-alpha", "0.9.0", False),
     ("<1.0.0-rc.1", "0.9.0", True),
     ("<1.0.0-rc.1", "1.0.0-beta", True),
@@ -113,18 +113,18 @@ TABLE = [
     ("^1.2.3-rc.1", "1.2.3-rc.0", False),
     ("^1.2.3-rc.1", "1.2.3", True),
     ("^1.2.3-rc.1", "1.3.0", True),
-    ("^1.2.3-rc.1", "1.3.0-rc.1", False),
+    ("^1.2.3-rc.1", "1.3.0-rc.1", True),
     ("^1.2.3-rc.1", "2.0.0", False),
     ("~1.2.3-beta.2", "1.2.3-beta.4", True),
     ("~1.2.3-beta.2", "1.2.3-alpha", False),
     ("~1.2.3-beta.2", "1.2.4", True),
-    ("~1.2.3-beta.2", "1.2.4-beta", False),
+    ("~1.2.3-beta.2", "1.2.4-beta", True),
     ("~1.2.3-beta.2", "1.3.0", False),
     (">=1.0.0-rc.1 <1.0.0 || >=2.0.0-beta", "1.0.0-rc.2", True),
     (">=1.0.0-rc.1 <1.0.0 || >=2.0.0-beta", "2.0.0-beta.2", True),
     (">=1.0.0-rc.1 <1.0.0 || >=2.0.0-beta", "1.5.0", False),
     (">=1.0.0-rc.1 <1.0.0 || >=2.0.0-beta", "2.1.0", True),
-    (">=1.0.0-rc.1 <1.0.0 || >=2.0.0-beta", "2.1.0-beta", False),
+    (">=1.0.0-rc.1 <1.0.0 || >=2.0.0-beta", "2.1.0-beta", True),
     ("1.0.0-rc.1 - 1.0.0", "1.0.0-rc.2", True),
     ("1.0.0-rc.1 - 1.0.0", "1.0.0", True),
     ("1.0.0-rc.1 - 1.0.0", "1.0.1", False),
@@ -248,3 +248,63 @@ def test_selection_picks_what_a_brute_force_sort_picks() -> None:
 def test_bad_constraints_are_refused(text: str) -> None:
     with pytest.raises(ConstraintError):
         parse_constraint(text)
+
+
+# Masterminds/semver v3's documented expansions (its README): each constraint must mean exactly its expansion.
+MASTERMINDS = [
+    ("1.2 - 1.4.5", ">=1.2 <=1.4.5"),
+    ("2.3.4 - 4.5", ">=2.3.4 <=4.5"),
+    ("1.2.x", ">=1.2.0 <1.3.0"),
+    (">=1.2.x", ">=1.2.0"),
+    ("<=2.x", "<3"),
+    ("*", ">=0.0.0"),
+    ("~1.2.3", ">=1.2.3 <1.3.0"),
+    ("~1", ">=1 <2"),
+    ("~2.3", ">=2.3 <2.4"),
+    ("~1.2.x", ">=1.2.0 <1.3.0"),
+    ("~1.x", ">=1 <2"),
+    ("^1.2.3", ">=1.2.3 <2.0.0"),
+    ("^1.2.x", ">=1.2.0 <2.0.0"),
+    ("^2.3", ">=2.3 <3"),
+    ("^2.x", ">=2.0.0 <3"),
+    ("^0.2.3", ">=0.2.3 <0.3.0"),
+    ("^0.2", ">=0.2.0 <0.3.0"),
+    ("^0.0.3", ">=0.0.3 <0.0.4"),
+    ("^0.0", ">=0.0.0 <0.1.0"),
+    ("^0.0.x", ">=0.0.0 <0.1.0"),
+    ("^0", ">=0.0.0 <1.0.0"),
+    ("^1.0.0-0", ">=1.0.0-0 <2.0.0-0"),  # "-0" opts the whole range in; 2.0.0-rc is another major
+    ("1.2.x-0", ">=1.2.0-0 <1.3.0-0"),
+]
+GRID = [
+    f"{a}.{b}.{c}{pre}"
+    for a, b, c in itertools.product(range(4), range(4), range(4))
+    for pre in ("", "-0", "-alpha", "-rc.1")
+]
+
+
+@pytest.mark.parametrize(("constraint", "expansion"), MASTERMINDS)
+def test_masterminds_documented_expansions(constraint: str, expansion: str) -> None:
+    ours, theirs = parse_constraint(constraint), parse_constraint(expansion)
+    fast = release_test(ours)
+    for text in GRID:
+        version = parse_version(text)
+        assert version is not None
+        assert satisfies(version, ours) == satisfies(version, theirs), (constraint, text)
+        if not version.prerelease:
+            assert fast((version.major, version.minor, version.patch)) == satisfies(version, ours), (constraint, text)
+
+
+def test_prerelease_opt_in_follows_masterminds_not_npm() -> None:
+    tags = ["1.2.0", "1.2.1-rc.1", "1.3.0-rc.2", "1.2.5", "2.0.0-rc.1"]
+    assert semver_order(tags, "^1.0.0-0") == ["1.3.0-rc.2", "1.2.5", "1.2.1-rc.1", "1.2.0"]
+    assert semver_order(tags, "1.2.x-0") == ["1.2.5", "1.2.1-rc.1", "1.2.0"]
+    assert semver_order(tags, "^1.0.0") == ["1.2.5", "1.2.0"]
+    assert semver_order(tags, "^1.0.0 || >=2.0.0-0") == ["2.0.0-rc.1", "1.2.5", "1.2.0"]  # opt-in is per alternative
+
+
+def test_strict_semvers_refuses_partial_versions_like_kargo() -> None:
+    tags = ["1", "v1.2", "1.2.3", "v1.3.0", "01.4.0", "1.5.0-rc.1", "latest"]
+    assert semver_order(tags, "", strict=True) == ["1.5.0-rc.1", "v1.3.0", "1.2.3"]
+    assert semver_order(tags, ">=1.0.0-0", strict=False)[:3] == ["1.5.0-rc.1", "01.4.0", "v1.3.0"]
+    assert "v1.2" in semver_order(tags, "", strict=False) and "1" in semver_order(tags, "", strict=False)

@@ -73,6 +73,21 @@ def test_tag_strategies(git_http_server: GitHttpServer, tmp_path: Path) -> None:
     assert (moved[0].tag, moved[0].id) == ("v1.10.0", shas["v1.2.0"])  # a moved tag is seen
 
 
+def test_git_tags_parse_strictly_unless_strict_semvers_is_false(git_http_server: GitHttpServer, tmp_path: Path) -> None:
+    name = next(_names)
+    bare = git_http_server.create_repo(name, {"f": "0"})
+    for tag in ("v2.0.0", "v2.1", "v3", "v2.2.0-rc.1"):
+        git("--git-dir", str(bare), "tag", tag, commit_files(bare, {"f": tag}, message=tag))
+    src = source(tmp_path)
+    url = git_http_server.repo_url(name)
+    strict = src.commits(GitSubscription(url, strategy="SemVer"), 5)
+    assert [c.tag for c in strict] == ["v2.2.0-rc.1", "v2.0.0"]  # Kargo's default: "v3", "v2.1" are not versions
+    lenient = src.commits(GitSubscription(url, strategy="SemVer", strict_semvers=False), 5)
+    assert [c.tag for c in lenient] == ["v3", "v2.2.0-rc.1", "v2.1", "v2.0.0"]
+    releases = src.commits(GitSubscription(url, strategy="SemVer", semver_constraint="^2"), 5)
+    assert [c.tag for c in releases] == ["v2.0.0"]  # a constraint without "-" leaves pre-releases out
+
+
 def test_credentials_by_askpass_never_in_errors_or_mirror(git_http_server_auth: GitHttpServer, tmp_path: Path) -> None:
     name = next(_names)
     bare = git_http_server_auth.create_repo(name, {"f": "1"})

@@ -77,3 +77,17 @@ def test_oci_chart_repository(registry: Registry, helm_home: Path, tmp_path: Pat
         "1.2.0",
         "1.0.0",
     ]
+
+
+def test_chart_prerelease_opt_in_follows_masterminds(helm_repo: HelmRepoServer, tmp_path: Path) -> None:
+    helm_repo.add_charts({"rc": ["1.0.0", "1.1.0-rc.1", "1.2.0-rc.2", "2.0.0-rc.1", "1.0.5"]})
+    sources = sources_for(tmp_path)
+
+    def versions(constraint: str) -> list[str]:
+        sub = ChartSubscription(helm_repo.url, "rc", semver_constraint=constraint)
+        return [c.version for c in sources.chart(sub).charts(sub, 10)]
+
+    assert versions("^1.0.0") == ["1.0.5", "1.0.0"]
+    assert versions("^1.0.0-0") == ["1.2.0-rc.2", "1.1.0-rc.1", "1.0.5", "1.0.0"]  # every pre-release in range
+    assert versions("1.1.x-0") == ["1.1.0-rc.1"]
+    assert versions(">=1.0.0 || >=2.0.0-0") == ["2.0.0-rc.1", "1.0.5", "1.0.0"]

@@ -106,7 +106,9 @@ def test_ls_remote_output_gives_refs_and_default_branch() -> None:
 
 def test_semver_order_follows_semver_precedence_not_pep440() -> None:
     tags = ["1.0.0", "1.0.0-rc.10", "1.0.0-rc.2", "1.0.0-alpha", "0.9.9", "v1.0.0-beta.11", "latest"]
-    assert semver_order(tags, ">=0.9.0-alpha") == ["1.0.0", "0.9.9"]
+    assert semver_order(tags, ">=0.9.0") == ["1.0.0", "0.9.9"]
+    # Masterminds v3: naming any pre-release admits every pre-release in range, not only 0.9.0's
+    assert semver_order(tags, ">=0.9.0-alpha") == [*semver_order(tags, ">=1.0.0-alpha"), "0.9.9"]
     assert semver_order(tags, ">=1.0.0-alpha") == [
         "1.0.0",
         "1.0.0-rc.10",
@@ -295,3 +297,23 @@ def test_head_without_digest_header_falls_back_to_get_and_hashes_the_body() -> N
 
     digest = RegistryClient(HttpClient(FakeTransport(answer))).digest(parse_image_ref("r.example/a"), "1.0")
     assert digest == "sha256:" + hashlib.sha256(body).hexdigest()
+
+
+def test_metadata_cache_is_bounded_expires_tags_and_checks_disk_entries(tmp_path: Path) -> None:
+    from freightyard.shared.sources.metacache import MetadataCache
+
+    now = [0.0]
+    cache = MetadataCache(tmp_path, max_entries=2, tag_ttl=10, clock=lambda: now[0])
+    digests = [f"sha256:{c * 64}" for c in "abc"]
+    for d in digests:
+        cache.put_document(d, "m", {"d": d})
+    assert len(cache._docs.items) == 2  # least recently used dropped from memory ...
+    assert cache.document(digests[0]) == ("m", {"d": digests[0]})  # ... and read back from disk
+    path = tmp_path / "aa" / f"{'a' * 64}.json"
+    path.write_text(path.read_text().replace(digests[0], "sha256:forged"))
+    fresh = MetadataCache(tmp_path)
+    assert fresh.document(digests[0]) is None  # a tampered entry is not trusted
+    cache.put_tag("r", "v1", digests[1])
+    assert cache.tag_digest("r", "v1") == digests[1]
+    now[0] = 11
+    assert cache.tag_digest("r", "v1") is None

@@ -12,6 +12,7 @@ import yaml
 from freightyard.controller.cli import main
 from freightyard.shared.core.errors import ConfigError
 from freightyard.shared.core.freight import Commit, Freight, Image, collection_id, combine
+from freightyard.shared.core.gates import Approval, StageGates
 from freightyard.shared.core.params import parameter_sets
 from freightyard.shared.core.pipeline import parse_pipelines
 from freightyard.shared.core.state import StateError, state_from_document, state_to_document
@@ -256,7 +257,10 @@ def test_cli_promote_from_and_status_show_freight_per_origin_and_pins(
 def test_gates_and_keys_of_newer_writers_round_trip_untouched(tmp_path: Path) -> None:
     document = _v2_document()
     stage = yaml.safe_load(document["data"]["stage.dev.yaml"])
-    stage["gates"] = {"windows": [{"cron": "0 9 * * 1-5", "duration": "8h"}], "approvals": {"required": 2}}
+    gates = StageGates(
+        approvals={FREIGHT.id: [Approval(by="alice", at="2024-05-01T10:00:00Z", groups=("sre",), reason="ok")]}
+    )
+    stage["gates"] = gates.to_dict()
     stage["pending"] = {"promotion": "20240501T100500Z-abcdef", "freight": {"main": FREIGHT.id}}
     document["data"]["stage.dev.yaml"] = yaml.safe_dump(stage)
     (tmp_path / "state.yaml").write_text(yaml.safe_dump(document))

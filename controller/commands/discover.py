@@ -61,11 +61,17 @@ def run(args: argparse.Namespace) -> int:
                     warehouse.name,
                     found.freight.short_id,
                     found.freight.alias,
-                    "new freight" if new else "no change",
+                    ("new freight" if new else "no change") + (f" ({found.waiting})" if found.waiting else ""),
                 ]
             )
             data.append(
-                {"pipeline": pipeline.name, "warehouse": warehouse.name, "new": new, "freight": found.freight.to_dict()}
+                {
+                    "pipeline": pipeline.name,
+                    "warehouse": warehouse.name,
+                    "new": new,
+                    "freight": found.freight.to_dict(),
+                    **({"waiting": found.waiting} if found.waiting else {}),
+                }
             )
     emit(data, args.output, rows, ["PIPELINE", "WAREHOUSE", "FREIGHT", "ALIAS", "RESULT"])
     return 1 if failed else 0
@@ -82,7 +88,8 @@ def list_artifacts(args: argparse.Namespace, context: Context, sources: SourceFa
             for found in discovered_artifacts(warehouse, sources):
                 for artifact in found.artifacts:
                     version, identity = _describe(artifact)
-                    rows.append([pipeline.name, warehouse.name, found.kind, found.repo_url, version, identity])
+                    created = artifact.created_at if isinstance(artifact, Image) else ""
+                    rows.append([pipeline.name, warehouse.name, found.kind, found.repo_url, version, identity, created])
                 data.append(
                     {
                         "pipeline": pipeline.name,
@@ -92,7 +99,7 @@ def list_artifacts(args: argparse.Namespace, context: Context, sources: SourceFa
                         "artifacts": [a.to_dict() for a in found.artifacts],
                     }
                 )
-    emit(data, args.output, rows, ["PIPELINE", "WAREHOUSE", "KIND", "REPO", "VERSION", "ID"])
+    emit(data, args.output, rows, ["PIPELINE", "WAREHOUSE", "KIND", "REPO", "VERSION", "ID", "CREATED"])
     return 0
 
 

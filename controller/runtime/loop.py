@@ -275,7 +275,7 @@ class Controller:
             return Answer.json(200, {"ignored": delivery.ignored})
         with self._lock:
             pipelines = [e.pipeline for e in self.engines.values()]
-        found = webhooks.targets(pipelines, delivery.repos)
+        found = webhooks.targets(pipelines, delivery.repos, delivery.refs)
         if not self.leader:
             self.metrics.webhooks.labels(provider, "not-leader").inc()
             return Answer.json(

@@ -9,7 +9,7 @@ from dataclasses import dataclass, field
 from typing import Any
 
 COMMIT_STRATEGIES: tuple[str, ...] = ("NewestFromBranch", "SemVer", "Lexical", "NewestTag")
-IMAGE_STRATEGIES: tuple[str, ...] = ("SemVer", "Lexical", "NewestBuild", "Digest")
+IMAGE_STRATEGIES: tuple[str, ...] = ("SemVer", "Lexical", "NewestBuild", "Digest", "Numerical")
 
 
 @dataclass(frozen=True)
@@ -20,6 +20,9 @@ class GitSubscription:
     semver_constraint: str = ""
     allow_tags: str = ""  # regex
     ignore_tags: tuple[str, ...] = ()
+    allow_tags_regexes: tuple[str, ...] = ()  # Kargo v1.11: a tag some of them find (RE2, searched)
+    ignore_tags_regexes: tuple[str, ...] = ()  # Kargo v1.11: a tag none of them finds
+    strict_semvers: bool = True  # Kargo's default: "1.2" and "v1" are not versions unless this is false
     include_paths: tuple[str, ...] = ()  # prefix, "glob:…" or "regex:…"
     exclude_paths: tuple[str, ...] = ()
     discovery_limit: int = 20
@@ -38,7 +41,13 @@ class ImageSubscription:
     constraint: str = ""
     allow_tags: str = ""
     ignore_tags: tuple[str, ...] = ()
+    allow_tags_regexes: tuple[str, ...] = ()  # Kargo v1.11: a tag some of them find (RE2, searched)
+    ignore_tags_regexes: tuple[str, ...] = ()  # Kargo v1.11: a tag none of them finds
     platform: str = ""  # "linux/amd64"
+    strict_semvers: bool = True  # Kargo's default: "1.2" and "v1" are not versions unless this is false
+    filter_pattern: str = ""  # Flux filterTags.pattern: tags it finds (RE2), ...
+    filter_extract: str = ""  # ... ordered by this template over the match (filterTags.extract, e.g. "$ts")
+    order: str = "asc"  # Flux's order: asc = the highest value is the newest; desc = the lowest
     tag_from: str = ""  # expression over the warehouse's commit, e.g. "${{ commit.id }}"
     look_back: int = 20  # commits searched for a built image when tag_from is set
     discovery_limit: int = 20

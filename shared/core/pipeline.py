@@ -34,6 +34,8 @@ from freightyard.shared.core.model import (
     Warehouse,
     Window,
 )
+from freightyard.shared.core.regex import RegexError, compile_regex
+from freightyard.shared.core.selection import extract_references
 from freightyard.shared.core.yaml_reader import Reader, is_null
 
 API_VERSION = "freightyard.io/v1alpha1"
@@ -128,6 +130,25 @@ def _warehouse(r: Reader, node: yaml.Node, path: str) -> Warehouse:
     )
 
 
+def _filter_tags(r: Reader, node: yaml.Node | None, path: str) -> tuple[str, str]:
+    """Flux's ``filterTags: {pattern, extract}``; every group ``extract`` names must exist in ``pattern``."""
+    if node is None:
+        return "", ""
+    f = r.mapping(node, path, ("pattern", "extract"), ("pattern",))
+    pattern = r.string(f.get("pattern"), f"{path}.pattern")
+    extract = r.string(f.get("extract"), f"{path}.extract")
+    try:
+        compiled = compile_regex(pattern)
+    except RegexError as error:
+        r.problem(f.get("pattern") or node, f"{path}.pattern", f"invalid regular expression {pattern!r}: {error}")
+        return pattern, extract
+    groups = compiled.groupindex
+    for name in extract_references(extract):
+        if not ((name.isdigit() and int(name) <= max([0, *groups.values()])) or name in groups):
+            r.problem(f.get("extract") or node, f"{path}.extract", f"${name} is not a group of pattern {pattern!r}")
+    return pattern, extract
+
+
 def _subscription(r: Reader, node: yaml.Node, path: str) -> Subscription | None:
     kinds = r.mapping(node, path, ("git", "image", "chart"))
     if len(kinds) != 1:
@@ -147,6 +168,9 @@ def _subscription(r: Reader, node: yaml.Node, path: str) -> Subscription | None:
                 "semverConstraint",
                 "allowTags",
                 "ignoreTags",
+                "allowTagsRegexes",
+                "ignoreTagsRegexes",
+                "strictSemvers",
                 "includePaths",
                 "excludePaths",
                 "discoveryLimit",
@@ -163,7 +187,10 @@ def _subscription(r: Reader, node: yaml.Node, path: str) -> Subscription | None:
             ),
             semver_constraint=r.constraint(g.get("semverConstraint"), f"{p}.semverConstraint"),
             allow_tags=r.regex(g.get("allowTags"), f"{p}.allowTags"),
-            ignore_tags=r.strings(g.get("ignoreTags"), f"{p}.ignoreTags"),
+            ignore_tags=r.regexes(g.get("ignoreTags"), f"{p}.ignoreTags"),
+            allow_tags_regexes=r.regexes(g.get("allowTagsRegexes"), f"{p}.allowTagsRegexes"),
+            ignore_tags_regexes=r.regexes(g.get("ignoreTagsRegexes"), f"{p}.ignoreTagsRegexes"),
+            strict_semvers=r.boolean(g.get("strictSemvers"), f"{p}.strictSemvers", True),
             include_paths=r.path_list(g.get("includePaths"), f"{p}.includePaths"),
             exclude_paths=r.path_list(g.get("excludePaths"), f"{p}.excludePaths"),
             discovery_limit=r.integer(g.get("discoveryLimit"), f"{p}.discoveryLimit", 20, 1),
@@ -181,7 +208,12 @@ def _subscription(r: Reader, node: yaml.Node, path: str) -> Subscription | None:
                 "semverConstraint",
                 "allowTags",
                 "ignoreTags",
+                "allowTagsRegexes",
+                "ignoreTagsRegexes",
                 "platform",
+                "strictSemvers",
+                "filterTags",
+                "order",
                 "tagFrom",
                 "lookBack",
                 "discoveryLimit",
@@ -197,13 +229,20 @@ def _subscription(r: Reader, node: yaml.Node, path: str) -> Subscription | None:
             if strategy == "SemVer"
             else r.string(m.get(constraint_key), f"{p}.{constraint_key}")
         )
+        filter_pattern, filter_extract = _filter_tags(r, m.get("filterTags"), f"{p}.filterTags")
         return ImageSubscription(
             repo_url=r.string(m.get("repoURL"), f"{p}.repoURL"),
             strategy=strategy,
             constraint=constraint,
             allow_tags=r.regex(m.get("allowTags"), f"{p}.allowTags"),
-            ignore_tags=r.strings(m.get("ignoreTags"), f"{p}.ignoreTags"),
-            platform=r.string(m.get("platform"), f"{p}.platform"),
+            ignore_tags=r.regexes(m.get("ignoreTags"), f"{p}.ignoreTags"),
+            allow_tags_regexes=r.regexes(m.get("allowTagsRegexes"), f"{p}.allowTagsRegexes"),
+            ignore_tags_regexes=r.regexes(m.get("ignoreTagsRegexes"), f"{p}.ignoreTagsRegexes"),
+            platform=r.platform(m.get("platform"), f"{p}.platform"),
+            strict_semvers=r.boolean(m.get("strictSemvers"), f"{p}.strictSemvers", True),
+            filter_pattern=filter_pattern,
+            filter_extract=filter_extract,
+            order=r.choice(m.get("order"), f"{p}.order", ("asc", "desc"), "asc"),
             tag_from=r.expression(m.get("tagFrom"), f"{p}.tagFrom"),
             look_back=r.integer(m.get("lookBack"), f"{p}.lookBack", 20, 1),
             discovery_limit=r.integer(m.get("discoveryLimit"), f"{p}.discoveryLimit", 20, 1),

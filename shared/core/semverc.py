@@ -1,8 +1,9 @@
 """SemVer 2.0 versions and Masterminds/npm-style constraints (``^1.4``, ``~2.1.0``, ``>=1 <2 || 3.x``).
 
 Versions and ordering come from the ``semver`` library (SemVer 2.0 precedence; PEP 440 orders
-pre-releases differently). The constraint grammar is what Kargo and Helm users write; like them,
-pre-releases only match a comparator that itself names a pre-release.
+pre-releases differently). The constraint grammar and its meaning are Masterminds/semver v3's (what Kargo and Helm
+use): a pre-release version is only considered by an ``||`` alternative in which some comparator
+names a pre-release (``^1.0.0-0``, ``>=1.2.x-0 <2``), and then every pre-release in range is.
 """
 
 from __future__ import annotations
@@ -42,7 +43,8 @@ def compare(a: semver.Version, b: semver.Version) -> int:
 
 
 def is_strict(text: str) -> bool:
-    return semver.Version.is_valid(text.lstrip("v"))
+    """Kargo's ``strictSemvers``: a full SemVer 2.0 version (``1.2.3``, ``v1.2.3-rc.1``), not ``1.2`` or ``1``."""
+    return semver.Version.is_valid(text.removeprefix("v"))
 
 
 Release = tuple[int, int, int]
@@ -71,7 +73,7 @@ class _Comparator:
     op: str  # < <= > >= = != always never outside
     bound: semver.Version
     upper: semver.Version  # only for "outside"
-    allows_prerelease_of: Release | None = None
+    allows_prerelease_of: Release | None = None  # set when the comparator's text names a pre-release
 
     def test(self, version: semver.Version) -> bool:
         if self.op in ("always", "never"):
@@ -133,15 +135,12 @@ def parse_constraint(text: str) -> Constraint:
 
 
 def satisfies(version: semver.Version, constraint: Constraint) -> bool:
-    """SemVer 2.0 check of any version; a pre-release needs a comparator naming a pre-release of its triple."""
+    """SemVer 2.0 check of any version; a pre-release needs an alternative that names some pre-release."""
     for group in constraint:
-        if not all(c.test(version) for c in group):
-            continue
-        if version.prerelease and not any(
-            c.allows_prerelease_of == (version.major, version.minor, version.patch) for c in group
-        ):
-            continue
-        return True
+        if version.prerelease and not any(c.allows_prerelease_of is not None for c in group):
+            continue  # Masterminds v3: pre-releases are opted into per || alternative
+        if all(c.test(version) for c in group):
+            return True
     return False
 
 
@@ -187,7 +186,8 @@ def _hyphen_upper(text: str) -> list[_Comparator]:
         return []
     bumped = [int(p) for p in parts]
     bumped[-1] += 1
-    return _comparators("<" + ".".join(str(p) for p in bumped + [0] * (3 - len(bumped))) + "-0")
+    upper = _comparators("<" + ".".join(str(p) for p in bumped + [0] * (3 - len(bumped))) + "-0")
+    return [_Comparator(c.op, c.bound, c.upper, None) for c in upper]  # the "-0" is ours, not an opt-in
 
 
 def _comparators(term: str) -> list[_Comparator]:

@@ -10,6 +10,8 @@ from dataclasses import dataclass, field
 import yaml
 
 from freightyard.shared.core import expressions
+from freightyard.shared.core.platforms import PlatformError, parse_platforms
+from freightyard.shared.core.regex import RegexError, compile_regex, tag_pattern
 from freightyard.shared.core.semverc import ConstraintError, parse_constraint
 
 NAME = re.compile(r"^[a-z0-9]([-a-z0-9]{0,61}[a-z0-9])?$")
@@ -126,16 +128,26 @@ class Reader:
         return value
 
     def regex(self, node: yaml.Node | None, path: str) -> str:
+        """An RE2 regex (or ``glob:`` pattern) for tags; refused here, with file:line, when RE2 cannot run it."""
         value = self.string(node, path)
         if value:
             try:
-                re.compile(value)
-            except re.error as error:
+                tag_pattern(value)
+            except RegexError as error:
                 self.problem(node, path, f"invalid regular expression {value!r}: {error}")
         return value
 
     def regexes(self, node: yaml.Node | None, path: str) -> tuple[str, ...]:
         return tuple(self.regex(item, f"{path}[{i}]") for i, item in enumerate(self.sequence(node, path)))
+
+    def platform(self, node: yaml.Node | None, path: str) -> str:
+        value = self.string(node, path)
+        if value:
+            try:
+                parse_platforms(value)
+            except PlatformError as error:
+                self.problem(node, path, str(error))
+        return value
 
     def constraint(self, node: yaml.Node | None, path: str) -> str:
         value = self.string(node, path)
@@ -173,8 +185,8 @@ class Reader:
 
     def regex_text(self, node: yaml.Node, path: str, value: str) -> None:
         try:
-            re.compile(value)
-        except re.error as error:
+            compile_regex(value)
+        except RegexError as error:
             self.problem(node, path, f"invalid regular expression {value!r}: {error}")
 
 

@@ -27,6 +27,7 @@ class Discovery:
     freight: Freight | None
     reason: str = ""  # why no freight was made
     new: bool = True  # False when the freight's id was already known (same artifacts as before)
+    waiting: str = ""  # tagFrom look-back: which newer commits wait for which images
 
 
 def discover(warehouse: Warehouse, sources: SourceFactory, known: Collection[str] = ()) -> Discovery:
@@ -47,6 +48,7 @@ def _discover(warehouse: Warehouse, sources: SourceFactory, known: Collection[st
         )
     commits: list[Commit] = []
     images: list[Image] = []
+    waiting = ""
     for index, sub in enumerate(gits):
         tied = bool(matched) and index == 0
         found = sources.git(sub).commits(sub, max(*(s.look_back for s in matched), 1) if tied else 1)
@@ -55,7 +57,7 @@ def _discover(warehouse: Warehouse, sources: SourceFactory, known: Collection[st
         if not tied:
             commits.append(found[0])
             continue
-        pair = _commit_with_images(found, matched, sources)
+        pair, skipped = _commit_with_images(found, matched, sources)
         if pair is None:
             return Discovery(
                 warehouse.name,
@@ -65,6 +67,10 @@ def _discover(warehouse: Warehouse, sources: SourceFactory, known: Collection[st
             )
         commits.append(pair[0])
         images.extend(pair[1])
+        if skipped:
+            waits = "; ".join(f"commit {c.id[:7]} waits for {', '.join(missing)}" for c, missing in skipped[:3])
+            more = f" (and {len(skipped) - 3} more)" if len(skipped) > 3 else ""
+            waiting = f"{waits}{more}; freight stays on commit {pair[0].id[:7]}"
     for image_sub in warehouse.images():
         if image_sub.tag_from:
             continue
@@ -85,7 +91,7 @@ def _discover(warehouse: Warehouse, sources: SourceFactory, known: Collection[st
         charts=tuple(charts),
         created_at=format_time(now_utc()),
     )
-    return Discovery(warehouse.name, freight, new=freight.id not in known)
+    return Discovery(warehouse.name, freight, new=freight.id not in known, waiting=waiting)
 
 
 def _no_commit(sub: GitSubscription) -> str:
@@ -113,10 +119,12 @@ def _no_chart(sub: ChartSubscription) -> str:
 
 def _commit_with_images(
     commits: list[Commit], subs: list[ImageSubscription], sources: SourceFactory
-) -> tuple[Commit, tuple[Image, ...]] | None:
+) -> tuple[tuple[Commit, tuple[Image, ...]] | None, list[tuple[Commit, list[str]]]]:
+    """The newest commit whose images all exist, and the newer ones skipped with the images they lack."""
+    skipped: list[tuple[Commit, list[str]]] = []
     for commit in commits:
         variables = {"commit": {"id": commit.id, "short": commit.id[:7], "tag": commit.tag, "branch": commit.branch}}
-        found = []
+        found, missing = [], []
         for sub in subs:
             try:
                 tag = str(expressions.render(sub.tag_from, variables))
@@ -124,11 +132,13 @@ def _commit_with_images(
                 raise SourceError(f"tagFrom of {sub.repo_url}: {error}") from error
             image = sources.image(sub).image_for_tag(sub, tag)
             if image is None:
+                missing.append(f"{redact(sub.repo_url)}:{tag}")
                 break
             found.append(image)
-        else:
-            return commit, tuple(found)
-    return None
+        if not missing:
+            return (commit, tuple(found)), skipped
+        skipped.append((commit, missing))
+    return None, skipped
 
 
 @dataclass(frozen=True)

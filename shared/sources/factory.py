@@ -17,6 +17,7 @@ from freightyard.shared.sources.git import GitCliSource, GitMirrors, default_cac
 from freightyard.shared.sources.helm import HelmHttpSource, HelmOciSource
 from freightyard.shared.sources.http import HttpClient
 from freightyard.shared.sources.images import RegistryImageSource
+from freightyard.shared.sources.metacache import MetadataCache
 from freightyard.shared.sources.ocilayout import OciLayoutSource
 from freightyard.shared.sources.registry import RegistryClient
 
@@ -35,6 +36,7 @@ class DefaultSources:
     credentials: CredentialLookup = field(default_factory=EnvFileCredentials.from_env)
     insecure_hosts: frozenset[str] = frozenset()
     http: HttpClient = field(default_factory=HttpClient)
+    metadata: MetadataCache = field(default_factory=MetadataCache)  # manifests/configs/build times by digest
     _git: GitCliSource | None = field(default=None, repr=False)
     _images: dict[tuple[str, str, str], RegistryImageSource] = field(default_factory=dict, repr=False)
     _charts: dict[tuple[str, str], HelmHttpSource] = field(default_factory=dict, repr=False)
@@ -55,7 +57,7 @@ class DefaultSources:
         ref = parse_image_ref(url, sub.insecure, self.insecure_hosts)
         key = (ref.base, ref.repository, sub.credentials_secret)
         if key not in self._images:
-            self._images[key] = RegistryImageSource(self._client(ref.host, sub.credentials_secret), ref)
+            self._images[key] = RegistryImageSource(self._client(ref.host, sub.credentials_secret), ref, self.metadata)
         return self._images[key]
 
     def chart(self, sub: ChartSubscription) -> ChartSource:

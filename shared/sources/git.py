@@ -319,9 +319,11 @@ class GitCliSource:
             name, obj, peeled, created = line.split(FIELD)
             tags[name] = (peeled or obj, int(created or 0))
         try:
-            kept = filter_tags(list(tags), sub.allow_tags, sub.ignore_tags)
+            kept = filter_tags(
+                list(tags), sub.allow_tags, sub.ignore_tags, (sub.allow_tags_regexes, sub.ignore_tags_regexes)
+            )
             if sub.strategy == "SemVer":
-                ordered = semver_order(kept, sub.semver_constraint)
+                ordered = semver_order(kept, sub.semver_constraint, sub.strict_semvers)
             elif sub.strategy == "Lexical":
                 ordered = sorted(kept, reverse=True)
             else:  # NewestTag

@@ -7,7 +7,8 @@ globs and regexes are matched here against each commit's changed files.
 from __future__ import annotations
 
 import fnmatch
-import re
+
+from freightyard.shared.core.regex import compile_regex
 
 
 def is_simple(include: tuple[str, ...], exclude: tuple[str, ...]) -> bool:
@@ -39,6 +40,6 @@ def _matches(path: str, pattern: str) -> bool:
     if pattern.startswith("glob:"):
         return fnmatch.fnmatchcase(path, pattern[len("glob:") :])
     if pattern.startswith("regex:"):
-        return re.search(pattern[len("regex:") :], path) is not None
+        return compile_regex(pattern[len("regex:") :]).search(path) is not None
     prefix = _prefix(pattern)
     return not prefix or path == prefix or path.startswith(prefix + "/")

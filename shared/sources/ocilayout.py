@@ -16,6 +16,7 @@ from freightyard.shared.core.errors import SourceError
 from freightyard.shared.core.freight import Image
 from freightyard.shared.core.model import ImageSubscription
 from freightyard.shared.core.selection import order_tags
+from freightyard.shared.sources.images import tag_options
 
 REF_NAME = "org.opencontainers.image.ref.name"
 
@@ -61,7 +62,7 @@ class OciLayoutSource:
         if sub.strategy == "Digest":
             wanted = sub.constraint or "latest"
             return [self._image(sub, wanted, tags[wanted])] if wanted in tags else []
-        ordered = order_tags(list(tags), sub.strategy, sub.constraint, sub.allow_tags, sub.ignore_tags)
+        ordered = order_tags(list(tags), sub.strategy, sub.constraint, **tag_options(sub))
         if sub.strategy == "NewestBuild":
             dated = [(self._created(tags[t]["digest"]), t) for t in ordered]
             ordered = [t for _, t in sorted(dated, reverse=True)]
