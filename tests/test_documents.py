@@ -7,6 +7,7 @@ import pytest
 from freightyard.generator.config import Settings
 from freightyard.shared.core.documents import decode_state, load_json
 from freightyard.shared.core.errors import ConfigError, DocumentError
+from freightyard.shared.core.state import StateError
 
 
 @pytest.mark.parametrize("raw", [b"{not json", b"\xff\xfe", b""])
@@ -19,9 +20,9 @@ def test_good_json_decodes() -> None:
     assert load_json(b'{"a": [1]}', "x") == {"a": [1]}
 
 
-def test_a_hand_edited_state_document_is_a_document_error_naming_where() -> None:
+def test_a_hand_edited_state_document_is_a_state_error_naming_the_key() -> None:
     document = {"metadata": {"resourceVersion": "9"}, "data": {"freight.yaml": "- 3\n- [unexpected]\n"}}
-    with pytest.raises(DocumentError, match=r"^state of pipeline 'shop' is malformed \(.*fix or restore"):
+    with pytest.raises(StateError, match=r"^state key freight.yaml has the wrong shape .*fix or restore"):
         decode_state(document, "state of pipeline 'shop'")
 
 
