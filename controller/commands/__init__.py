@@ -13,4 +13,5 @@ COMMANDS = (
     "render",
     "demo",
     "controller",
+    "ui",
 )

@@ -77,6 +77,7 @@ class Controller:
         self.settings = settings or Settings()
         self.monotonic = monotonic
         self.engines: dict[str, Engine] = {}
+        self.api: Callable[[str, str, dict[str, str], bytes], Answer] | None = None  # the UI API, when enabled
         self.leader = False
         self._wake = threading.Event()
         self._lock = threading.Lock()
@@ -245,7 +246,7 @@ class Controller:
     # ----------------------------------------------------------------- HTTP
 
     def routes(self) -> Routes:
-        return Routes(health=self.health, ready=self.ready, metrics=self._metrics, webhook=self.webhook)
+        return Routes(health=self.health, ready=self.ready, metrics=self._metrics, webhook=self.webhook, api=self.api)
 
     def health(self) -> Answer:
         age = self.monotonic() - self._ticked

@@ -75,14 +75,14 @@ class Engine:
         added: bool = self.change(lambda state: state.add_freight(freight))
         return added
 
-    def approve(self, freight_ref: str, stage_name: str, actor: str) -> Freight:
+    def approve(self, freight_ref: str, stage_name: str, actor: str, *, reason: str = "") -> Freight:
         self.pipeline.stage(stage_name)
         freight = find_freight(self.state(), freight_ref)
         at = format_time(self.clock())
 
         def mutate(state: State) -> None:
             state.add_freight(freight)
-            state.stage(stage_name).approvals[freight.id] = Mark(at=at, by=actor)
+            state.stage(stage_name).approvals[freight.id] = Mark(at=at, by=actor, message=reason)
 
         self.change(mutate)
         return freight

@@ -1,0 +1,116 @@
+"""The /api/v1 surface over a real demo state: the views, the actions, and the proxy-header trust rule."""
+
+from __future__ import annotations
+
+from collections.abc import Iterator
+from pathlib import Path
+
+import pytest
+
+from freightyard.controller.api import Trust
+from freightyard.controller.server import Answer, HttpServer, Routes
+from freightyard.shared.core.freight import Commit, Freight
+from tests.ui_fixtures import api, call, demo_copy, engine, pipelines
+
+SECRET = "proxy-shared-secret"
+ARGO = {
+    "Freightyard-Proxy-Secret": SECRET,
+    "Argocd-Username": "alice",
+    "Argocd-User-Groups": "release-managers,devs",
+    "Argocd-Application-Name": "argocd:guestbook-staging",
+    "Argocd-Project-Name": "default",
+}
+PREFIX = "/api/v1/pipelines"
+
+
+@pytest.fixture(scope="session")
+def demo_cache(tmp_path_factory: pytest.TempPathFactory) -> Path:
+    return tmp_path_factory.mktemp("demo-cache") / "run"
+
+
+@pytest.fixture
+def workdir(demo_cache: Path, tmp_path: Path) -> Path:
+    return demo_copy(demo_cache, tmp_path / "demo")
+
+
+def serve(workdir: Path, trust: Trust) -> HttpServer:
+    routes = Routes(
+        health=lambda: Answer.json(200, {}),
+        ready=lambda: Answer.json(200, {}),
+        metrics=lambda: Answer(200, b"", "text/plain"),
+        webhook=lambda *_: Answer.json(404, {}),
+        api=api(workdir, trust).handle,
+    )
+    return HttpServer(routes, "127.0.0.1", 0)
+
+
+@pytest.fixture
+def proxied(workdir: Path) -> Iterator[int]:
+    with serve(workdir, Trust(proxy_secret=SECRET)) as server:
+        yield server.port
+
+
+@pytest.mark.integration
+def test_requests_without_the_proxy_secret_are_refused(proxied: int) -> None:
+    status, body = call(proxied, "GET", PREFIX, headers={"Argocd-Username": "mallory"})
+    assert status == 401 and "freightyard-proxy-secret" in body["message"]
+    status, body = call(proxied, "GET", PREFIX, headers={**ARGO, "Freightyard-Proxy-Secret": "guess"})
+    assert status == 403 and "wrong" in body["message"]
+    status, _ = call(proxied, "POST", f"{PREFIX}/guestbook/stages/staging/promotions", {"freight": "x"})
+    assert status == 401
+    status, body = call(proxied, "GET", PREFIX, headers={"Freightyard-Proxy-Secret": SECRET})
+    assert status == 401 and "argocd-username" in body["message"]  # the secret alone names nobody
+
+
+@pytest.mark.integration
+def test_an_unconfigured_controller_serves_no_api(workdir: Path) -> None:
+    with serve(workdir, Trust()) as server:
+        status, body = call(server.port, "GET", PREFIX, headers=ARGO)
+    assert status == 403 and "--ui-proxy-secret" in body["message"]
+
+
+@pytest.mark.integration
+def test_views_show_freight_per_origin_candidates_and_the_graph(proxied: int) -> None:
+    status, listing = call(proxied, "GET", PREFIX, headers=ARGO)
+    assert status == 200 and [p["name"] for p in listing["pipelines"]] == ["guestbook"]
+    status, view = call(proxied, "GET", f"{PREFIX}/guestbook", headers=ARGO)
+    assert status == 200
+    stages = {s["name"]: s for s in view["stages"]}
+    assert list(stages) == ["dev", "staging", "hotfix", "prod"]
+    assert {"from": "dev", "to": "staging", "origin": "main"} in view["edges"]
+    assert all(set(s["freight"]) == {"main"} for s in stages.values())
+    assert stages["staging"]["candidates"]["main"]["eligible"] is True
+    assert stages["staging"]["candidates"]["main"]["reason"] == "verified in dev"
+    assert stages["prod"]["approvals"][0]["by"] == "user:oncall"
+    assert stages["prod"]["apps"][0]["pins"] == {"main": stages["prod"]["freight"]["main"]["id"]}
+    status, freight = call(proxied, "GET", f"{PREFIX}/guestbook/freight", headers=ARGO)
+    assert status == 200 and freight["total"] == 3 and freight["freight"][0]["stages"] == ["dev", "prod"]
+    status, missing = call(proxied, "GET", f"{PREFIX}/nope", headers=ARGO)
+    assert status == 404 and "no pipeline 'nope'" in missing["message"]
+
+
+@pytest.mark.integration
+def test_actions_are_recorded_with_the_argo_cd_identity(proxied: int, workdir: Path) -> None:
+    pipeline = pipelines(workdir)[0]
+    newest = next(iter(engine(workdir, pipeline).state().freight.values()))
+    status, record = call(
+        proxied, "POST", f"{PREFIX}/guestbook/stages/staging/promotions", {"freight": newest.alias}, ARGO
+    )
+    assert status == 201 and record["by"] == "argocd:alice"
+    state = engine(workdir, pipeline).state()
+    assert state.stages["staging"].current is not None and state.stages["staging"].current.freight == newest.id
+    assert state.stages["staging"].current.by == "argocd:alice"
+
+    fresh = Freight(origin="main", commits=(Commit(repo_url=newest.commits[0].repo_url, id="f" * 40),))
+    engine(workdir, pipeline).add_freight(fresh)
+    status, refused = call(
+        proxied, "POST", f"{PREFIX}/guestbook/stages/staging/promotions", {"freight": fresh.id}, ARGO
+    )
+    assert status == 409 and "not verified in dev" in refused["message"]
+    body = {"freight": fresh.id, "reason": "CAB-42"}
+    status, approved = call(proxied, "POST", f"{PREFIX}/guestbook/stages/staging/approvals", body, ARGO)
+    assert status == 201 and approved["by"] == "argocd:alice"
+    mark = engine(workdir, pipeline).state().stages["staging"].approvals[fresh.id]
+    assert (mark.by, mark.message) == ("argocd:alice", "CAB-42")
+    status, bad = call(proxied, "POST", f"{PREFIX}/guestbook/stages/staging/approvals", {"reason": "x"}, ARGO)
+    assert status == 400 and bad["message"].startswith("body.freight")
