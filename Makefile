@@ -3,7 +3,7 @@ VENV ?= .venv
 PY := $(VENV)/bin/python
 export PATH := $(CURDIR)/.tools/bin:$(CURDIR)/$(VENV)/bin:$(PATH)
 
-.PHONY: demo test tools lint unit integration bench
+.PHONY: demo test tools lint unit integration bench ui
 
 $(VENV)/.installed: pyproject.toml
 	python3 -m venv $(VENV)
@@ -28,3 +28,9 @@ test: $(VENV)/.installed tools lint
 
 bench: $(VENV)/.installed tools
 	for b in bench/bench_*.py; do $(PY) $$b || exit 1; done
+
+# The page and the Argo CD extension, from ui/src into controller/ui (package data) and manifests/ui.
+ui:
+	node scripts/build-ui.mjs
+	node --check controller/ui/freightyard-ui.js
+	node --check controller/ui/extension-freightyard.js

@@ -31,7 +31,8 @@ def pipelines(workdir: Path) -> list[Pipeline]:
 
 
 def engine(workdir: Path, pipeline: Pipeline) -> Engine:
-    return Engine(pipeline, FileStore(workdir / "state" / f"freightyard-{pipeline.name}.yaml"))
+    store = FileStore(workdir / "state" / f"freightyard-{pipeline.name}.yaml")
+    return Engine(pipeline, store, cache_dir=workdir / "engine-cache")
 
 
 def api(workdir: Path, trust: Trust) -> Api:
