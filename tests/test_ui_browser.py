@@ -17,6 +17,7 @@ from pathlib import Path
 from typing import Any
 
 import pytest
+import yaml
 
 from freightyard.controller.api import Api, Trust
 from freightyard.controller.server import Answer, HttpServer, Routes
@@ -223,3 +224,75 @@ def test_the_extension_renders_in_argo_cd_and_acts_through_the_proxy(
     assert all(s["headers"]["argocd-project-name"] == "default" for s in seen)
     current = engine(workdir, pipeline).state().stages["staging"].current
     assert current is not None and (current.freight, current.by) == (newest.id, "argocd:alice")
+
+
+def big_pipeline(directory: Path) -> Path:
+    """50 stages (10 regions x 5 steps) and 200 apps: the size Kargo users say their graphs stop being legible."""
+    steps = ["dev", "qa", "stage", "canary", "prod"]
+    stages = []
+    directory.mkdir(parents=True)
+    for region in range(10):
+        for index, step in enumerate(steps):
+            name = f"region-{region}-{step}"
+            sources = {"direct": True} if index == 0 else {"stages": [f"region-{region}-{steps[index - 1]}"]}
+            apps = [{"name": f"svc-{a}", "path": f"apps/svc-{a}/{name}"} for a in range(4)]
+            for app in apps:
+                (directory / app["path"]).mkdir(parents=True)
+            stages.append({"name": name, "requestedFreight": [{"origin": "main", "sources": sources}], "apps": apps})
+    document = {
+        "apiVersion": "freightyard.io/v1alpha1",
+        "kind": "Pipeline",
+        "metadata": {"name": "fleet"},
+        "spec": {
+            "warehouses": [{"name": "main", "subscriptions": [{"git": {"repoURL": "https://git.example/fleet.git"}}]}],
+            "stages": stages,
+        },
+    }
+    (directory / "fleet.yaml").write_text(yaml.safe_dump(document))
+    return directory
+
+
+@pytest.mark.integration
+def test_fifty_stages_and_two_hundred_apps_stay_legible(tmp_path: Path, browser: Browser) -> None:
+    from freightyard.shared.engine.promotion import Engine
+    from freightyard.shared.pipeline_files import load_pipelines
+    from freightyard.shared.stores.file import FileStore
+
+    found = load_pipelines(big_pipeline(tmp_path / "pipelines"))
+    state_file = tmp_path / "state" / "fleet.yaml"
+    Engine(found[0], FileStore(state_file)).add_freight(
+        Freight(origin="main", commits=(Commit(repo_url="https://git.example/fleet.git", id="c" * 40),))
+    )
+    routes = Routes(
+        health=lambda: Answer.json(200, {}),
+        ready=lambda: Answer.json(200, {}),
+        metrics=lambda: Answer(404, b"", "text/plain"),
+        webhook=lambda *_: Answer.json(404, {}),
+        api=Api(lambda: found, lambda p: Engine(p, FileStore(state_file)), Trust(local_user="user:t")).handle,
+        page=page,
+    )
+    with HttpServer(routes, "127.0.0.1", 0) as server:
+        browser.goto(f"http://127.0.0.1:{server.port}/")
+        browser.wait("document.body.dataset.ready === 'true'")
+        overlaps = browser.eval("""(() => {
+          const boxes = [...document.querySelectorAll('[data-stage]')].map(c => c.getBoundingClientRect());
+          let n = 0;
+          for (let i = 0; i < boxes.length; i++) for (let j = i + 1; j < boxes.length; j++) {
+            const a = boxes[i], b = boxes[j];
+            if (a.left < b.right && b.left < a.right && a.top < b.bottom && b.top < a.bottom) n++;
+          }
+          return [boxes.length, n, document.querySelectorAll('details[open]').length];
+        })()""")
+        browser.screenshot(tmp_path / "fleet.png")
+        browser.eval("""(() => { const s = document.querySelector('input[type=search]');
+          s.value = 'region-3'; s.dispatchEvent(new Event('input')); })()""")
+        visible = browser.eval(
+            "[...document.querySelectorAll('[data-stage]:not(.fy-hidden)')].map(c => c.dataset.stage)"
+        )
+        count = browser.eval("document.querySelector('.fy-count').innerText")
+        browser.eval("document.querySelector('[data-action=collapse]').click()")
+        opened = browser.eval("document.querySelectorAll('details[open]').length")
+        shutil.copy(browser.screenshot(tmp_path / "fleet-filtered.png"), tmp_path / "kept-fleet.png")
+    assert overlaps == [50, 0, 0]  # every stage drawn, none on top of another, app lists collapsed at this size
+    assert visible == [f"region-3-{s}" for s in ("dev", "qa", "stage", "canary", "prod")]
+    assert count == "5 of 50 stages · 200 apps" and opened == 50
