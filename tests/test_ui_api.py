@@ -2,13 +2,16 @@
 
 from __future__ import annotations
 
+import json
 from collections.abc import Iterator
 from pathlib import Path
+from typing import Any
 
 import pytest
 
 from freightyard.controller.api import Trust
 from freightyard.controller.server import Answer, HttpServer, Routes
+from freightyard.shared.core.errors import ConfigError
 from freightyard.shared.core.freight import Commit, Freight
 from tests.ui_fixtures import api, call, demo_copy, engine, pipelines
 
@@ -114,3 +117,36 @@ def test_actions_are_recorded_with_the_argo_cd_identity(proxied: int, workdir: P
     assert (mark.by, mark.message) == ("argocd:alice", "CAB-42")
     status, bad = call(proxied, "POST", f"{PREFIX}/guestbook/stages/staging/approvals", {"reason": "x"}, ARGO)
     assert status == 400 and bad["message"].startswith("body.freight")
+
+
+def controller_api(tmp_path: Path, *flags: str) -> Any:
+    from freightyard.controller.cli import build_parser
+    from freightyard.controller.commands.controller import build
+
+    pipelines_file = Path(__file__).resolve().parent.parent / "examples" / "quick-and-dirty" / "pipeline.yaml"
+    args = build_parser().parse_args(
+        [
+            "controller",
+            "--pipelines",
+            str(pipelines_file),
+            "--state",
+            f"file:{tmp_path}/state-{{pipeline}}.yaml",
+            *("--listen", "off", "--leader-election", "none", "--refresh", "off", "--once"),
+            *flags,
+        ]
+    )
+    controller, _ = build(args)
+    controller.reload()
+    return controller.routes().api
+
+
+def test_the_controller_serves_the_api_with_the_mounted_secret(tmp_path: Path) -> None:
+    (tmp_path / "secret").write_text(SECRET + "\n")
+    handle = controller_api(tmp_path, "--ui-proxy-secret-file", str(tmp_path / "secret"))
+    refused = handle("GET", PREFIX, {"argocd-username": "mallory"}, b"")
+    assert refused.status == 401
+    answer = handle("GET", PREFIX, {k.lower(): v for k, v in ARGO.items()}, b"")
+    assert answer.status == 200 and [p["name"] for p in json.loads(answer.body)["pipelines"]] == ["quick-and-dirty"]
+    (tmp_path / "empty").write_text("")
+    with pytest.raises(ConfigError, match="the file is empty"):
+        controller_api(tmp_path, "--ui-proxy-secret-file", str(tmp_path / "empty"))

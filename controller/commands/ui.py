@@ -6,7 +6,7 @@ import argparse
 import threading
 
 from freightyard.controller.api import Api, Trust
-from freightyard.controller.options import add_common, load_context
+from freightyard.controller.options import add_common, add_engine_options, engine_settings, load_context
 from freightyard.controller.server import Answer, HttpServer, Routes, parse_listen
 from freightyard.shared.core.errors import ConfigError
 from freightyard.shared.core.model import Pipeline
@@ -17,6 +17,7 @@ from freightyard.shared.sources.git import default_cache_dir
 def register(sub: argparse._SubParsersAction) -> None:  # type: ignore[type-arg]
     parser = sub.add_parser("ui", help="serve the pipeline graph page and the API locally")
     add_common(parser, output=False)
+    add_engine_options(parser)
     parser.add_argument("--listen", default="127.0.0.1:8787", help="HOST:PORT (default 127.0.0.1:8787)")
     parser.add_argument("--by", default=None, help="who acts from the page (default: the current user)")
     parser.set_defaults(run=run)
@@ -32,8 +33,10 @@ def run(args: argparse.Namespace) -> int:
     except ValueError as error:
         raise ConfigError([str(error)]) from None
 
+    settings = engine_settings(args)
+
     def engine_for(pipeline: Pipeline) -> Engine:
-        return Engine(pipeline, context.store(pipeline), cache_dir=default_cache_dir())
+        return Engine(pipeline, context.store(pipeline), cache_dir=default_cache_dir(), settings=settings)
 
     api = Api(lambda: context.pipelines, engine_for, Trust(local_user=actor(args)))
     routes = Routes(
