@@ -84,6 +84,7 @@ class Api:
     pipelines: Callable[[], list[Pipeline]]
     engine_for: Callable[[Pipeline], Engine]
     trust: Trust
+    acted: Callable[[str, str, bool], None] | None = None  # (pipeline, stage, promoted): the controller reacts
 
     def handle(self, method: str, path: str, headers: dict[str, str], body: bytes) -> Answer:
         identity = self.trust.identify({k.lower(): v for k, v in headers.items()})
@@ -144,10 +145,14 @@ class Api:
         log.info("%s %s into %s by %s%s", action, freight[:64], stage, identity.actor, via, extra={"pipeline": name})
         if action == "approvals":
             approved = engine.approve(freight, stage, identity.actor, reason=reason.strip())
+            if self.acted is not None:
+                self.acted(name, stage, False)
             return Answer.json(
                 201, {"freight": approved.id, "alias": approved.alias, "stage": stage, "by": identity.actor}
             )
         record = engine.promote(freight, stage, identity.actor, hold=True)
+        if self.acted is not None:
+            self.acted(name, stage, True)
         return Answer.json(201, record.to_dict())
 
     def _pipeline(self, name: str) -> Pipeline:

@@ -12,7 +12,7 @@ import pytest
 from freightyard.controller.api import Trust
 from freightyard.controller.server import Answer, HttpServer, Routes
 from freightyard.shared.core.errors import ConfigError
-from freightyard.shared.core.freight import Commit, Freight
+from freightyard.shared.core.freight import Chart, Commit, Freight
 from tests.ui_fixtures import api, call, demo_copy, engine, pipelines
 
 SECRET = "proxy-shared-secret"
@@ -137,16 +137,29 @@ def controller_api(tmp_path: Path, *flags: str) -> Any:
     )
     controller, _ = build(args)
     controller.reload()
-    return controller.routes().api
+    return controller
 
 
 def test_the_controller_serves_the_api_with_the_mounted_secret(tmp_path: Path) -> None:
     (tmp_path / "secret").write_text(SECRET + "\n")
-    handle = controller_api(tmp_path, "--ui-proxy-secret-file", str(tmp_path / "secret"))
+    controller = controller_api(tmp_path, "--ui-proxy-secret-file", str(tmp_path / "secret"))
+    handle = controller.routes().api
     refused = handle("GET", PREFIX, {"argocd-username": "mallory"}, b"")
     assert refused.status == 401
     answer = handle("GET", PREFIX, {k.lower(): v for k, v in ARGO.items()}, b"")
     assert answer.status == 200 and [p["name"] for p in json.loads(answer.body)["pipelines"]] == ["quick-and-dirty"]
+    chart = Freight(
+        origin="grafana", charts=(Chart(repo_url="https://charts.example.com", name="grafana", version="1.2.0"),)
+    )
+    controller.engines["quick-and-dirty"].add_freight(chart)
+    controller.scheduler.pop_due()  # what reload scheduled
+    body = json.dumps({"freight": chart.alias, "reason": "ok"}).encode()
+    approved = handle(
+        "POST", f"{PREFIX}/quick-and-dirty/stages/charts/approvals", {k.lower(): v for k, v in ARGO.items()}, body
+    )
+    assert approved.status == 201
+    assert controller.engines["quick-and-dirty"].state().stages["charts"].approvals[chart.id].by == "argocd:alice"
+    assert ("advance", "quick-and-dirty") in controller.scheduler.pop_due()  # the controller reacts at once
     (tmp_path / "empty").write_text("")
     with pytest.raises(ConfigError, match="the file is empty"):
         controller_api(tmp_path, "--ui-proxy-secret-file", str(tmp_path / "empty"))

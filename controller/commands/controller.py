@@ -243,6 +243,7 @@ def build(args: argparse.Namespace) -> tuple[Controller, tuple[str, int] | None]
         pipelines=lambda: [e.pipeline for e in list(controller.engines.values())],
         engine_for=lambda pipeline: controller.engines[pipeline.name],
         trust=Trust(proxy_secret=_proxy_secret(args.ui_proxy_secret_file)),
+        acted=controller.acted,
     ).handle
     listen = None if args.listen in ("", "off") else _listen(args.listen)
     return controller, listen

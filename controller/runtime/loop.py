@@ -110,6 +110,17 @@ class Controller:
             self.scheduler.trigger(("discover", pipeline.name, warehouse.name))
         self.scheduler.trigger(("advance", pipeline.name))
 
+    def acted(self, pipeline: str, stage: str, promoted: bool) -> None:
+        """After a promotion or approval through the API: refresh Argo CD now, then verify/advance at once."""
+        if promoted:
+            refreshed = self.reconciler.refresher.promoted(pipeline, stage)
+            if refreshed:
+                log.info(
+                    "asked Argo CD to refresh %s", ", ".join(refreshed), extra={"pipeline": pipeline, "stage": stage}
+                )
+        self.scheduler.trigger(("advance", pipeline))
+        self._wake.set()
+
     def trigger(self, found: list[webhooks.Target]) -> None:
         """Discover these warehouses now (webhooks)."""
         for target in found:
