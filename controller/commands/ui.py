@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import argparse
+import sys
 import threading
 
 from freightyard.controller.api import Api, Trust
@@ -47,6 +48,8 @@ def run(args: argparse.Namespace) -> int:
         api=api.handle,
         page=page,
     )
+    if host not in ("127.0.0.1", "::1", "localhost"):
+        print(f"warning: anyone who reaches {host}:{port} acts as {actor(args)} (no login here)", file=sys.stderr)
     with HttpServer(routes, host, port) as server:
         print(f"Freightyard UI on http://{host}:{server.port}/ (acting as {actor(args)}; Ctrl-C stops)", flush=True)
         try:
