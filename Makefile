@@ -3,7 +3,7 @@ VENV ?= .venv
 PY := $(VENV)/bin/python
 export PATH := $(CURDIR)/.tools/bin:$(CURDIR)/$(VENV)/bin:$(PATH)
 
-.PHONY: demo test tools lint unit integration bench images
+.PHONY: demo test tools lint unit integration bench images ui
 
 $(VENV)/.installed: pyproject.toml
 	python3 -m venv $(VENV)
@@ -48,3 +48,9 @@ images:
 	for spec in $(IMAGES); do \
 		docker build --platform linux/amd64 --target "$${spec%%=*}" -t "$${spec#*=}:$(VERSION)" . || exit 1; \
 	done
+
+# The page and the Argo CD extension, from ui/src into controller/ui (package data) and manifests/ui.
+ui:
+	node scripts/build-ui.mjs
+	node --check controller/ui/freightyard-ui.js
+	node --check controller/ui/extension-freightyard.js

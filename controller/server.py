@@ -1,4 +1,5 @@
-"""The controller's small HTTP server: ``/healthz``, ``/readyz``, ``/metrics`` and ``POST /webhooks/<provider>``.
+"""The controller's small HTTP server: ``/healthz``, ``/readyz``, ``/metrics``, ``POST /webhooks/<provider>``
+and, when given, the UI API under ``/api/`` (controller/api.py) and the standalone page's files.
 
 Stdlib ``http.server`` in a daemon thread: a handful of requests a minute does not need more.
 Request bodies are bounded (``MAX_BODY_BYTES``, 413 beyond it; 411 without a length), paths are
@@ -20,6 +21,7 @@ log = logging.getLogger("freightyard.controller")
 MAX_BODY_BYTES = 1024 * 1024  # GitHub caps payloads at 25 MB but pushes are tiny; 1 MiB is plenty
 DRAIN_LIMIT_BYTES = 8 * MAX_BODY_BYTES  # refused bodies up to this size are read and dropped
 WEBHOOK_PREFIX = "/webhooks/"
+API_PREFIX = "/api/"
 
 
 @dataclass(frozen=True)
@@ -41,6 +43,8 @@ class Routes:
     ready: Callable[[], Answer]
     metrics: Callable[[], Answer]
     webhook: Callable[[str, dict[str, str], dict[str, str], bytes], Answer]
+    api: Callable[[str, str, dict[str, str], bytes], Answer] | None = None  # method, path, headers, body
+    page: Callable[[str], Answer | None] | None = None  # static files of the standalone page
 
 
 class _Handler(BaseHTTPRequestHandler):
@@ -59,12 +63,17 @@ class _Handler(BaseHTTPRequestHandler):
             self._send(self.routes.ready())
         elif path == "/metrics":
             self._send(self.routes.metrics())
+        elif path.startswith(API_PREFIX) and self.routes.api is not None:
+            self._send(self._call_api("GET", path, b""))
+        elif self.routes.page is not None and (page := self.routes.page(path)) is not None:
+            self._send(page)
         else:
             self._send(Answer.json(404, {"error": f"no route {path[:100]}"}))
 
     def do_POST(self) -> None:
         split = urlsplit(self.path)
-        if not split.path.startswith(WEBHOOK_PREFIX):
+        api = split.path.startswith(API_PREFIX) and self.routes.api is not None
+        if not split.path.startswith(WEBHOOK_PREFIX) and not api:
             self._send(Answer.json(404, {"error": f"no route {split.path[:100]}"}))
             return
         length = self.headers.get("Content-Length")
@@ -76,6 +85,9 @@ class _Handler(BaseHTTPRequestHandler):
             self._send(Answer.json(413, {"error": f"body over {MAX_BODY_BYTES} bytes"}))
             return
         body = self.rfile.read(int(length))
+        if api:
+            self._send(self._call_api("POST", split.path, body))
+            return
         headers = {k.lower(): v for k, v in self.headers.items()}
         query = {k: v[0] for k, v in parse_qs(split.query).items() if v}
         provider = split.path[len(WEBHOOK_PREFIX) :].strip("/")
@@ -85,6 +97,16 @@ class _Handler(BaseHTTPRequestHandler):
             log.exception("webhook handler failed")
             answer = Answer.json(500, {"error": "internal error"})
         self._send(answer)
+
+    def _call_api(self, method: str, path: str, body: bytes) -> Answer:
+        if self.routes.api is None:
+            return Answer.json(404, {"message": f"no route {path[:100]}"})
+        headers = {k.lower(): v for k, v in self.headers.items()}
+        try:
+            return self.routes.api(method, path, headers, body)
+        except Exception:  # a bug: log it with its traceback, answer 500 without it
+            log.exception("api handler failed")
+            return Answer.json(500, {"message": "internal error"})
 
     def _drain(self, length: int) -> None:
         """Read and drop a refused body (bounded), so the sender gets our 413 instead of a reset."""

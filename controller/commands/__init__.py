@@ -14,4 +14,5 @@ COMMANDS = (
     "render",
     "demo",
     "controller",
+    "ui",
 )

@@ -17,6 +17,7 @@ from collections.abc import Callable
 from pathlib import Path
 from types import FrameType
 
+from freightyard.controller.api import Api, Trust
 from freightyard.controller.leader import Always, Elector, FileLockElector, LeaseElector, default_identity
 from freightyard.controller.metrics import Metrics
 from freightyard.controller.options import (
@@ -150,6 +151,12 @@ def register(sub: argparse._SubParsersAction) -> None:  # type: ignore[type-arg]
         default=int(_env("FREIGHTYARD_VERIFY_WORKERS", "8")),
         help="verifications running at once, beside the reconcile workers (default 8)",
     )
+    p.add_argument(
+        "--ui-proxy-secret-file",
+        default=_env("FREIGHTYARD_UI_PROXY_SECRET_FILE"),
+        help="file holding the secret Argo CD's proxy extension sends (manifests/ui); enables /api/v1 "
+        "(or env FREIGHTYARD_UI_PROXY_SECRET; without either the API answers 403)",
+    )
     add_source_options(p)
     p.add_argument("--once", action="store_true", help="one pass over every pipeline, then exit (1 on errors)")
     p.set_defaults(run=run)
@@ -232,8 +239,27 @@ def build(args: argparse.Namespace) -> tuple[Controller, tuple[str, int] | None]
         secrets=Secrets.load(directory=args.webhook_secrets_dir),
         settings=loop_settings,
     )
+    controller.api = Api(
+        pipelines=lambda: [e.pipeline for e in list(controller.engines.values())],
+        engine_for=lambda pipeline: controller.engines[pipeline.name],
+        trust=Trust(proxy_secret=_proxy_secret(args.ui_proxy_secret_file)),
+        acted=controller.acted,
+    ).handle
     listen = None if args.listen in ("", "off") else _listen(args.listen)
     return controller, listen
+
+
+def _proxy_secret(path: str) -> str:
+    """The proxy extension's shared secret, from a mounted Secret file or the environment; never from argv."""
+    if path:
+        try:
+            secret = Path(path).read_text(encoding="utf-8")[:4096].strip()
+        except OSError as error:
+            raise ConfigError([f"--ui-proxy-secret-file {path}: {error.strerror}; mount the Secret there"]) from None
+        if not secret:
+            raise ConfigError([f"--ui-proxy-secret-file {path}: the file is empty; put the shared secret in it"])
+        return secret
+    return os.environ.get("FREIGHTYARD_UI_PROXY_SECRET", "").strip()
 
 
 def _listen(text: str) -> tuple[str, int]:

@@ -207,6 +207,8 @@ class Demo:
         say("\n# 11. Where everything is now.")
         self.run("status")
         say(f"\nState (a ConfigMap document): {self.workdir / 'state' / 'freightyard-guestbook.yaml'}")
+        say("\nSee the pipeline as a graph (then open the printed address):")
+        say(f"  freightyard ui -f {self.repo / 'pipelines'} --state file:{self.workdir / 'state'}")
 
     def _render_prod(self) -> None:
         self.say("\n# What prod's Application renders (exactly the CMP's output): the image pinned by digest.")

@@ -77,6 +77,7 @@ class Controller:
         self.settings = settings or Settings()
         self.monotonic = monotonic
         self.engines: dict[str, Engine] = {}
+        self.api: Callable[[str, str, dict[str, str], bytes], Answer] | None = None  # the UI API, when enabled
         self.leader = False
         self._wake = threading.Event()
         self._lock = threading.Lock()
@@ -108,6 +109,17 @@ class Controller:
         for warehouse in pipeline.warehouses:
             self.scheduler.trigger(("discover", pipeline.name, warehouse.name))
         self.scheduler.trigger(("advance", pipeline.name))
+
+    def acted(self, pipeline: str, stage: str, promoted: bool) -> None:
+        """After a promotion or approval through the API: refresh Argo CD now, then verify/advance at once."""
+        if promoted:
+            refreshed = self.reconciler.refresher.promoted(pipeline, stage)
+            if refreshed:
+                log.info(
+                    "asked Argo CD to refresh %s", ", ".join(refreshed), extra={"pipeline": pipeline, "stage": stage}
+                )
+        self.scheduler.trigger(("advance", pipeline))
+        self._wake.set()
 
     def trigger(self, found: list[webhooks.Target]) -> None:
         """Discover these warehouses now (webhooks)."""
@@ -245,7 +257,7 @@ class Controller:
     # ----------------------------------------------------------------- HTTP
 
     def routes(self) -> Routes:
-        return Routes(health=self.health, ready=self.ready, metrics=self._metrics, webhook=self.webhook)
+        return Routes(health=self.health, ready=self.ready, metrics=self._metrics, webhook=self.webhook, api=self.api)
 
     def health(self) -> Answer:
         age = self.monotonic() - self._ticked
