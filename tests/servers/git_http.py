@@ -118,6 +118,7 @@ class _GitCGIHandler(BaseHTTPRequestHandler):
     password: str | None = None
     anonymous_read: bool = False
     git_binary: str = "git"
+    served: list[int]  # requests seen (one shared cell per server): the scale bench counts remote traffic
 
     def log_message(self, format: str, *args: object) -> None:
         return  # keep test output quiet
@@ -160,6 +161,7 @@ class _GitCGIHandler(BaseHTTPRequestHandler):
         self.wfile.write(body)
 
     def _handle(self) -> None:
+        self.served[0] += 1
         try:
             body = self._read_body()
         except ValueError as exc:
@@ -254,6 +256,7 @@ class GitHttpServer(ServesInThread):
         self.root.mkdir(parents=True, exist_ok=True)
         self.username = username
         self.password = password
+        self._served = [0]
         handler = type(
             "BoundGitCGIHandler",
             (_GitCGIHandler,),
@@ -263,9 +266,15 @@ class GitHttpServer(ServesInThread):
                 "password": password,
                 "anonymous_read": anonymous_read,
                 "git_binary": git_path(),
+                "served": self._served,
             },
         )
         self._server = InProcessHTTPServer(handler, name="git-http")
+
+    @property
+    def requests_served(self) -> int:
+        """HTTP requests answered so far (every ref check, fetch and push)."""
+        return self._served[0]
 
     @property
     def port(self) -> int:

@@ -88,6 +88,13 @@ class Registry:
         return f"http://{self.host}"
 
     @property
+    def requests_served(self) -> int:
+        """Requests that reached the registry through the paging proxy (needs ``paginate_tags=True``)."""
+        if self._proxy is None:
+            raise RuntimeError("requests_served needs Registry(paginate_tags=True): the proxy counts them")
+        return self._proxy.requests_served
+
+    @property
     def username(self) -> str | None:
         """First configured user (None for anonymous registries)."""
         return next(iter(self.users), None)

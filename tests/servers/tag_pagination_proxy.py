@@ -35,11 +35,13 @@ class _ProxyHandler(BaseHTTPRequestHandler):
     protocol_version = "HTTP/1.1"
     upstream_host: str = ""
     upstream_port: int = 0
+    served: list[int]  # requests forwarded (one shared cell per proxy): the scale bench counts registry traffic
 
     def log_message(self, format: str, *args: object) -> None:
         return
 
     def _forward(self) -> None:
+        self.served[0] += 1
         try:
             body = read_request_body(self)
         except ValueError:
@@ -114,10 +116,18 @@ class TagPaginationProxy(ServesInThread):
     """Context manager: http://127.0.0.1:PORT proxying to upstream host:port with tag paging."""
 
     def __init__(self, upstream_host: str, upstream_port: int) -> None:
+        self._served = [0]
         handler = type(
-            "BoundProxyHandler", (_ProxyHandler,), {"upstream_host": upstream_host, "upstream_port": upstream_port}
+            "BoundProxyHandler",
+            (_ProxyHandler,),
+            {"upstream_host": upstream_host, "upstream_port": upstream_port, "served": self._served},
         )
         self._server = InProcessHTTPServer(handler, name="tag-pagination-proxy")
+
+    @property
+    def requests_served(self) -> int:
+        """Requests forwarded so far."""
+        return self._served[0]
 
     @property
     def port(self) -> int:
