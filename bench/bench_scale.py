@@ -161,7 +161,7 @@ def main() -> int:
                     idle = 100 * (cpu_seconds(process.pid) - cpu0) / elapsed
                     per_interval = (served(git, registry) - requests0) * interval / elapsed
                     rss = rss_mib(process.pid)
-                    with urllib.request.urlopen(f"http://127.0.0.1:{port}/metrics", timeout=5) as reply:  # noqa: S310
+                    with urllib.request.urlopen(f"http://127.0.0.1:{port}/metrics", timeout=5) as reply:
                         metrics_size = len(reply.read())
                     stop_at = time.monotonic()
                     process.send_signal(signal.SIGTERM)

@@ -41,8 +41,10 @@ from freightyard.controller.webhooks import Secrets
 from freightyard.shared.core.errors import ConfigError
 from freightyard.shared.core.model import Pipeline
 from freightyard.shared.engine.promotion import Engine
+from freightyard.shared.engine.sharing import SharedSources
 from freightyard.shared.kube.client import KubeApi
 from freightyard.shared.kube.configmaps import list_configmaps
+from freightyard.shared.sources import limits as host_limits
 from freightyard.shared.sources.git import default_cache_dir
 from freightyard.shared.stores.factory import store_from_spec
 
@@ -157,6 +159,24 @@ def register(sub: argparse._SubParsersAction) -> None:  # type: ignore[type-arg]
         help="file holding the secret Argo CD's proxy extension sends (manifests/ui); enables /api/v1 "
         "(or env FREIGHTYARD_UI_PROXY_SECRET; without either the API answers 403)",
     )
+    p.add_argument(
+        "--host-concurrency",
+        type=int,
+        default=int(_env("FREIGHTYARD_HOST_CONCURRENCY", "8")),
+        help="requests in flight per registry/git host (default 8, env FREIGHTYARD_HOST_CONCURRENCY)",
+    )
+    p.add_argument(
+        "--host-rate",
+        type=float,
+        default=float(_env("FREIGHTYARD_HOST_RATE", "50")),
+        help="requests per second per host, token bucket; 0 unlimited (default 50, env FREIGHTYARD_HOST_RATE)",
+    )
+    p.add_argument(
+        "--host-burst",
+        type=int,
+        default=int(_env("FREIGHTYARD_HOST_BURST", "100")),
+        help="token bucket size per host (default 100, env FREIGHTYARD_HOST_BURST)",
+    )
     add_source_options(p)
     p.add_argument("--once", action="store_true", help="one pass over every pipeline, then exit (1 on errors)")
     p.set_defaults(run=run)
@@ -212,10 +232,19 @@ def build(args: argparse.Namespace) -> tuple[Controller, tuple[str, int] | None]
             refresh_namespaces(args.argocd_namespaces, settings.argocd_namespace),
             on_result=lambda kind, result: metrics.refreshes.labels(kind, result).inc(),
         )
+    host_limits.configure(
+        host_limits.Limits(
+            concurrency=max(1, args.host_concurrency), rate=max(0.0, args.host_rate), burst=max(1, args.host_burst)
+        )
+    )
     factory = sources_from(args)
     verifications = verify.Inline() if args.once else verify.Background(max(1, args.verify_workers))
     reconciler = Reconciler(
-        SerializedSources(factory), metrics, refresher, verify_poll_s=args.verify_poll, verifications=verifications
+        SharedSources(SerializedSources(factory)),
+        metrics,
+        refresher,
+        verify_poll_s=args.verify_poll,
+        verifications=verifications,
     )
     state_spec = args.state
 

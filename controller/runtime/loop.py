@@ -27,6 +27,7 @@ from freightyard.controller.server import Answer, Routes
 from freightyard.shared.core.errors import FreightyardError, SourceError
 from freightyard.shared.core.model import Pipeline
 from freightyard.shared.engine.promotion import Engine
+from freightyard.shared.engine.sharing import SharedSources
 
 log = logging.getLogger("freightyard.controller")
 RETRY_AFTER_ERROR_S = 30.0
@@ -173,11 +174,15 @@ class Controller:
             log.error("cannot load pipelines: %s", error)
 
     def _dispatch(self, pool: concurrent.futures.Executor) -> None:
+        """Hand due pipelines to idle workers; the rest wait here (not in the pool's queue), so a
+        stop only waits for the tasks actually running."""
         for key in self.scheduler.pop_due():
             if isinstance(key, tuple) and len(key) >= 2:
                 self._pending.setdefault(str(key[1]), set()).add(key)
         with self._lock:
             for name in list(self._pending):
+                if len(self._busy) >= self.settings.workers:
+                    break
                 if name in self._busy:
                     continue
                 keys = self._pending.pop(name)
@@ -207,7 +212,8 @@ class Controller:
             interval = self.settings.interval_s or warehouse.interval_seconds
             extra = {"pipeline": pipeline.name, "warehouse": warehouse.name}
             try:
-                self.reconciler.discover(engine, warehouse)
+                # An answer another pipeline got less than (a jittered) interval ago is as fresh as our own poll.
+                self.reconciler.discover(engine, warehouse, interval * (1.0 - self.scheduler.jitter))
             except SourceError as error:
                 ok = False
                 delay = self.scheduler.failed(key, interval)
@@ -296,6 +302,15 @@ class Controller:
                     "error": "this replica is not the leader; retry (the Service routes to the "
                     "ready replica, which is the leader)"
                 },
+            )
+        if isinstance(self.reconciler.sources, SharedSources):
+            by_name = {p.name: p for p in pipelines}
+            self.reconciler.sources.invalidate(
+                sub.repo_url
+                for target in found
+                for warehouse in by_name[target.pipeline].warehouses
+                if warehouse.name == target.warehouse
+                for sub in warehouse.subscriptions
             )
         self.trigger(found)
         self.metrics.webhooks.labels(provider, "triggered" if found else "unmatched").inc()

@@ -25,6 +25,7 @@ from freightyard.shared.core.model import Stage, Warehouse
 from freightyard.shared.core.state import FAILED, PromotionRecord, State, parse_time
 from freightyard.shared.engine.discovery import discover
 from freightyard.shared.engine.promotion import PENDING, Engine
+from freightyard.shared.engine.sharing import SharedSources
 from freightyard.shared.sources.base import SourceFactory
 
 log = logging.getLogger("freightyard.controller")
@@ -64,13 +65,17 @@ class Reconciler:
     _lock: threading.Lock = field(default_factory=threading.Lock)
     _warned: set[tuple[str, str]] = field(default_factory=set)
 
-    def discover(self, engine: Engine, warehouse: Warehouse) -> str:
-        """Discover one warehouse and add new freight; returns new|unchanged|none; raises SourceError."""
+    def discover(self, engine: Engine, warehouse: Warehouse, max_age_s: float = 0.0) -> str:
+        """Discover one warehouse and add new freight; returns new|unchanged|none; raises SourceError.
+
+        With shared sources, answers up to ``max_age_s`` old (another pipeline asked) are reused.
+        """
         pipeline = engine.pipeline.name
         known = engine.state().freight.keys()
         started = self.monotonic()
+        sources = self.sources.within(max_age_s) if isinstance(self.sources, SharedSources) else self.sources
         try:
-            found = discover(warehouse, self.sources, known)
+            found = discover(warehouse, sources, known)
         finally:
             self.metrics.discovery_duration.observe(self.monotonic() - started)
         extra = {"pipeline": pipeline, "warehouse": warehouse.name}

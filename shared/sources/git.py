@@ -11,6 +11,7 @@ about an unchanged repository runs no ``git log`` at all.
 
 from __future__ import annotations
 
+import contextlib
 import hashlib
 import json
 import os
@@ -262,7 +263,8 @@ class GitCliSource:
                 "(use NewestFromBranch, SemVer, Lexical or NewestTag)"
             )
         if len(self._memo) >= MEMO_SIZE:
-            self._memo.pop(next(iter(self._memo)))
+            with contextlib.suppress(KeyError, RuntimeError, StopIteration):  # another thread (other repo) pruned
+                self._memo.pop(next(iter(self._memo)))
         self._memo[key] = found
         return list(found)
 

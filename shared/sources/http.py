@@ -18,6 +18,7 @@ import requests
 
 from freightyard.shared.core.errors import SourceError
 from freightyard.shared.core.redact import redact
+from freightyard.shared.sources import limits as host_limits
 
 RETRYABLE = frozenset({429, 500, 502, 503, 504})
 MAX_BODY = 64 * 1024 * 1024  # a tag list, index.yaml or config blob larger than this is refused
@@ -117,7 +118,11 @@ def retry_delay(
 
 @dataclass
 class HttpClient:
-    """Retries 429/5xx up to ``retries`` times, waiting at most ``max_wait`` seconds in all."""
+    """Retries 429/5xx up to ``retries`` times, waiting at most ``max_wait`` seconds in all.
+
+    Every request passes the per-host limits (``limits``, default the process-wide ones); a
+    ``Retry-After`` pauses the whole host, not just this request.
+    """
 
     transport: Transport = field(default_factory=RequestsTransport)
     timeout: float = 30.0
@@ -125,6 +130,7 @@ class HttpClient:
     max_wait: float = 60.0
     sleep: Callable[[float], None] = field(default=time.sleep, repr=False)
     requests_sent: int = 0
+    limits: host_limits.HostLimits | None = field(default=None, repr=False)
 
     def send(self, method: str, url: str, headers: Mapping[str, str] | None = None, *, verify: bool = True) -> Response:
         waited = 0.0
@@ -132,7 +138,12 @@ class HttpClient:
         while True:
             attempt += 1
             self.requests_sent += 1
-            reply = self.transport.send(method, url, headers or {}, self.timeout, verify)
+            host = host_limits.host_of(url)
+            limits = self.limits or host_limits.shared()
+            with limits.slot(host):
+                reply = self.transport.send(method, url, headers or {}, self.timeout, verify)
+            if reply.status in RETRYABLE and reply.header("retry-after"):
+                limits.pause(host, retry_delay(attempt, reply.header("retry-after")))
             if reply.status not in RETRYABLE or attempt > self.retries:
                 return reply
             delay = retry_delay(attempt, reply.header("retry-after"))
