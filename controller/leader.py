@@ -12,6 +12,7 @@ from __future__ import annotations
 import contextlib
 import datetime as dt
 import fcntl
+import hashlib
 import logging
 import os
 import socket
@@ -141,3 +142,107 @@ class FileLockElector:
         if self._fd is not None:
             os.close(self._fd)  # closing releases the lock
             self._fd = None
+
+
+SHARD_LABEL = "freightyard.io/shard-group"
+
+
+def rendezvous_owner(pipeline: str, members: list[str]) -> str:
+    """The member with the highest hash of (member, pipeline): a member change moves only its share."""
+    return max(members, key=lambda m: hashlib.sha256(f"{m}\n{pipeline}".encode()).digest())
+
+
+@dataclass
+class ShardElector:
+    """Several active replicas: each holds a Lease of its own; live Leases are the member set.
+
+    ``ensure()`` renews this replica's Lease (``<group>-<hash of identity>``, labelled with the
+    group) and lists the group's unexpired Leases. A pipeline belongs to the member the rendezvous
+    hash picks. A dead replica's Lease expires after ``duration_s`` and the survivors pick its
+    pipelines up at their next ``ensure`` (it stopped acting earlier: ``renew_deadline_s``). When a
+    member joins, pipelines that move *from a live member* to this one are held back for
+    ``handoff_s`` (the former owner notices at its own next ``ensure`` and stops dispatching them);
+    the conflict-checked state write stays the last guard. A replica that cannot renew its Lease
+    for ``renew_deadline_s`` owns nothing.
+    """
+
+    api_factory: Callable[[], KubeApi]
+    namespace: str
+    group: str = "freightyard-controller"
+    identity: str = field(default_factory=default_identity)
+    duration_s: int = 15
+    renew_deadline_s: float = 10.0
+    handoff_s: float = 4.0
+    clock: Callable[[], dt.datetime] = now_utc
+    monotonic: Callable[[], float] = time.monotonic
+    members: list[str] = field(default_factory=list)
+    _renewed_at: float | None = None
+    _previous: list[str] = field(default_factory=list)
+    _changed_at: float = -1e18
+
+    @property
+    def description(self) -> str:
+        return f"shard member of {self.namespace}/{self.group} as {self.identity}"
+
+    @property
+    def lease_name(self) -> str:
+        digest = hashlib.sha256(self.identity.encode()).hexdigest()[:12]
+        return f"{self.group}-{digest}"[:63]
+
+    def ensure(self) -> bool:
+        try:
+            api = self.api_factory()
+            now = self.clock()
+            held = leases.try_acquire(
+                api,
+                self.namespace,
+                self.lease_name,
+                self.identity,
+                duration_s=self.duration_s,
+                now=now,
+                labels={SHARD_LABEL: self.group},
+            )
+            members = leases.live_holders(api, self.namespace, f"{SHARD_LABEL}={self.group}", now) if held else []
+        except FreightyardError as error:
+            log.warning("shard membership: cannot reach the Leases in %s: %s", self.namespace, error)
+            if self._renewed_at is not None and self.monotonic() - self._renewed_at < self.renew_deadline_s:
+                return True  # a blip: keep the last member set for a while
+            self._renewed_at = None
+            self.members = []
+            return False
+        if not held:
+            self._renewed_at = None
+            self.members = []
+            return False
+        if self.identity not in members:
+            members = sorted({*members, self.identity})
+        if members != self.members:
+            log.info("shard members: %s", ", ".join(members))
+            self._previous = self.members or members
+            self._changed_at = self.monotonic()
+            self.members = members
+        self._renewed_at = self.monotonic()
+        return True
+
+    def owns(self, pipeline: str) -> bool:
+        """True when this replica drives ``pipeline`` now."""
+        if not self.members or rendezvous_owner(pipeline, self.members) != self.identity:
+            return False
+        if self.monotonic() - self._changed_at >= self.handoff_s:
+            return True
+        # Just after a change, until the handoff passes: what we owned before, or what a departed
+        # member owned (its Lease expired, so it stopped acting before that: renew_deadline_s < duration_s).
+        before = rendezvous_owner(pipeline, self._previous) if self._previous else ""
+        return before == self.identity or before not in self.members
+
+    def settling(self) -> bool:
+        """True while pipelines gained by the last member change are still held back."""
+        return self.monotonic() - self._changed_at < self.handoff_s
+
+    def release(self) -> None:
+        if self._renewed_at is None:
+            return
+        self._renewed_at = None
+        self.members = []
+        with contextlib.suppress(FreightyardError):
+            leases.release(self.api_factory(), self.namespace, self.lease_name, self.identity)

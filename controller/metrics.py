@@ -32,6 +32,8 @@ class Metrics:
     discovery_duration: Histogram
     pipelines: Gauge
     leader: Gauge
+    shard_members: Gauge
+    shard_pipelines: Gauge
 
     @classmethod
     def create(cls) -> Metrics:
@@ -79,6 +81,8 @@ class Metrics:
             ),
             pipelines=Gauge(PREFIX + "pipelines", "Pipelines currently loaded", registry=r),
             leader=Gauge(PREFIX + "leader", "1 while this replica is the leader", registry=r),
+            shard_members=Gauge(PREFIX + "shard_members", "Live controller replicas sharing the pipelines", registry=r),
+            shard_pipelines=Gauge(PREFIX + "shard_pipelines", "Pipelines this replica drives", registry=r),
         )
 
     def exposition(self) -> tuple[bytes, str]:

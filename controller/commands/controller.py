@@ -18,7 +18,14 @@ from pathlib import Path
 from types import FrameType
 
 from freightyard.controller.api import Api, Trust
-from freightyard.controller.leader import Always, Elector, FileLockElector, LeaseElector, default_identity
+from freightyard.controller.leader import (
+    Always,
+    Elector,
+    FileLockElector,
+    LeaseElector,
+    ShardElector,
+    default_identity,
+)
 from freightyard.controller.metrics import Metrics
 from freightyard.controller.options import (
     DEFAULT_STATE,
@@ -93,9 +100,11 @@ def register(sub: argparse._SubParsersAction) -> None:  # type: ignore[type-arg]
     )
     p.add_argument(
         "--leader-election",
-        choices=("auto", "lease", "file", "none"),
+        choices=("auto", "lease", "shard", "file", "none"),
         default=_env("FREIGHTYARD_LEADER_ELECTION", "auto"),
-        help="auto: a Lease when state is in ConfigMaps, else a file lock beside the state",
+        help="auto: a Lease when state is in ConfigMaps, else a file lock beside the state; shard: every "
+        "replica is active, holding a Lease of its own (named after --lease-name), pipelines split among "
+        "the live ones by rendezvous hashing",
     )
     p.add_argument("--lease-namespace", default=_env("FREIGHTYARD_LEASE_NAMESPACE", _env("POD_NAMESPACE", "argocd")))
     p.add_argument("--lease-name", default=_env("FREIGHTYARD_LEASE_NAME", "freightyard-controller"))
@@ -310,6 +319,15 @@ def _elector(args: argparse.Namespace, kube: Callable[[], KubeApi], uses_configm
         mode = "lease" if uses_configmaps else "file"
     if mode == "none":
         return Always()
+    if mode == "shard":
+        return ShardElector(
+            kube,
+            args.lease_namespace,
+            args.lease_name,
+            args.identity,
+            duration_s=args.lease_duration,
+            renew_deadline_s=args.lease_duration * 2 / 3,
+        )
     if mode == "lease":
         return LeaseElector(
             kube,

@@ -18,7 +18,7 @@ from collections.abc import Callable, Hashable
 from dataclasses import dataclass
 
 from freightyard.controller import webhooks
-from freightyard.controller.leader import Elector
+from freightyard.controller.leader import Elector, ShardElector
 from freightyard.controller.metrics import Metrics
 from freightyard.controller.pipelines_source import PipelineSet
 from freightyard.controller.runtime.reconcile import Reconciler
@@ -85,11 +85,14 @@ class Controller:
         self._pending: dict[str, set[Hashable]] = {}
         self._busy: set[str] = set()
         self._ticked = monotonic()
+        # Sharding (an elector with ``owns``): the pipelines this replica drives now, and what that was computed from.
+        self._owned: set[str] | None = set() if isinstance(elector, ShardElector) else None
+        self._owned_from: tuple[object, ...] = ()
 
     # ----------------------------------------------------------------- pipelines
 
     def reload(self) -> None:
-        """Re-read pipeline definitions; new or changed ones are discovered at once."""
+        """Re-read pipeline definitions; new or changed ones are discovered at once (if this replica owns them)."""
         loaded = self.pipelines.load()
         with self._lock:
             for name in [n for n in self.engines if n not in loaded]:
@@ -144,6 +147,7 @@ class Controller:
                 if self.leader:
                     if now >= next_reload:
                         self._safe_reload()
+                        self._update_shard()
                         next_reload = now + self.settings.reload_s
                     self._dispatch(pool)
                 waits = [self.settings.tick_s, next_election - now]
@@ -162,10 +166,37 @@ class Controller:
         self.metrics.leader.set(1 if self.leader else 0)
         if self.leader and not was:
             self._safe_reload()
-            with self._lock:
-                pipelines = [e.pipeline for e in self.engines.values()]
-            for pipeline in pipelines:
-                self._trigger_all(pipeline)
+            if not isinstance(self.elector, ShardElector):
+                with self._lock:
+                    pipelines = [e.pipeline for e in self.engines.values()]
+                for pipeline in pipelines:
+                    self._trigger_all(pipeline)
+        self._update_shard()
+
+    def _update_shard(self) -> None:
+        """Recompute which pipelines this replica owns when members, the handoff or the pipelines changed;
+        gained pipelines are discovered at once, lost ones dropped from the schedule."""
+        elector = self.elector
+        if not isinstance(elector, ShardElector):
+            return
+        with self._lock:
+            names = tuple(sorted(self.engines))
+            basis = (tuple(elector.members), elector.settling(), names)
+            if basis == self._owned_from:
+                return
+            owned = {name for name in names if elector.owns(name)}
+            before = self._owned or set()
+            self._owned, self._owned_from = owned, basis
+            gained = [self.engines[n].pipeline for n in owned - before]
+            for name in before - owned:
+                self.scheduler.forget(functools.partial(_belongs_to, name))
+                self._pending.pop(name, None)
+        for pipeline in gained:
+            self._trigger_all(pipeline)
+        self.metrics.shard_members.set(len(elector.members))
+        self.metrics.shard_pipelines.set(len(owned))
+        if gained or len(before) != len(owned):
+            log.info("shard: %d of %d pipelines here (%d members)", len(owned), len(names), len(elector.members))
 
     def _safe_reload(self) -> None:
         try:
@@ -187,8 +218,8 @@ class Controller:
                     continue
                 keys = self._pending.pop(name)
                 engine = self.engines.get(name)
-                if engine is None:
-                    continue
+                if engine is None or (self._owned is not None and name not in self._owned):
+                    continue  # another replica's pipeline: it is triggered again if it moves here
                 self._busy.add(name)
                 pool.submit(self._task, engine, keys)
 
@@ -274,7 +305,19 @@ class Controller:
         )
 
     def ready(self) -> Answer:
-        """Ready only while leading: the Service then sends webhooks to the replica that acts on them."""
+        """Ready only while leading (sharded: while holding its own Lease): the Service then sends
+        webhooks to a replica that acts on them."""
+        if isinstance(self.elector, ShardElector):
+            body: dict[str, object] = {
+                "leader": self.leader,
+                "shard": {
+                    "members": list(self.elector.members),
+                    "pipelines": len(self._owned or ()),
+                    "of": len(self.engines),
+                    "settling": self.elector.settling(),
+                },
+            }
+            return Answer.json(200 if self.leader else 503, body)
         return Answer.json(200 if self.leader else 503, {"leader": self.leader})
 
     def _metrics(self) -> Answer:

@@ -15,6 +15,7 @@ import threading
 import time
 from collections.abc import Callable
 from dataclasses import dataclass, field
+from typing import Any
 
 from freightyard.controller.metrics import Metrics
 from freightyard.controller.runtime import autopromote, verify
@@ -22,7 +23,7 @@ from freightyard.controller.runtime.refresh import NoRefresh, Refresher
 from freightyard.controller.runtime.schedule import Backoff
 from freightyard.shared.core.errors import FreightyardError, MechanismError, NotEligibleError
 from freightyard.shared.core.model import Stage, Warehouse
-from freightyard.shared.core.state import FAILED, PromotionRecord, State, parse_time
+from freightyard.shared.core.state import FAILED, PromotionRecord, State, parse_time, state_from_document
 from freightyard.shared.engine.discovery import discover
 from freightyard.shared.engine.promotion import PENDING, Engine
 from freightyard.shared.engine.sharing import SharedSources
@@ -64,6 +65,25 @@ class Reconciler:
     _retries: dict[tuple[str, str], _Retry] = field(default_factory=dict)
     _lock: threading.Lock = field(default_factory=threading.Lock)
     _warned: set[tuple[str, str]] = field(default_factory=set)
+    _states: dict[str, tuple[Any, State]] = field(default_factory=dict)  # pipeline -> (data as read, parsed)
+
+    def state(self, engine: Engine) -> State:
+        """``engine.state()``, parsed only when the stored ``data`` changed since this pipeline's last read.
+
+        Idle pipelines are read every interval; the read is cheap, turning ``data`` back into a
+        ``State`` is not. Nothing here mutates a ``State`` it is given, so one may be reused.
+        """
+        document = engine.store.read().document
+        data = (document or {}).get("data")
+        name = engine.pipeline.name
+        with self._lock:
+            memo = self._states.get(name)
+        if memo is not None and data is not None and memo[0] == data:
+            return memo[1]
+        state = state_from_document(document)
+        with self._lock:
+            self._states[name] = (data, state)
+        return state
 
     def discover(self, engine: Engine, warehouse: Warehouse, max_age_s: float = 0.0) -> str:
         """Discover one warehouse and add new freight; returns new|unchanged|none; raises SourceError.
@@ -71,7 +91,7 @@ class Reconciler:
         With shared sources, answers up to ``max_age_s`` old (another pipeline asked) are reused.
         """
         pipeline = engine.pipeline.name
-        known = engine.state().freight.keys()
+        known = self.state(engine).freight.keys()
         started = self.monotonic()
         sources = self.sources.within(max_age_s) if isinstance(self.sources, SharedSources) else self.sources
         try:
@@ -101,16 +121,16 @@ class Reconciler:
         """Verify pending stages and auto-promote until nothing changes; refresh Argo CD after promotions."""
         promoted: list[PromotionRecord] = []
         wake: list[float] = []
-        state = engine.state()
+        state = self.state(engine)
         for _ in range(2 * len(engine.pipeline.stages) + 2):  # each round moves freight one stage at most
             changed = self._verify_pending(engine, state, wake)
             if changed:
-                state = engine.state()
+                state = self.state(engine)
             records = self._auto_promote(engine, state, wake)
             promoted += records
             if not (changed or records):
                 break
-            state = engine.state()
+            state = self.state(engine)
         now = engine.clock()
         for stage in autopromote.auto_stages(engine.pipeline):
             for end in (
@@ -220,7 +240,7 @@ class Reconciler:
             log.warning("verification of %s failed to run: %s", stage.name, error, extra=extra)
             wake.append(self.verify_poll_s)
             return False
-        after = engine.state().stages.get(stage.name)
+        after = self.state(engine).stages.get(stage.name)
         mark = after.verifications.get(freight_id) if after else None
         if mark is not None and mark.phase != PENDING:  # the runner recorded it itself
             self.metrics.verifications.labels(pipeline, stage.name, mark.phase).inc()
@@ -250,6 +270,7 @@ class Reconciler:
         with self._lock:
             for key in [k for k in self._retries if k[0] == pipeline]:
                 del self._retries[key]
+            self._states.pop(pipeline, None)
 
 
 def _release(state: State, stage: str, held: str) -> None:

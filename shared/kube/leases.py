@@ -23,12 +23,24 @@ GROUP, VERSION, PLURAL = "coordination.k8s.io", "v1", "leases"
 RESOURCE = f"{PLURAL}.{GROUP}"
 
 
-def try_acquire(api: KubeApi, namespace: str, name: str, holder: str, *, duration_s: int, now: dt.datetime) -> bool:
-    """Become (or stay) the holder: create if missing, renew if ours, take over if expired; False if lost."""
+def try_acquire(
+    api: KubeApi,
+    namespace: str,
+    name: str,
+    holder: str,
+    *,
+    duration_s: int,
+    now: dt.datetime,
+    labels: dict[str, str] | None = None,
+) -> bool:
+    """Become (or stay) the holder: create if missing, renew if ours, take over if expired; False if lost.
+
+    ``labels`` go on a Lease this call creates (shard members find each other by them).
+    """
     lease = get_lease(api, namespace, name)
     try:
         if lease is None:
-            _create(api, namespace, name, _spec(holder, duration_s, now, now, transitions=0))
+            _create(api, namespace, name, _spec(holder, duration_s, now, now, transitions=0), labels)
             return True
         spec = lease.get("spec") or {}
         current = spec.get("holderIdentity") or ""
@@ -114,11 +126,34 @@ def _spec(holder: str, duration_s: int, acquired: dt.datetime, renewed: dt.datet
     }
 
 
-def _create(api: KubeApi, namespace: str, name: str, spec: JsonDict) -> JsonDict:
+def live_holders(api: KubeApi, namespace: str, label_selector: str, now: dt.datetime) -> list[str]:
+    """Holders of the unexpired Leases matching ``label_selector`` (a shard's member set), sorted."""
+    listed = api.call(
+        api.custom.list_namespaced_custom_object,
+        Call("list", RESOURCE, namespace, ""),
+        GROUP,
+        VERSION,
+        namespace,
+        PLURAL,
+        label_selector=label_selector,
+    )
+    holders = set()
+    for item in listed.get("items") or []:
+        spec = item.get("spec") or {}
+        holder = spec.get("holderIdentity") or ""
+        if holder and not is_expired(spec, now):
+            holders.add(str(holder))
+    return sorted(holders)
+
+
+def _create(api: KubeApi, namespace: str, name: str, spec: JsonDict, labels: dict[str, str] | None = None) -> JsonDict:
+    metadata: JsonDict = {"name": name, "namespace": namespace}
+    if labels:
+        metadata["labels"] = dict(labels)
     body = {
         "apiVersion": "coordination.k8s.io/v1",
         "kind": "Lease",
-        "metadata": {"name": name, "namespace": namespace},
+        "metadata": metadata,
         "spec": spec,
     }
     return api.call(

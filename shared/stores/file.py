@@ -81,7 +81,7 @@ class FileStore:
                 f"{self.path}: cannot read the state file ({e}); check its permissions and encoding", temporary=False
             ) from e
         try:
-            loaded = yaml.safe_load(text)
+            loaded = yaml.load(text, Loader=_Loader)  # noqa: S506 - a safe loader (C when libyaml is there)
         except yaml.YAMLError as e:
             mark = getattr(e, "problem_mark", None)
             where = f":{mark.line + 1}" if mark is not None else ""
@@ -126,7 +126,13 @@ def _version_of(document: Document) -> str:
     return "0" if version is None else str(version)
 
 
-class _BlockDumper(yaml.SafeDumper):
+# libyaml's safe loader/dumper when present: a controller re-reads every pipeline's state each
+# interval, and the pure-Python parser was most of its idle CPU (bench/bench_scale.py).
+_Loader: type[yaml.SafeLoader] = getattr(yaml, "CSafeLoader", yaml.SafeLoader)
+_SafeDumper: type[yaml.SafeDumper] = getattr(yaml, "CSafeDumper", yaml.SafeDumper)
+
+
+class _BlockDumper(_SafeDumper):  # type: ignore[valid-type,misc]
     """Safe YAML with multi-line strings (the ``data`` entries) as readable ``|`` blocks."""
 
 
