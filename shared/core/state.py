@@ -385,10 +385,16 @@ def _check_owner(owner: str, pipeline: Pipeline | None) -> None:
         )
 
 
+# libyaml's safe loader/dumper when present: a controller with thousands of pipelines spends most
+# of its time turning state to and from YAML (bench/bench_scale.py); same documents, C speed.
+_LOADER: type[yaml.SafeLoader] = getattr(yaml, "CSafeLoader", yaml.SafeLoader)
+_DUMPER: type[yaml.SafeDumper] = getattr(yaml, "CSafeDumper", yaml.SafeDumper)
+
+
 def _load(data: dict[str, Any], key: str, kind: type) -> Any:
     text = data.get(key)
     try:
-        value = yaml.safe_load(text) if isinstance(text, str) else None
+        value = yaml.load(text, Loader=_LOADER) if isinstance(text, str) else None  # noqa: S506 - safe loader
     except yaml.YAMLError as error:
         mark = getattr(error, "problem_mark", None)
         where = f" (line {mark.line + 1})" if mark is not None else ""
@@ -488,7 +494,7 @@ def state_to_document(
     prune(state)
     document = _encode(state, pipeline, name, namespace, previous)
     keep, history = DEFAULT_FREIGHT_PER_WAREHOUSE, DEFAULT_HISTORY
-    while len(yaml.safe_dump(document)) > MAX_DOCUMENT_BYTES and (keep > 1 or history > 1):
+    while len(yaml.dump(document, Dumper=_DUMPER)) > MAX_DOCUMENT_BYTES and (keep > 1 or history > 1):
         keep, history = max(1, keep // 2), max(1, history // 2)
         prune(state, keep_per_warehouse=keep, history=history)
         document = _encode(state, pipeline, name, namespace, previous)
@@ -509,7 +515,7 @@ def _encode(state: State, pipeline: str, name: str, namespace: str, previous: di
 
 
 def _dump(value: Any) -> str:
-    return yaml.safe_dump(value, sort_keys=False, default_flow_style=False, width=1000)
+    return yaml.dump(value, Dumper=_DUMPER, sort_keys=False, default_flow_style=False, width=1000)
 
 
 def prune(
