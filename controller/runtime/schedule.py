@@ -2,11 +2,15 @@
 
 Jitter spreads many pipelines with the same interval over time instead of polling in bursts;
 backoff keeps a failing registry or git server from being hammered. Time comes from an injected
-monotonic clock, randomness from an injected ``random.Random``, so tests are exact.
+monotonic clock, randomness from an injected ``random.Random``, so tests are exact. Due times sit
+in a heap (stale entries skipped lazily): the loop asks "what is due?" after every finished task,
+and with thousands of keys a full scan each time was the idle controller's largest cost.
 """
 
 from __future__ import annotations
 
+import heapq
+import itertools
 import random
 import threading
 from collections.abc import Callable, Hashable
@@ -37,6 +41,8 @@ class Scheduler:
     _due: dict[Hashable, float] = field(default_factory=dict)
     _failures: dict[Hashable, int] = field(default_factory=dict)
     _lock: threading.Lock = field(default_factory=threading.Lock)
+    _heap: list[tuple[float, int, Hashable]] = field(default_factory=list)
+    _seq: itertools.count[int] = field(default_factory=itertools.count)
 
     def jittered(self, interval_s: float) -> float:
         spread = interval_s * self.jitter
@@ -46,7 +52,10 @@ class Scheduler:
         """Be due in ``delay_s`` seconds, unless already due sooner."""
         when = self.clock() + max(0.0, delay_s)
         with self._lock:
-            self._due[key] = min(when, self._due.get(key, when))
+            current = self._due.get(key)
+            if current is None or when < current:
+                self._due[key] = when
+                heapq.heappush(self._heap, (when, next(self._seq), key))
 
     def trigger(self, key: Hashable) -> None:
         """Be due now (a webhook, a new pipeline)."""
@@ -76,18 +85,23 @@ class Scheduler:
     def pop_due(self) -> list[Hashable]:
         """Remove and return every key due now, earliest first."""
         now = self.clock()
+        due: list[Hashable] = []
         with self._lock:
-            due = sorted(((when, key) for key, when in self._due.items() if when <= now), key=lambda pair: pair[0])
-            for _, key in due:
-                del self._due[key]
-        return [key for _, key in due]
+            while self._heap and self._heap[0][0] <= now:
+                when, _, key = heapq.heappop(self._heap)
+                if self._due.get(key) == when:  # else stale: rescheduled sooner, or forgotten
+                    del self._due[key]
+                    due.append(key)
+        return due
 
     def next_in(self) -> float | None:
         """Seconds until the earliest due key (0 if overdue); None when nothing is scheduled."""
         with self._lock:
-            if not self._due:
+            while self._heap and self._due.get(self._heap[0][2]) != self._heap[0][0]:
+                heapq.heappop(self._heap)  # stale
+            if not self._heap:
                 return None
-            return max(0.0, min(self._due.values()) - self.clock())
+            return max(0.0, self._heap[0][0] - self.clock())
 
     def forget(self, predicate: Callable[[Hashable], bool]) -> None:
         """Drop keys (a removed pipeline's warehouses)."""
