@@ -65,7 +65,7 @@ class Reconciler:
     _retries: dict[tuple[str, str], _Retry] = field(default_factory=dict)
     _lock: threading.Lock = field(default_factory=threading.Lock)
     _warned: set[tuple[str, str]] = field(default_factory=set)
-    _states: dict[str, tuple[Any, State]] = field(default_factory=dict)  # pipeline -> (data as read, parsed)
+    _states: dict[str, tuple[Any, State, object]] = field(default_factory=dict)  # name -> (data, parsed, pipeline)
 
     def state(self, engine: Engine) -> State:
         """``engine.state()``, parsed only when the stored ``data`` changed since this pipeline's last read.
@@ -78,11 +78,11 @@ class Reconciler:
         name = engine.pipeline.name
         with self._lock:
             memo = self._states.get(name)
-        if memo is not None and data is not None and memo[0] == data:
+        if memo is not None and data is not None and memo[0] == data and memo[2] is engine.pipeline:
             return memo[1]
-        state = state_from_document(document)
+        state = state_from_document(document, engine.pipeline)  # as Engine.state(): migrated, owner checked
         with self._lock:
-            self._states[name] = (data, state)
+            self._states[name] = (data, state, engine.pipeline)
         return state
 
     def discover(self, engine: Engine, warehouse: Warehouse, max_age_s: float = 0.0) -> str:
