@@ -218,7 +218,8 @@ class ShardElector:
             members = sorted({*members, self.identity})
         if members != self.members:
             log.info("shard members: %s", ", ".join(members))
-            self._previous = self.members or members
+            # Joining: the others live before us may still be driving what moves here.
+            self._previous = self.members or [m for m in members if m != self.identity]
             self._changed_at = self.monotonic()
             self.members = members
         self._renewed_at = self.monotonic()

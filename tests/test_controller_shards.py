@@ -183,6 +183,7 @@ def test_three_replicas_share_pipelines_and_survive_a_kill(
             "three members",
         )
         wait(lambda: all(at(tmp_path, n, "staging", first) for n in names), 90, "every pipeline in staging")
+        wait(lambda: not any(r.ready()["shard"]["settling"] for r in replicas), 30, "the handoff to end")
         shares = [r.ready()["shard"]["pipelines"] for r in replicas]
         assert sum(shares) == PIPELINES and all(shares), shares
         assert "freightyard_controller_shard_members 3.0" in replicas[0].metrics()
@@ -198,6 +199,7 @@ def test_three_replicas_share_pipelines_and_survive_a_kill(
         taken_over = time.monotonic() - killed
         wait(lambda: all(at(tmp_path, n, "staging", second) for n in names), 90, "the new commit everywhere")
         assert taken_over < 6 + 3  # one lease duration plus an election tick
+        wait(lambda: not any(r.ready()["shard"]["settling"] for r in replicas[:2]), 30, "the handoff to end")
         assert sum(r.ready()["shard"]["pipelines"] for r in replicas[:2]) == PIPELINES
     finally:
         for replica in replicas:
