@@ -9,6 +9,7 @@ state document or manifest; failures raise ``ConfigError`` with ``file:line``.
 
 from __future__ import annotations
 
+import importlib
 import json
 from typing import Any
 
@@ -86,7 +87,7 @@ class _BoundedComposer(Composer):
         raise ConfigError([f"{self._filename}{line}: {message}"])
 
 
-class _Loader(Reader, Scanner, Parser, _BoundedComposer, SafeConstructor, Resolver):
+class _PyLoader(Reader, Scanner, Parser, _BoundedComposer, SafeConstructor, Resolver):
     def __init__(self, stream: str, filename: str) -> None:
         Reader.__init__(self, stream)
         Scanner.__init__(self)
@@ -96,17 +97,35 @@ class _Loader(Reader, Scanner, Parser, _BoundedComposer, SafeConstructor, Resolv
         Resolver.__init__(self)
 
 
+_CParser: Any = importlib.import_module("yaml.cyaml").CParser if yaml.__with_libyaml__ else None
+_FastLoader: Any = _PyLoader
+if _CParser is not None:  # libyaml parses (fast, no recursion, as lenient as kustomize's parser); we compose
+
+    class _CLoader(_BoundedComposer, _CParser, SafeConstructor, Resolver):  # type: ignore[misc]
+        def __init__(self, stream: str, filename: str) -> None:
+            _CParser.__init__(self, stream)
+            _BoundedComposer.__init__(self, filename)
+            SafeConstructor.__init__(self)
+            Resolver.__init__(self)
+
+    _FastLoader = _CLoader
+
+
 def check_size(data: str | bytes, filename: str, limit: int = MAX_BYTES) -> None:
     if len(data) > limit:
         raise ConfigError([f"{filename}: {len(data)} bytes is larger than the {limit // 1024} KiB allowed (split it)"])
 
 
-def compose_all(text: str, filename: str, *, limit: int = MAX_BYTES) -> list[yaml.Node]:
-    """Every document's node tree (``None`` documents dropped), bounded; ``ConfigError`` otherwise."""
+def compose_all(text: str, filename: str, *, limit: int = MAX_BYTES, fast: bool = False) -> list[yaml.Node]:
+    """Every document's node tree (``None`` documents dropped), bounded; ``ConfigError`` otherwise.
+
+    ``fast``: libyaml's parser (lenient like Go's, terse errors) for documents other tools read;
+    pipelines use PyYAML's own, whose errors say more.
+    """
     check_size(text, filename, limit)
     documents: list[yaml.Node] = []
     try:
-        loader = _Loader(text, filename)  # checks every character is printable: may raise
+        loader = (_FastLoader if fast else _PyLoader)(text, filename)  # checks the characters: may raise
     except yaml.YAMLError as error:
         raise ConfigError([_yaml_problem(error, filename)]) from error
     try:
@@ -131,7 +150,7 @@ def construct(node: yaml.Node, filename: str = "<yaml>") -> Any:
 
 
 def load_all(text: str, filename: str, *, limit: int = MAX_BYTES) -> list[Any]:
-    return [construct(node, filename) for node in compose_all(text, filename, limit=limit)]
+    return [construct(node, filename) for node in compose_all(text, filename, limit=limit, fast=True)]
 
 
 def load(text: str | bytes, filename: str, *, limit: int = MAX_BYTES) -> Any:
@@ -142,7 +161,7 @@ def load(text: str | bytes, filename: str, *, limit: int = MAX_BYTES) -> Any:
             text = text.decode("utf-8")
         except UnicodeDecodeError as error:
             raise ConfigError([f"{filename}: not UTF-8 text ({error.reason} at byte {error.start})"]) from error
-    documents = compose_all(text, filename, limit=limit)
+    documents = compose_all(text, filename, limit=limit, fast=True)
     if len(documents) > 1:
         line = documents[1].start_mark.line + 1
         raise ConfigError([f"{filename}:{line}: expected one YAML document, found more (remove the extra ---)"])
