@@ -95,6 +95,7 @@ def test_a_disconnect_is_one_log_line(
     records = [r for r in caplog.records if r.levelno >= logging.INFO]
     assert all(r.exc_info is None for r in records)
     assert any("connection closed" in r.getMessage() for r in records)
-    assert "Traceback" not in capfd.readouterr().err  # socketserver's default prints ~20 lines here
+    err = capfd.readouterr().err  # socketserver's default handle_error prints ~20 lines starting so:
+    assert "Exception occurred during processing of request" not in err
     assert all("\n" not in r.getMessage() for r in records)
     assert healthz(server.port) == 200

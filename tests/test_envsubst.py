@@ -15,7 +15,7 @@ from freightyard.shared.core.envsubst import (
 )
 from freightyard.shared.core.freight import Commit, Freight, Image
 from freightyard.shared.core.params import parameter_sets
-from tests.test_generator_helpers import (
+from tests.helpers.generator_world import (
     DIGEST1,
     IMAGE_REPO,
     REPO_URL,

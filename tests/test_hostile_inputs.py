@@ -17,8 +17,8 @@ from freightyard.controller import webhooks
 from freightyard.shared.core import safe_yaml
 from freightyard.shared.core.errors import ConfigError, StoreError
 from freightyard.shared.stores.file import FileStore
+from tests.helpers.generator_world import TOKEN, freight, make_repo, state_with, write_state
 from tests.test_generator import call, make_app
-from tests.test_generator_helpers import TOKEN, freight, make_repo, state_with, write_state
 
 
 def argo_condition(status: int, body: bytes) -> str:

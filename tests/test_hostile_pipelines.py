@@ -20,11 +20,11 @@ from freightyard.controller.cli import main
 from freightyard.controller.pipelines_source import DirectoryPipelines, PipelineSet
 from freightyard.shared.core.errors import ConfigError
 from freightyard.shared.render.locate import find_pipeline
-from tests.hostile_corpus import SECRET, corpus, good
+from tests.helpers.generator_world import freight, make_repo, state_with, write_state
+from tests.helpers.hostile_corpus import SECRET, corpus, good
 from tests.test_controller_e2e import PIPELINE as LIVE_PIPELINE
 from tests.test_controller_e2e import ROOT, Running, poll, world  # noqa: F401 - the fixture
 from tests.test_generator import call, make_app
-from tests.test_generator_helpers import freight, make_repo, state_with, write_state
 
 CORPUS = corpus()
 DECLARES_NO_NAME = {"", "type-name-map", "bad-name"}  # no usable metadata.name: the generic 503 applies
@@ -146,7 +146,7 @@ def test_the_generator_answers_503_for_the_bad_pipeline_only(tmp_path: Path) -> 
     state = tmp_path / "state"
     state.mkdir()
     token = tmp_path / "token"
-    from tests.test_generator_helpers import TOKEN
+    from tests.helpers.generator_world import TOKEN
 
     token.write_text(TOKEN)
     write_state(state, "guestbook", state_with({"dev": freight(), "prod": freight()}))

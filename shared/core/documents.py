@@ -22,7 +22,7 @@ def load_json(raw: bytes, what: str) -> Any:
     try:
         return safe_yaml.loads_json(raw, what)
     except ValueError as error:  # JSONDecodeError and UnicodeDecodeError are both ValueErrors
-        raise DocumentError(f"{what} is not acceptable JSON ({error})") from error
+        raise DocumentError(f"{what} is not JSON ({error})") from error
 
 
 def decode_state(document: dict[str, Any] | None, where: str, pipeline: Pipeline | None = None) -> State:

@@ -7,7 +7,7 @@ bombs, huge files, wrong types, broken syntax, ``$`` and credentials in strings,
 
 from __future__ import annotations
 
-from tests.controller_fakes import PIPELINE
+from tests.helpers.controller_fakes import PIPELINE
 
 SECRET = "hunter2-Sup3rSecret"
 
