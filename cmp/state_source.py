@@ -49,12 +49,15 @@ def _document_from_dir(path: Path) -> dict[str, Any]:
 
 
 def _document_from_file(path: Path) -> dict[str, Any]:
-    import yaml
+    from freightyard.shared.core import safe_yaml
+    from freightyard.shared.core.errors import ConfigError
 
     try:
-        document = yaml.load(path.read_bytes(), Loader=getattr(yaml, "CSafeLoader", yaml.SafeLoader))  # noqa: S506
-    except (OSError, yaml.YAMLError) as error:
+        document = safe_yaml.load(path.read_bytes(), str(path), limit=8 * safe_yaml.MAX_BYTES)
+    except OSError as error:
         raise StoreError(f"cannot read state file {path}: {type(error).__name__}") from error
+    except ConfigError as error:
+        raise StoreError(f"cannot read state file: {error.problems[0]}") from error
     if not isinstance(document, dict):
         raise StoreError(f"state file {path} is not a ConfigMap document")
     return document

@@ -116,6 +116,8 @@ class PipelineSet:
     """All sources together, remembering the last good definition of each pipeline across broken edits."""
 
     sources: list[PipelineSource]
+    problems: tuple[str, ...] = ()  # of the latest load: definitions that could not be read or validated
+    stale: tuple[str, ...] = ()  # pipelines running their last good definition because the current one broke
     _last: dict[str, Pipeline] = field(default_factory=dict)
     _reported: tuple[str, ...] = ()
 
@@ -130,8 +132,15 @@ class PipelineSet:
                 log.error("pipeline definition problem: %s", problem)
             self._reported = loaded.problems
         current = dict(loaded.pipelines)
+        stale = []
         if loaded.problems:  # a pipeline may have vanished because its file broke: keep the last good one
             for name, pipeline in self._last.items():
-                current.setdefault(name, pipeline)
+                if name not in current:
+                    current[name] = pipeline
+                    stale.append(name)
+        if tuple(stale) != self.stale:
+            for name in stale:
+                log.warning("pipeline %s: its definition no longer loads; keeping the last good version running", name)
+        self.problems, self.stale = loaded.problems, tuple(stale)
         self._last = current
         return current

@@ -10,6 +10,7 @@ from __future__ import annotations
 
 import json
 import logging
+import sys
 import threading
 from collections.abc import Callable
 from dataclasses import dataclass
@@ -47,10 +48,19 @@ class Routes:
     page: Callable[[str], Answer | None] | None = None  # static files of the standalone page
 
 
+READ_TIMEOUT_S = 10.0  # a connection silent this long (headers or body) is closed: threads never pile up
+MAX_PER_CLIENT = 32  # connections at once from one address; more are closed at once
+MAX_CONNECTIONS = 256  # in all
+
+
 class _Handler(BaseHTTPRequestHandler):
     routes: Routes
     server_version = "freightyard-controller"
     sys_version = ""
+    timeout = READ_TIMEOUT_S  # socketserver applies it to every read: the timed-out request is one log line
+
+    def log_error(self, format: str, *args: Any) -> None:
+        log.info("http %s: " + format, self.client_address[0], *args)
 
     def log_message(self, format: str, *args: Any) -> None:
         log.debug("http: " + format, *args)
@@ -131,12 +141,52 @@ class _Handler(BaseHTTPRequestHandler):
         self.wfile.write(answer.body)
 
 
+class _BoundedServer(ThreadingHTTPServer):
+    """Threads per connection, bounded per client address and in all; a disconnect is one log line."""
+
+    daemon_threads = True
+
+    def __init__(self, address: tuple[str, int], handler: type[BaseHTTPRequestHandler]) -> None:
+        super().__init__(address, handler)
+        self._lock = threading.Lock()
+        self._open: dict[str, int] = {}
+
+    def process_request(self, request: Any, client_address: Any) -> None:
+        host = str(client_address[0])
+        with self._lock:
+            refused = self._open.get(host, 0) >= MAX_PER_CLIENT or sum(self._open.values()) >= MAX_CONNECTIONS
+            if not refused:
+                self._open[host] = self._open.get(host, 0) + 1
+        if refused:
+            log.info("http %s: too many connections at once; closing this one", host)
+            self.shutdown_request(request)
+            return
+        super().process_request(request, client_address)
+
+    def process_request_thread(self, request: Any, client_address: Any) -> None:
+        try:
+            super().process_request_thread(request, client_address)
+        finally:
+            host = str(client_address[0])
+            with self._lock:
+                self._open[host] -= 1
+                if not self._open[host]:
+                    del self._open[host]
+
+    def handle_error(self, request: Any, client_address: Any) -> None:
+        error = sys.exc_info()[1]
+        if isinstance(error, OSError):  # the client went away (reset, broken pipe, timeout)
+            log.info("http %s: connection closed: %s", client_address[0], error)
+        else:
+            log.error("http %s: request failed", client_address[0], exc_info=error)
+
+
 class HttpServer:
     """``with HttpServer(routes, "127.0.0.1", 0) as server: server.port``."""
 
     def __init__(self, routes: Routes, host: str, port: int) -> None:
         handler = type("BoundHandler", (_Handler,), {"routes": routes})
-        self._server = ThreadingHTTPServer((host, port), handler)
+        self._server = _BoundedServer((host, port), handler)
         self._server.daemon_threads = True
         self._thread = threading.Thread(target=self._server.serve_forever, name="http", daemon=True)
 

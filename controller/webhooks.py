@@ -30,7 +30,6 @@ from __future__ import annotations
 import base64
 import hashlib
 import hmac
-import json
 import os
 from collections.abc import Iterable, Mapping
 from dataclasses import dataclass, field
@@ -38,10 +37,13 @@ from pathlib import Path
 from typing import Any
 from urllib.parse import parse_qs
 
+from freightyard.shared.core import safe_yaml
 from freightyard.shared.core.freight import normalize_repo
 from freightyard.shared.core.model import GitSubscription, ImageSubscription, Pipeline, Subscription
 from freightyard.shared.core.selection import filter_tags, order_tags, semver_order
 from freightyard.shared.sources.images import tag_options
+
+WEBHOOK_BODY_LIMIT = 1024 * 1024  # the HTTP server refuses larger bodies first (MAX_BODY_BYTES)
 
 PROVIDERS = (
     "github",
@@ -129,9 +131,9 @@ def parse(
     if headers.get("content-type", "").startswith("application/x-www-form-urlencoded"):
         text = "".join(parse_qs(body.decode("utf-8", "replace")).get("payload", [""])[:1]).encode()
     try:
-        payload = json.loads(text or b"null")
-    except ValueError as error:
-        raise WebhookError(400, f"{provider} webhook: the body is not JSON") from error
+        payload = safe_yaml.loads_json(text or b"null", f"{provider} webhook body", limit=WEBHOOK_BODY_LIMIT)
+    except ValueError as error:  # includes too deep: json.loads would recurse
+        raise WebhookError(400, f"{provider} webhook: the body is not acceptable JSON ({error})") from error
     if not isinstance(payload, dict):
         raise WebhookError(400, f"{provider} webhook: the body must be a JSON object")
     if provider in ("github", "ghcr"):

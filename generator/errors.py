@@ -75,12 +75,19 @@ _REASONS = {
 
 
 def error_response(error: ApiError) -> Response:
+    """The JSON error body: a top-level ``message`` string (the only text Argo CD's plugin client
+    shows in the ApplicationSet condition) and the structured ``error`` object for everyone else."""
+    message = redact(error.message)[:MAX_MESSAGE_CHARS]
+    shown = f"{error.reason}: {message}"
+    if error.problems and error.problems[0] not in error.message:  # Argo CD shows only this line: name the cause
+        shown += f" (first problem: {redact(error.problems[0])})"
     body: dict[str, Any] = {
+        "message": shown[:MAX_MESSAGE_CHARS],
         "error": {
             "status": error.status_code,
             "reason": error.reason,
-            "message": redact(error.message)[:MAX_MESSAGE_CHARS],
-        }
+            "message": message,
+        },
     }
     if error.problems:
         body["error"]["problems"] = [redact(p) for p in error.problems[:50]]

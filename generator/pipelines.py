@@ -25,6 +25,7 @@ from freightyard.shared.pipeline_sources import (
     STATE_MANAGED_BY,
     Identity,
     Lister,
+    Parsed,
     PipelineConfigMaps,
     PipelineFiles,
 )
@@ -59,6 +60,7 @@ class Index:
 
     by_name: dict[str, list[Loaded]] = field(default_factory=dict)
     problems: tuple[str, ...] = ()
+    invalid: dict[str, tuple[str, ...]] = field(default_factory=dict)  # declared but not valid: their problems
 
 
 class PipelineSource(Protocol):
@@ -69,11 +71,15 @@ class PipelineSource(Protocol):
         ...
 
 
-def build_index(entries: Iterable[Loaded], problems: Iterable[str]) -> Index:
+def build_index(entries: Iterable[Loaded], problems: Iterable[str], failed: Iterable[Parsed] = ()) -> Index:
     by_name: dict[str, list[Loaded]] = {}
     for entry in entries:
         by_name.setdefault(entry.pipeline.name, []).append(entry)
-    return Index(by_name, tuple(problems))
+    invalid: dict[str, tuple[str, ...]] = {}
+    for parsed in failed:
+        for name in parsed.failed:
+            invalid[name] = invalid.get(name, ()) + parsed.problems
+    return Index(by_name, tuple(problems), invalid)
 
 
 class DirectorySource:
@@ -121,7 +127,9 @@ class DirectorySource:
         ]
         problems = [problem for parsed in files.values() for problem in parsed.problems]
         log.info("pipelines reloaded from %s: %d pipelines, %d problems", self.path, len(entries), len(problems))
-        return build_index(entries, problems)
+        for problem in problems:
+            log.warning("pipeline definition problem: %s", problem)
+        return build_index(entries, problems, files.values())
 
 
 class ConfigMapSource:
@@ -154,7 +162,7 @@ class ConfigMapSource:
                 return self._index
             parsed = self._configmaps.load(self.namespaces, _unavailable).values()
             entries = [Loaded(pipeline, pipeline.source_file) for found in parsed for pipeline in found.pipelines]
-            self._index = build_index(entries, [problem for found in parsed for problem in found.problems])
+            self._index = build_index(entries, [problem for found in parsed for problem in found.problems], parsed)
             self._fetched_at = self._clock()
             return self._index
 
@@ -175,12 +183,22 @@ class PipelineCatalog:
     def find(self, name: str) -> Loaded:
         found: list[Loaded] = []
         problems: list[str] = []
+        invalid: list[str] = []
         known: set[str] = set()
         for source in self.sources:
             index = source.index()
             found.extend(index.by_name.get(name, ()))
             problems.extend(index.problems)
+            invalid.extend(index.invalid.get(name, ()))
             known.update(index.by_name)
+        if invalid and not found:  # the pipeline asked for is the broken one: say what is wrong with it
+            raise ApiError(
+                503,
+                f"pipeline {name!r} is invalid: {invalid[0]}"
+                + (f" (and {len(invalid) - 1} more)" if len(invalid) > 1 else ""),
+                reason="PipelineInvalid",
+                problems=invalid,
+            )
         if len(found) == 1:
             return found[0]
         if len(found) > 1:

@@ -16,9 +16,10 @@ from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
 
+from freightyard.shared.core import safe_yaml
 from freightyard.shared.core.errors import ConfigError, FreightyardError
 from freightyard.shared.core.model import Pipeline
-from freightyard.shared.core.pipeline import parse_pipelines
+from freightyard.shared.core.pipeline import declared_names, parse_pipelines
 
 YAML_SUFFIXES = (".yaml", ".yml")
 MARKER = "kind: Pipeline"  # text without it holds no Pipeline: skipped unparsed
@@ -42,6 +43,7 @@ class Parsed:
     pipelines: tuple[Pipeline, ...] = ()
     problems: tuple[str, ...] = ()
     pipeline_file: str = ""
+    failed: tuple[str, ...] = ()  # names of pipelines this source declares but that did not validate
 
 
 def find_repo_root(start: Path) -> Path:
@@ -56,6 +58,13 @@ def find_repo_root(start: Path) -> Path:
 def parse_pipeline_file(path: Path, *, repo_root: Path | None = None, require_marker: bool = True) -> Parsed:
     """The pipelines in one file, ``repo_root`` set (given, or the checkout holding the file)."""
     try:
+        size = path.stat().st_size
+        if size > safe_yaml.MAX_BYTES:  # refused before reading: a huge file costs nothing
+            limit = safe_yaml.MAX_BYTES // 1024
+            with path.open("rb") as handle:  # its head still says which pipeline it meant to define
+                head = handle.read(64 * 1024).decode("utf-8", "replace")
+            problem = f"{path}: {size} bytes is larger than the {limit} KiB allowed (split it)"
+            return Parsed(problems=(problem,), failed=declared_names(head) if MARKER in head else ())
         text = path.read_text(encoding="utf-8")
     except (OSError, UnicodeDecodeError) as error:
         return Parsed(problems=(f"{path}: cannot read: {error}",))
@@ -64,7 +73,7 @@ def parse_pipeline_file(path: Path, *, repo_root: Path | None = None, require_ma
     try:
         found = parse_pipelines(text, str(path))
     except ConfigError as error:
-        return Parsed(problems=tuple(error.problems))
+        return Parsed(problems=tuple(error.problems), failed=declared_names(text))
     if not found:
         return Parsed()
     root = repo_root or find_repo_root(path.parent)
@@ -79,6 +88,7 @@ def parse_configmap(key: ConfigMapKey, data: dict[str, Any]) -> Parsed:
     """The pipelines in a ConfigMap's data: any value holding a Pipeline document, in key order."""
     pipelines: list[Pipeline] = []
     problems: list[str] = []
+    failed: list[str] = []
     for data_key in sorted(data):
         text = data[data_key]
         if not isinstance(text, str) or MARKER not in text:
@@ -87,7 +97,8 @@ def parse_configmap(key: ConfigMapKey, data: dict[str, Any]) -> Parsed:
             pipelines += parse_pipelines(text, f"configmap {key[0]}/{key[1]} data.{data_key}")
         except ConfigError as error:
             problems += error.problems
-    return Parsed(tuple(pipelines), tuple(problems))
+            failed += declared_names(text)
+    return Parsed(tuple(pipelines), tuple(problems), failed=tuple(failed))
 
 
 class PipelineFiles:

@@ -194,7 +194,10 @@ def register(sub: argparse._SubParsersAction) -> None:  # type: ignore[type-arg]
 def run(args: argparse.Namespace) -> int:
     controller, listen = build(args)
     if args.once:
-        return 0 if controller.run_once() else 1
+        ok = controller.run_once()
+        for line in controller.summary:
+            print(line)
+        return 0 if ok else 1
     stop = threading.Event()
 
     def on_signal(signum: int, frame: FrameType | None) -> None:

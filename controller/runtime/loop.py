@@ -88,6 +88,7 @@ class Controller:
         # Sharding (an elector with ``owns``): the pipelines this replica drives now, and what that was computed from.
         self._owned: set[str] | None = set() if isinstance(elector, ShardElector) else None
         self._owned_from: tuple[object, ...] = ()
+        self.summary: list[str] = []
 
     # ----------------------------------------------------------------- pipelines
 
@@ -284,11 +285,17 @@ class Controller:
         return ok
 
     def run_once(self) -> bool:
-        """One pass over every pipeline (``--once``); False when some discovery or reconcile failed."""
+        """One pass over every pipeline (``--once``); False when a definition could not be loaded or some
+        discovery or reconcile failed. ``self.summary`` then holds one line per pipeline (and per problem)."""
         self.reload()
-        ok = True
-        for engine in list(self.engines.values()):
-            ok = self.run_pipeline(engine, {w.name for w in engine.pipeline.warehouses}) and ok
+        ok = not self.pipelines.problems
+        summary = []
+        for name, engine in sorted(self.engines.items()):
+            passed = self.run_pipeline(engine, {w.name for w in engine.pipeline.warehouses})
+            ok = passed and ok
+            summary.append(f"pipeline {name}: {'ok' if passed else 'failed (see the log)'}")
+        summary += [f"not loaded: {problem}" for problem in self.pipelines.problems]
+        self.summary = summary
         return ok
 
     # ----------------------------------------------------------------- HTTP

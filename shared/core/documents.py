@@ -6,20 +6,21 @@ into ``DocumentError`` (a ``FreightyardError``), so callers such as the generato
 
 from __future__ import annotations
 
-import json
 from typing import Any
 
 import yaml
 
+from freightyard.shared.core import safe_yaml
 from freightyard.shared.core.errors import DocumentError
 from freightyard.shared.core.model import Pipeline
 from freightyard.shared.core.state import State, state_from_document
 
 
 def load_json(raw: bytes, what: str) -> Any:
-    """``raw`` as JSON; ``DocumentError`` naming ``what`` when it is not UTF-8 JSON."""
+    """``raw`` as JSON; ``DocumentError`` naming ``what`` when it is not UTF-8 JSON, or too large or deep
+    (``safe_yaml.loads_json``: a nesting bomb would make ``json.loads`` recurse)."""
     try:
-        return json.loads(raw)
+        return safe_yaml.loads_json(raw, what)
     except ValueError as error:  # JSONDecodeError and UnicodeDecodeError are both ValueErrors
         raise DocumentError(f"{what} is not JSON ({error})") from error
 

@@ -35,6 +35,16 @@ def expressions_in(text: str) -> list[str]:
     return EXPRESSION.findall(text)
 
 
+MAX_EXPRESSION_CHARS = 1000  # real ones are under 200; the CEL binding's parser recurses natively (it can crash)
+
+
+def _too_long(expression: str) -> str | None:
+    if len(expression) > MAX_EXPRESSION_CHARS:
+        size = len(expression)
+        return f"expression ${{{{ {expression[:40]}… }}}} is {size} characters, more than {MAX_EXPRESSION_CHARS}"
+    return None
+
+
 def check(text: str) -> str | None:
     """Return why ``text`` holds an invalid expression, or None when all its expressions compile."""
     expressions = expressions_in(text)
@@ -42,6 +52,9 @@ def check(text: str) -> str | None:
         return None
     cel = _cel()
     for expression in expressions:
+        why = _too_long(expression)
+        if why:
+            return why
         try:
             cel.compile(expression)
         except Exception as error:  # the binding raises plain ValueError/RuntimeError variants
@@ -66,6 +79,9 @@ def render(text: str, variables: dict[str, Any], functions: dict[str, Callable[.
         context.add_function(name, function)
 
     def evaluate(expression: str) -> Any:
+        why = _too_long(expression)
+        if why:
+            raise ExpressionError(why)
         try:
             return cel.evaluate(expression, context)
         except Exception as error:

@@ -30,6 +30,7 @@ from __future__ import annotations
 from collections.abc import Collection, Mapping
 from typing import Any
 
+from freightyard.shared.core import envsubst
 from freightyard.shared.core.errors import ConfigError, NotFoundError
 from freightyard.shared.core.freight import Chart, Commit, Freight, Image, combine, normalize_repo
 from freightyard.shared.core.model import App, Pipeline, Stage
@@ -125,7 +126,7 @@ def stage_app_parameters(
             "short": freight.short_id,
             "alias": freight.alias,
             "origin": freight.origin,
-            "json": freight.to_json(),
+            "json": envsubst.freight_env_json(freight.to_json()),  # survives Argo CD's Envsubst; bounded
         },
         "commit": _commit_params(commit),
         "chart": _chart_params(chart),

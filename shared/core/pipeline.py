@@ -7,10 +7,11 @@ Reading files and checking app paths on disk is ``freightyard.shared.pipeline_fi
 from __future__ import annotations
 
 import difflib
+import re
 
 import yaml
 
-from freightyard.shared.core import mechanism_options, windows
+from freightyard.shared.core import mechanism_options, safe_yaml, urls, windows
 from freightyard.shared.core.errors import ConfigError
 from freightyard.shared.core.freight import normalize_repo
 from freightyard.shared.core.model import (
@@ -40,19 +41,14 @@ from freightyard.shared.core.yaml_reader import Reader, is_null
 
 API_VERSION = "freightyard.io/v1alpha1"
 KIND = "Pipeline"
+MIN_INTERVAL_S = 10  # discovery more often than this only hammers the sources
 KNOWN_MECHANISMS = ("pin", "none", "render-branch", "copy-branch", "update-images", "update-app")
 
 
 def parse_pipelines(text: str, filename: str = "<pipeline>") -> list[Pipeline]:
     """Parse every ``Pipeline`` document in ``text`` (other kinds are skipped)."""
     reader = Reader(filename)
-    try:
-        documents = list(yaml.compose_all(text))
-    except yaml.YAMLError as error:
-        mark = getattr(error, "problem_mark", None)
-        line = f":{mark.line + 1}" if mark is not None else ""
-        problem = getattr(error, "problem", None) or str(error).splitlines()[0]
-        raise ConfigError([f"{filename}{line}: not valid YAML: {problem}"]) from error
+    documents = safe_yaml.compose_all(text, filename)  # bounded: size, depth, aliases, plain tags only
     pipelines = []
     for document in documents:
         if document is None or not isinstance(document, yaml.MappingNode):
@@ -70,6 +66,35 @@ def parse_pipelines(text: str, filename: str = "<pipeline>") -> list[Pipeline]:
     if reader.problems:
         raise ConfigError(reader.problems)
     return pipelines
+
+
+_NAME_LINE = re.compile(
+    r"^metadata:[ \t]*(?:\{[^}\n]*?\bname:[ \t]*|\n(?:[ \t]+\S.*\n)*?[ \t]+name:[ \t]*)[\"']?([a-z0-9-]{1,63})", re.M
+)
+
+
+def declared_names(text: str) -> tuple[str, ...]:
+    """The names of the Pipelines ``text`` means to define, even when it does not validate.
+
+    So a server can answer "this pipeline is invalid: ..." for exactly that name. From the node
+    tree when the YAML composes, else from ``metadata: name:`` lines (best effort).
+    """
+    try:
+        documents = safe_yaml.compose_all(text, "<names>")
+    except ConfigError:
+        return tuple(dict.fromkeys(_NAME_LINE.findall(text)))
+    names = []
+    for document in documents:
+        if not isinstance(document, yaml.MappingNode):
+            continue
+        top = {k.value: v for k, v in document.value if isinstance(k, yaml.ScalarNode)}
+        kind, meta = top.get("kind"), top.get("metadata")
+        if not isinstance(kind, yaml.ScalarNode) or kind.value != KIND or not isinstance(meta, yaml.MappingNode):
+            continue
+        for key, value in meta.value:
+            if isinstance(key, yaml.ScalarNode) and key.value == "name" and isinstance(value, yaml.ScalarNode):
+                names.append(str(value.value))
+    return tuple(dict.fromkeys(names))
 
 
 def _pipeline(r: Reader, node: yaml.Node) -> Pipeline | None:
@@ -123,11 +148,21 @@ def _warehouse(r: Reader, node: yaml.Node, path: str) -> Warehouse:
             subs.append(sub)
     if "subscriptions" in w and not subs and not r.problems:
         r.problem(w["subscriptions"], f"{path}.subscriptions", "needs at least one git, image or chart subscription")
-    return Warehouse(
-        name=r.name(w.get("name"), f"{path}.name"),
-        subscriptions=tuple(subs),
-        interval_seconds=r.duration(w.get("interval"), f"{path}.interval", 300),
-    )
+    interval = r.duration(w.get("interval"), f"{path}.interval", 300)
+    if interval < MIN_INTERVAL_S:
+        r.problem(
+            w.get("interval"), f"{path}.interval", f"must be at least {MIN_INTERVAL_S}s (webhooks make it faster)"
+        )
+        interval = MIN_INTERVAL_S
+    return Warehouse(name=r.name(w.get("name"), f"{path}.name"), subscriptions=tuple(subs), interval_seconds=interval)
+
+
+def _repo_url(r: Reader, node: yaml.Node | None, path: str) -> str:
+    value = r.string(node, path)
+    why = urls.userinfo_problem(value)
+    if why:
+        r.problem(node, path, why)
+    return value
 
 
 def _filter_tags(r: Reader, node: yaml.Node | None, path: str) -> tuple[str, str]:
@@ -180,7 +215,7 @@ def _subscription(r: Reader, node: yaml.Node, path: str) -> Subscription | None:
             ("repoURL",),
         )
         return GitSubscription(
-            repo_url=r.string(g.get("repoURL"), f"{p}.repoURL"),
+            repo_url=_repo_url(r, g.get("repoURL"), f"{p}.repoURL"),
             branch=r.string(g.get("branch"), f"{p}.branch"),
             strategy=r.choice(
                 g.get("commitSelectionStrategy"), f"{p}.commitSelectionStrategy", COMMIT_STRATEGIES, "NewestFromBranch"
@@ -231,7 +266,7 @@ def _subscription(r: Reader, node: yaml.Node, path: str) -> Subscription | None:
         )
         filter_pattern, filter_extract = _filter_tags(r, m.get("filterTags"), f"{p}.filterTags")
         return ImageSubscription(
-            repo_url=r.string(m.get("repoURL"), f"{p}.repoURL"),
+            repo_url=_repo_url(r, m.get("repoURL"), f"{p}.repoURL"),
             strategy=strategy,
             constraint=constraint,
             allow_tags=r.regex(m.get("allowTags"), f"{p}.allowTags"),
@@ -252,7 +287,7 @@ def _subscription(r: Reader, node: yaml.Node, path: str) -> Subscription | None:
     c = r.mapping(
         body, p, ("repoURL", "name", "semverConstraint", "discoveryLimit", "insecure", "credentials"), ("repoURL",)
     )
-    repo_url = r.string(c.get("repoURL"), f"{p}.repoURL")
+    repo_url = _repo_url(r, c.get("repoURL"), f"{p}.repoURL")
     name = r.string(c.get("name"), f"{p}.name")
     if repo_url.startswith(("http://", "https://")) and not name:
         r.problem(body, f"{p}.name", "is required for an HTTP chart repository")
@@ -345,12 +380,15 @@ def _promotion(r: Reader, node: yaml.Node | None, path: str) -> Promotion:
     if not isinstance(node, yaml.MappingNode):
         r.problem(node, path, "must be a mapping with a mechanism")
         return Promotion()
-    raw = yaml.safe_load(yaml.serialize(node)) or {}
+    raw = safe_yaml.construct(node, r.filename) or {}
     mechanism = str(raw.pop("mechanism", "pin"))
     if mechanism not in KNOWN_MECHANISMS:
         r.problem(node, f"{path}.mechanism", f'unknown mechanism "{mechanism}" (known: {", ".join(KNOWN_MECHANISMS)})')
     for key, why in mechanism_options.validate(mechanism, raw):  # each mechanism checks its own options
         r.problem(node, f"{path}.{key}", why)
+    leak = urls.userinfo_problem(raw["repoURL"]) if isinstance(raw.get("repoURL"), str) else None
+    if leak:
+        r.problem(node, f"{path}.repoURL", leak)
     return Promotion(mechanism=mechanism, options=raw)
 
 
@@ -427,7 +465,7 @@ def _app(r: Reader, node: yaml.Node, path: str) -> App:
     return App(
         name=r.name(a.get("name"), f"{path}.name"),
         path=app_path.strip("/") or ".",
-        repo_url=r.string(a.get("repoURL"), f"{path}.repoURL"),
+        repo_url=_repo_url(r, a.get("repoURL"), f"{path}.repoURL"),
         target_revision=r.string(a.get("targetRevision"), f"{path}.targetRevision"),
         project=r.string(a.get("project"), f"{path}.project", "default"),
         destination=Destination(

@@ -15,7 +15,8 @@ from freightyard.shared.core.regex import RegexError, compile_regex, tag_pattern
 from freightyard.shared.core.semverc import ConstraintError, parse_constraint
 
 NAME = re.compile(r"^[a-z0-9]([-a-z0-9]{0,61}[a-z0-9])?$")
-DURATION = re.compile(r"^(?:(\d+)h)?(?:(\d+)m)?(?:(\d+)s)?$")
+DURATION = re.compile(r"^(?:(\d{1,6})h)?(?:(\d{1,7})m)?(?:(\d{1,9})s)?$")
+MAX_DURATION_S = 366 * 24 * 3600  # a year: anything longer is a typo
 
 
 @dataclass
@@ -118,7 +119,11 @@ class Reader:
             self.problem(node, path, f'invalid duration "{text}" (use e.g. 30s, 5m, 1h30m)')
             return default
         hours, minutes, seconds = (int(g or 0) for g in match.groups())
-        return hours * 3600 + minutes * 60 + seconds
+        total = hours * 3600 + minutes * 60 + seconds
+        if total > MAX_DURATION_S:
+            self.problem(node, path, f'duration "{text}" is longer than a year (use at most 8784h)')
+            return default
+        return total
 
     def choice(self, node: yaml.Node | None, path: str, options: tuple[str, ...], default: str) -> str:
         value = self.string(node, path, default)

@@ -15,7 +15,8 @@ from pathlib import Path
 
 import yaml
 
-from freightyard.shared.core.errors import MechanismError
+from freightyard.shared.core import safe_yaml
+from freightyard.shared.core.errors import ConfigError, MechanismError
 from freightyard.shared.core.mechanism_options import render_branch_options as validate_options
 from freightyard.shared.gitops.workspace import Change, commit_and_push
 from freightyard.shared.mechanisms.base import MechanismResult, PromotionContext
@@ -91,9 +92,9 @@ def write_output(repo: Path, context: PromotionContext, rendered: StageRender) -
 
 def _stored_hash(directory: Path) -> str:
     try:
-        data = yaml.safe_load((directory / METADATA).read_text(encoding="utf-8"))
-    except (OSError, yaml.YAMLError):
-        return ""
+        data = safe_yaml.load((directory / METADATA).read_text(encoding="utf-8"), METADATA)
+    except (OSError, UnicodeDecodeError, ConfigError):
+        return ""  # unreadable or tampered: render again
     return str(data.get("renderHash", "")) if isinstance(data, dict) else ""
 
 

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import dataclasses
+import functools
 import hashlib
 import os
 from collections.abc import Callable
@@ -44,7 +45,8 @@ def repo_root(cwd: Path, source_path: str) -> Path:
 def find_pipeline(root: Path, name: str, hint: str = "") -> Pipeline:
     """The pipeline ``name`` (any, if only one exists) from ``hint`` (a repo-relative file or directory)
     or, without a hint, from every YAML file in the repo that declares a freightyard Pipeline."""
-    from freightyard.shared.core.pipeline import parse_pipelines
+    from freightyard.shared.core import safe_yaml
+    from freightyard.shared.core.pipeline import declared_names, parse_pipelines
     from freightyard.shared.render.paths import inside, safe_join
 
     real_root = root.resolve()
@@ -56,13 +58,21 @@ def find_pipeline(root: Path, name: str, hint: str = "") -> Pipeline:
     for path in [start] if start.is_file() else _yaml_files(start):
         if not inside(real_root, path):
             continue
+        shown = str(path.relative_to(real_root))
         try:
+            if path.stat().st_size > safe_yaml.MAX_BYTES:
+                with path.open("rb") as handle:  # only its head is read: enough to know whose it is
+                    head = handle.read(64 * 1024).decode("utf-8", "replace")
+                if hint or (name and name in _declared(head, declared_names)):
+                    problems.append(f"{shown}: larger than the {safe_yaml.MAX_BYTES // 1024} KiB allowed (split it)")
+                continue
             data = path.read_bytes()
         except OSError:
             continue
         if not hint and (b"freightyard.io/" not in data or b"Pipeline" not in data):
             continue
-        shown = str(path.relative_to(real_root))
+        if name and not hint and name not in _declared(data.decode("utf-8", "replace"), declared_names):
+            continue  # another pipeline's file: never let it fail this render
         try:
             found.extend(_parsed(data, shown, parse_pipelines))
         except ConfigError as error:
@@ -96,6 +106,12 @@ def _parsed(data: bytes, shown: str, parse: Callable[[str, str], list[Pipeline]]
             _PARSED.clear()
         _PARSED[key] = cached
     return cached
+
+
+@functools.lru_cache(maxsize=256)
+def _declared(text: str, names: Callable[[str], tuple[str, ...]]) -> tuple[str, ...]:
+    """The pipeline names a file declares, once per content (the render server sees the same files often)."""
+    return names(text)
 
 
 def _yaml_files(start: Path) -> list[Path]:

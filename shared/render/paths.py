@@ -9,18 +9,12 @@ from collections.abc import Iterator
 from pathlib import Path
 from typing import Any
 
-import yaml
-
-from freightyard.shared.core.errors import RenderError
+from freightyard.shared.core import safe_yaml
+from freightyard.shared.core.errors import ConfigError, RenderError
 
 KUSTOMIZATION_NAMES = ("kustomization.yaml", "kustomization.yml", "Kustomization")
 _REMOTE = re.compile(r"^(?:[a-z][a-z0-9+.-]*://|git@|github\.com/|gitlab\.com/|bitbucket\.org/)|[?&]ref=", re.I)
 _SKIP_DIRS = {".git"}
-
-try:  # the C loader is several times faster; fall back where libyaml is missing
-    _Loader: Any = yaml.CSafeLoader
-except AttributeError:  # pragma: no cover
-    _Loader = yaml.SafeLoader
 
 
 def inside(root: Path, path: Path) -> bool:
@@ -95,9 +89,9 @@ def _read_kustomization(root: Path, directory: Path) -> dict[str, Any] | None:
             if not inside(root, path):
                 raise RenderError(f"{_relative(root, path)!r} is a symlink pointing outside the repository")
             try:
-                data = yaml.load(path.read_bytes(), Loader=_Loader)  # noqa: S506 - CSafeLoader is the safe loader
-            except yaml.YAMLError as error:
-                raise RenderError(f"{_relative(root, path)}: not valid YAML: {_first_line(error)}") from error
+                data = safe_yaml.load(path.read_bytes(), _relative(root, path))
+            except ConfigError as error:
+                raise RenderError(error.problems[0]) from error
             return data if isinstance(data, dict) else {}
     return None
 

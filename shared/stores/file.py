@@ -17,8 +17,11 @@ from pathlib import Path
 
 import yaml
 
-from freightyard.shared.core.errors import StoreConflict, StoreError
+from freightyard.shared.core import safe_yaml
+from freightyard.shared.core.errors import ConfigError, StoreConflict, StoreError
 from freightyard.shared.stores.base import Document, Snapshot
+
+STATE_FILE_LIMIT = 8 * safe_yaml.MAX_BYTES  # a ConfigMap-shaped file: data values are capped near 1 MiB in all
 
 
 class FileStore:
@@ -81,12 +84,10 @@ class FileStore:
                 f"{self.path}: cannot read the state file ({e}); check its permissions and encoding", temporary=False
             ) from e
         try:
-            loaded = yaml.load(text, Loader=_Loader)  # noqa: S506 - a safe loader (C when libyaml is there)
-        except yaml.YAMLError as e:
-            mark = getattr(e, "problem_mark", None)
-            where = f":{mark.line + 1}" if mark is not None else ""
+            loaded = safe_yaml.load(text, str(self.path), limit=STATE_FILE_LIMIT)
+        except ConfigError as e:
             raise StoreError(
-                f"{self.path}{where}: the state file is not valid YAML; restore it from a backup or "
+                f"{e.problems[0]}: the state file cannot be read; restore it from a backup or "
                 "delete it to start with empty state",
                 temporary=False,
             ) from e
