@@ -182,6 +182,7 @@ def image(tag: str) -> Freight:
     return Freight("main", images=(Image("reg.example.com/shop", tag, "sha256:" + tag[-1] * 64),))
 
 
+@pytest.mark.integration  # runs verification commands (true, sh)
 def test_auto_promotion_waits_for_the_window_and_overrides_need_a_reason(tmp_path: Path) -> None:
     engine, _, now = shop(tmp_path)
     first = image("1.0.1")
@@ -221,6 +222,7 @@ def test_auto_promotion_waits_for_the_window_and_overrides_need_a_reason(tmp_pat
     assert override.reason.startswith("sev1: payments down [outside every allow window; it next opens at 2026-03-10")
 
 
+@pytest.mark.integration  # runs verification commands (true, sh)
 def test_failed_reverification_unverifies_and_holds(tmp_path: Path) -> None:
     engine, health, now = shop(tmp_path, on_failure="hold")
     freight = image("1.0.1")

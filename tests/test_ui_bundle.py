@@ -13,6 +13,7 @@ ROOT = Path(__file__).resolve().parent.parent
 BUILT = ("freightyard-ui.js", "extension-freightyard.js", "index.html")
 
 
+@pytest.mark.integration  # runs node
 def test_committed_bundles_equal_a_fresh_build(tmp_path: Path) -> None:
     node = shutil.which("node")
     if node is None:
