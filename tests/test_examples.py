@@ -300,6 +300,7 @@ def test_monorepo_commit_tagged_images_and_per_app_noops(world: World) -> None:
     engine.promote(first.id, "dev", "t")
     assert verify(engine, "dev").phase == "Succeeded"
     engine.promote(first.id, "cart-prod", "t")
+    assert verify(engine, "cart-prod").phase == "Succeeded"  # a no-op inherits only a verified render
 
     from tests.helpers.mechanism_fixtures import DEPLOYMENT
 

@@ -146,3 +146,34 @@ def test_two_controllers_promote_once_and_fail_over(kube: KubeEmulator) -> None:
             thread.join(10)
         api_a.close()
         api_b.close()
+
+
+def test_once_takes_the_loops_lock_and_refuses_while_another_controller_holds_it(tmp_path: Path) -> None:
+    """Two ``controller --once`` (or one beside the loop) never drive the same pipelines at once."""
+    from freightyard.shared.stores.file import FileStore
+
+    lock = tmp_path / "controller.lock"
+    sources = FakeSources()
+    metrics = Metrics.create()
+
+    def once() -> Controller:
+        return Controller(
+            PipelineSet([_Fixed([pipeline()])]),
+            lambda p: Engine(p, FileStore(tmp_path / f"{p.name}.yaml")),
+            reconciler=Reconciler(sources, metrics),
+            elector=FileLockElector(lock),
+            metrics=metrics,
+            scheduler=Scheduler(time.monotonic, seeded(1)),
+            secrets=Secrets(),
+        )
+
+    holder = FileLockElector(lock)
+    assert holder.ensure()  # the running loop (or another --once)
+    refused = once()
+    assert refused.run_once() is False
+    assert refused.summary == [f"not run: another controller holds the file lock {lock}; try again later"]
+    assert not (tmp_path / "shop.yaml").exists()  # nothing was driven
+    holder.release()
+    ran = once()
+    assert ran.run_once() is True and ran.summary == ["pipeline shop: ok"]
+    assert FileLockElector(lock).ensure()  # --once released the lock when it finished

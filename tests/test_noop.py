@@ -69,8 +69,15 @@ def test_monorepo_commit_only_reverifies_the_app_it_touches(git_http_server: Git
     assert record.phase == "Noop" and "unchanged for every app (cart, guestbook)" in record.message
     assert record.revision == docs.commits[0].id  # pin: the Apps still move to the new commit
     mark = engine.state().stages["dev"].verifications[docs.id]
-    assert mark.phase == "Skipped"  # counts as verified: prod may take it although dev's check always fails
-    assert engine.promote(docs.id, "prod", "t").phase == "Succeeded"
+    assert mark.phase == "Pending"  # what dev ran before was never verified: nothing to inherit, so it is checked
+
+    engine.record_verification("dev", docs.id, "Succeeded", "checked by hand")
+    again = freight(url, commit_files(bare, {"README.md": "more docs\n"}, message="more docs"))
+    engine.add_freight(again)
+    assert engine.promote(again.id, "dev", "t").phase == "Noop"
+    mark = engine.state().stages["dev"].verifications[again.id]
+    assert mark.phase == "Skipped"  # the same render was verified: prod may take it although dev's check fails
+    assert engine.promote(again.id, "prod", "t").phase == "Succeeded"
 
     cart = freight(
         url,

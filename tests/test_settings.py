@@ -60,3 +60,29 @@ def test_default_namespace_and_frozen(monkeypatch: pytest.MonkeyPatch, tmp_path:
     with pytest.raises(dataclasses.FrozenInstanceError):
         settings.argocd_namespace = "other"  # type: ignore[misc]
     assert settings.attempts() == 5 and dataclasses.replace(settings, push_attempts=2).attempts() == 2
+
+
+@pytest.mark.parametrize(
+    ("env", "value", "said"),
+    [
+        ("FREIGHTYARD_WORKERS", "abc", "'abc' is not a whole number (the flag or env FREIGHTYARD_WORKERS)"),
+        ("FREIGHTYARD_JITTER", "1e", "'1e' is not a number (the flag or env FREIGHTYARD_JITTER)"),
+        ("FREIGHTYARD_HOST_RATE", "-1", "'-1' is below the minimum 0 (the flag or env FREIGHTYARD_HOST_RATE)"),
+        ("FREIGHTYARD_RELOAD_INTERVAL", "nan", "'nan' is below the minimum 0.1"),
+    ],
+)
+def test_controller_number_env_defaults_fail_as_one_line(
+    env: str, value: str, said: str, monkeypatch: pytest.MonkeyPatch, capsys: pytest.CaptureFixture[str]
+) -> None:
+    monkeypatch.setenv(env, value)
+    parser = build_parser()  # building the parser never converts: a bad env value is no traceback
+    with pytest.raises(SystemExit) as exited:
+        parser.parse_args(["controller", "--once", "-f", "pipelines"])
+    assert exited.value.code == 2
+    assert said in capsys.readouterr().err
+
+
+def test_controller_number_env_defaults_parse(monkeypatch: pytest.MonkeyPatch) -> None:
+    monkeypatch.setenv("FREIGHTYARD_WORKERS", " 12 ")
+    args = build_parser().parse_args(["controller", "--once", "-f", "pipelines"])
+    assert args.workers == 12 and isinstance(args.workers, int) and args.jitter == 0.1

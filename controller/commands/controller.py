@@ -62,6 +62,24 @@ def _env(name: str, default: str = "") -> str:
     return os.environ.get(name, default)
 
 
+def _number(kind: type[int] | type[float], env: str, *, minimum: float) -> Callable[[str], float]:
+    """An argparse type for a number flag whose default comes from ``env``: a bad value is one line
+    naming both (argparse converts string defaults with ``type`` too), never a traceback."""
+    what = "a whole number" if kind is int else "a number"
+
+    def parse(text: str) -> float:
+        try:
+            value = kind(text.strip())
+        except ValueError:
+            raise argparse.ArgumentTypeError(f"{text!r} is not {what} (the flag or env {env})") from None
+        if not value >= minimum:  # NaN compares false with everything
+            raise argparse.ArgumentTypeError(f"{text!r} is below the minimum {minimum:g} (the flag or env {env})")
+        return value
+
+    parse.__name__ = kind.__name__
+    return parse
+
+
 def register(sub: argparse._SubParsersAction) -> None:  # type: ignore[type-arg]
     p = sub.add_parser("controller", help="run the promotion loop (discovery, auto-promotion, webhooks)")
     p.add_argument(
@@ -109,7 +127,10 @@ def register(sub: argparse._SubParsersAction) -> None:  # type: ignore[type-arg]
     p.add_argument("--lease-namespace", default=_env("FREIGHTYARD_LEASE_NAMESPACE", _env("POD_NAMESPACE", "argocd")))
     p.add_argument("--lease-name", default=_env("FREIGHTYARD_LEASE_NAME", "freightyard-controller"))
     p.add_argument(
-        "--lease-duration", type=int, default=int(_env("FREIGHTYARD_LEASE_DURATION", "15")), help="seconds (default 15)"
+        "--lease-duration",
+        type=_number(int, "FREIGHTYARD_LEASE_DURATION", minimum=1),
+        default=_env("FREIGHTYARD_LEASE_DURATION", "15"),
+        help="seconds (default 15)",
     )
     p.add_argument(
         "--lock-file",
@@ -134,11 +155,13 @@ def register(sub: argparse._SubParsersAction) -> None:  # type: ignore[type-arg]
         "--argocd-namespace is always among them (env FREIGHTYARD_ARGOCD_NAMESPACES)",
     )
     add_engine_options(p)
-    p.add_argument("--workers", type=int, default=int(_env("FREIGHTYARD_WORKERS", "4")))
+    p.add_argument(
+        "--workers", type=_number(int, "FREIGHTYARD_WORKERS", minimum=1), default=_env("FREIGHTYARD_WORKERS", "4")
+    )
     p.add_argument(
         "--jitter",
-        type=float,
-        default=float(_env("FREIGHTYARD_JITTER", "0.1")),
+        type=_number(float, "FREIGHTYARD_JITTER", minimum=0),
+        default=_env("FREIGHTYARD_JITTER", "0.1"),
         help="± fraction of each warehouse interval (default 0.1)",
     )
     p.add_argument(
@@ -146,20 +169,20 @@ def register(sub: argparse._SubParsersAction) -> None:  # type: ignore[type-arg]
     )
     p.add_argument(
         "--reload-interval",
-        type=float,
-        default=float(_env("FREIGHTYARD_RELOAD_INTERVAL", "5")),
+        type=_number(float, "FREIGHTYARD_RELOAD_INTERVAL", minimum=0.1),
+        default=_env("FREIGHTYARD_RELOAD_INTERVAL", "5"),
         help="seconds between re-reads of pipeline definitions (default 5)",
     )
     p.add_argument(
         "--verify-poll",
-        type=float,
-        default=float(_env("FREIGHTYARD_VERIFY_POLL", "5")),
+        type=_number(float, "FREIGHTYARD_VERIFY_POLL", minimum=0.1),
+        default=_env("FREIGHTYARD_VERIFY_POLL", "5"),
         help="seconds between polls of a running verification (default 5)",
     )
     p.add_argument(
         "--verify-workers",
-        type=int,
-        default=int(_env("FREIGHTYARD_VERIFY_WORKERS", "8")),
+        type=_number(int, "FREIGHTYARD_VERIFY_WORKERS", minimum=1),
+        default=_env("FREIGHTYARD_VERIFY_WORKERS", "8"),
         help="verifications running at once, beside the reconcile workers (default 8)",
     )
     p.add_argument(
@@ -170,20 +193,20 @@ def register(sub: argparse._SubParsersAction) -> None:  # type: ignore[type-arg]
     )
     p.add_argument(
         "--host-concurrency",
-        type=int,
-        default=int(_env("FREIGHTYARD_HOST_CONCURRENCY", "8")),
+        type=_number(int, "FREIGHTYARD_HOST_CONCURRENCY", minimum=1),
+        default=_env("FREIGHTYARD_HOST_CONCURRENCY", "8"),
         help="requests in flight per registry/git host (default 8, env FREIGHTYARD_HOST_CONCURRENCY)",
     )
     p.add_argument(
         "--host-rate",
-        type=float,
-        default=float(_env("FREIGHTYARD_HOST_RATE", "50")),
+        type=_number(float, "FREIGHTYARD_HOST_RATE", minimum=0),
+        default=_env("FREIGHTYARD_HOST_RATE", "50"),
         help="requests per second per host, token bucket; 0 unlimited (default 50, env FREIGHTYARD_HOST_RATE)",
     )
     p.add_argument(
         "--host-burst",
-        type=int,
-        default=int(_env("FREIGHTYARD_HOST_BURST", "100")),
+        type=_number(int, "FREIGHTYARD_HOST_BURST", minimum=1),
+        default=_env("FREIGHTYARD_HOST_BURST", "100"),
         help="token bucket size per host (default 100, env FREIGHTYARD_HOST_BURST)",
     )
     add_source_options(p)

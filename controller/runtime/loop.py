@@ -285,18 +285,29 @@ class Controller:
         return ok
 
     def run_once(self) -> bool:
-        """One pass over every pipeline (``--once``); False when a definition could not be loaded or some
-        discovery or reconcile failed. ``self.summary`` then holds one line per pipeline (and per problem)."""
-        self.reload()
-        ok = not self.pipelines.problems
-        summary = []
-        for name, engine in sorted(self.engines.items()):
-            passed = self.run_pipeline(engine, {w.name for w in engine.pipeline.warehouses})
-            ok = passed and ok
-            summary.append(f"pipeline {name}: {'ok' if passed else 'failed (see the log)'}")
-        summary += [f"not loaded: {problem}" for problem in self.pipelines.problems]
-        self.summary = summary
-        return ok
+        """One pass over every pipeline (``--once``) under the same lock, lease or shard as the loop;
+        False when another controller holds it, a definition could not be loaded or some discovery or
+        reconcile failed. ``self.summary`` then holds one line per pipeline (and per problem)."""
+        if not self.elector.ensure():
+            self.summary = [f"not run: another controller holds the {self.elector.description}; try again later"]
+            return False
+        try:
+            self.reload()
+            ok = not self.pipelines.problems
+            summary = []
+            shard = self.elector if isinstance(self.elector, ShardElector) else None
+            for name, engine in sorted(self.engines.items()):
+                if shard is not None and not shard.owns(name):
+                    summary.append(f"pipeline {name}: skipped (another shard member drives it)")
+                    continue
+                passed = self.run_pipeline(engine, {w.name for w in engine.pipeline.warehouses})
+                ok = passed and ok
+                summary.append(f"pipeline {name}: {'ok' if passed else 'failed (see the log)'}")
+            summary += [f"not loaded: {problem}" for problem in self.pipelines.problems]
+            self.summary = summary
+            return ok
+        finally:
+            self.elector.release()
 
     # ----------------------------------------------------------------- HTTP
 

@@ -3,7 +3,8 @@
 Everything durable goes through the pipeline's ``Engine`` (and so its store); the only memory kept
 here is the retry backoff of failed promotions, which a restart may forget without harm. A pass is
 idempotent: run it twice, or after a crash, and it ends in the same state — a promotion that was
-cut short is simply promoted again (eligibility and the current pin are re-read each time).
+cut short is recorded as interrupted and promoted again (eligibility and the current pin are re-read
+each time), and verification runs for it: work a dead process left behind is never taken as done.
 """
 
 from __future__ import annotations
@@ -23,7 +24,14 @@ from freightyard.controller.runtime.refresh import NoRefresh, Refresher
 from freightyard.controller.runtime.schedule import Backoff
 from freightyard.shared.core.errors import FreightyardError, MechanismError, NotEligibleError
 from freightyard.shared.core.model import Stage, Warehouse
-from freightyard.shared.core.state import FAILED, PromotionRecord, State, parse_time, state_from_document
+from freightyard.shared.core.state import (
+    FAILED,
+    InFlight,
+    PromotionRecord,
+    State,
+    parse_time,
+    state_from_document,
+)
 from freightyard.shared.engine.discovery import discover
 from freightyard.shared.engine.promotion import PENDING, Engine
 from freightyard.shared.engine.sharing import SharedSources
@@ -31,6 +39,7 @@ from freightyard.shared.sources.base import SourceFactory
 
 log = logging.getLogger("freightyard.controller")
 ACTOR = "controller:auto-promotion"
+INTERRUPTED_AFTER = dt.timedelta(minutes=30)  # longer than any mechanism runs (git and tool timeouts)
 
 
 @dataclass(frozen=True)
@@ -66,6 +75,7 @@ class Reconciler:
     _lock: threading.Lock = field(default_factory=threading.Lock)
     _warned: set[tuple[str, str]] = field(default_factory=set)
     _states: dict[str, tuple[Any, State, object]] = field(default_factory=dict)  # name -> (data, parsed, pipeline)
+    started: dt.datetime = field(default_factory=lambda: dt.datetime.now(dt.UTC))
 
     def state(self, engine: Engine) -> State:
         """``engine.state()``, parsed only when the stored ``data`` changed since this pipeline's last read.
@@ -122,6 +132,9 @@ class Reconciler:
         promoted: list[PromotionRecord] = []
         wake: list[float] = []
         state = self.state(engine)
+        died = functools.partial(self._died, now=engine.clock())
+        if any(s.in_flight for s in state.stages.values()) and engine.recover_interrupted(died):
+            state = self.state(engine)
         for _ in range(2 * len(engine.pipeline.stages) + 2):  # each round moves freight one stage at most
             changed = self._verify_pending(engine, state, wake)
             if changed:
@@ -148,6 +161,18 @@ class Reconciler:
                     extra={"pipeline": engine.pipeline.name, "stage": stage_name},
                 )
         return Advanced(tuple(promoted), min(wake, default=None))
+
+    def _died(self, started: InFlight, *, now: dt.datetime) -> bool:
+        """Only one controller drives a pipeline (lock, lease or shard), so its own promotions begun
+        before this process started belong to a process that is gone; anyone else's count as gone
+        once they are older than any mechanism may run."""
+        try:
+            at = parse_time(started.at)
+        except ValueError:
+            return True
+        if started.by == self.actor and at < self.started.replace(microsecond=0):
+            return True
+        return now - at > INTERRUPTED_AFTER
 
     def _auto_promote(self, engine: Engine, state: State, wake: list[float]) -> list[PromotionRecord]:
         pipeline = engine.pipeline

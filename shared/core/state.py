@@ -196,7 +196,52 @@ class AppPin:
         )
 
 
-STAGE_KEYS = ("freight", "apps", "promotions", "verifications", "approvals", "autoPromotionHold", "gates")
+@dataclass
+class InFlight:
+    """A promotion whose mechanism has started but whose outcome is not recorded yet. Written before the
+    mechanism runs and removed with its outcome, so a process that dies in between leaves this behind
+    and the next writer records the promotion as interrupted instead of taking the half-done work as done."""
+
+    promotion: str
+    brought: dict[str, str]  # origin -> freight id
+    by: str = ""
+    at: str = ""
+    mechanism: str = ""
+    holder: str = ""  # host:pid of the process running it
+
+    def to_dict(self) -> dict[str, Any]:
+        out: dict[str, Any] = {"promotion": self.promotion, "brought": dict(sorted(self.brought.items()))}
+        pairs = (("by", self.by), ("at", self.at), ("mechanism", self.mechanism), ("holder", self.holder))
+        for key, value in pairs:
+            if value:
+                out[key] = value
+        return out
+
+    @classmethod
+    def from_dict(cls, data: dict[str, Any]) -> InFlight:
+        brought = data.get("brought") or {}
+        if not isinstance(brought, dict):
+            raise TypeError("brought must be a mapping of origin to freight id")
+        return cls(
+            promotion=str(data["promotion"]),
+            brought={str(k): str(v) for k, v in brought.items()},
+            by=str(data.get("by", "")),
+            at=str(data.get("at", "")),
+            mechanism=str(data.get("mechanism", "")),
+            holder=str(data.get("holder", "")),
+        )
+
+
+STAGE_KEYS = (
+    "freight",
+    "apps",
+    "promotions",
+    "verifications",
+    "approvals",
+    "autoPromotionHold",
+    "gates",
+    "inFlight",
+)
 V1_KEYS = ("current", "history")
 
 
@@ -208,6 +253,7 @@ class StageState:
     verifications: dict[str, Mark] = field(default_factory=dict)  # freight id -> result
     gates: StageGates = field(default_factory=StageGates)  # approvals, holds, failed marks (gates.py)
     hold: str = ""  # a manual promotion of older freight holds auto-promotion until the candidate is promoted
+    in_flight: list[InFlight] = field(default_factory=list)  # started promotions without an outcome yet
     extra: dict[str, Any] = field(default_factory=dict)  # keys a newer writer added (e.g. pending): kept as is
 
     @classmethod
@@ -267,6 +313,8 @@ class StageState:
         gates = self.gates.to_dict()
         if gates:
             out["gates"] = gates
+        if self.in_flight:
+            out["inFlight"] = [started.to_dict() for started in self.in_flight]
         if self.history:
             out["promotions"] = [h.to_dict() for h in self.history]
         out.update(self.extra)
@@ -281,6 +329,7 @@ class StageState:
             verifications={str(k): Mark.from_dict(v) for k, v in (data.get("verifications") or {}).items()},
             gates=StageGates.from_dict(data.get("gates"), legacy_approvals=data.get("approvals")),
             hold=str(data.get("autoPromotionHold", "")),
+            in_flight=[InFlight.from_dict(started) for started in data.get("inFlight") or []],
             extra={k: v for k, v in data.items() if k not in STAGE_KEYS and k not in V1_KEYS},
         )
 

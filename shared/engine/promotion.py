@@ -10,6 +10,8 @@ from __future__ import annotations
 import dataclasses
 import datetime as dt
 import logging
+import os
+import socket
 from collections.abc import Callable
 from dataclasses import dataclass, field
 from pathlib import Path
@@ -26,6 +28,7 @@ from freightyard.shared.core.state import (
     NOOP,
     AppPin,
     Holding,
+    InFlight,
     Mark,
     PromotionRecord,
     StageState,
@@ -47,6 +50,7 @@ from freightyard.shared.stores.base import Document, DocumentStore, update_docum
 log = logging.getLogger(__name__)
 PENDING = "Pending"
 ROLLBACK_ACTOR = "controller:rollback"
+MAX_IN_FLIGHT = 20  # concurrent promotions of one stage kept as intents; older ones drop off
 
 
 @dataclass
@@ -200,20 +204,25 @@ class Engine:
         shown = ", ".join(f.alias for f in incoming.values())
         landed = stage_state.current
         renders: dict[str, noop.AppRender] | None = None
+        unchanged = False  # known from state alone; a mechanism's own "nothing to write" proves nothing
+        intent = ""
         if old is not None and old.id == new.id:
             revision = landed.revision if landed else ""
             result = MechanismResult(NOOP, f"{shown} is already in {stage.name}", revision=revision)
+            unchanged = True
         else:
             renders = self._render_apps(context)
             changed = self._changed_apps(stage_state, renders)
             if old is not None and renders is not None and not changed:
                 result = self._noop_result(context, renders)
+                unchanged = True
             else:
+                intent = self._begin(stage, incoming, new, actor)
                 try:
                     result = self.mechanisms(stage.promotion.mechanism).promote(context)
                 except FreightyardError as error:
                     failed = MechanismResult(FAILED, error.message)
-                    self._record(stage, incoming, new, actor=actor, result=failed, pins={}, hold=False)
+                    self._record(stage, incoming, new, actor=actor, result=failed, pins={}, hold=False, intent=intent)
                     raise MechanismError(
                         f"promoting {shown} into {stage.name} failed: {error.message}",
                         temporary=error.temporary,
@@ -230,7 +239,17 @@ class Engine:
         pins = self._new_pins(
             stage, stage_state=stage_state, combined=new, collection=collection, result=result, renders=renders
         )
-        record = self._record(stage, incoming, new, actor=actor, result=result, pins=pins, hold=hold)
+        record = self._record(
+            stage,
+            incoming,
+            new,
+            actor=actor,
+            result=result,
+            pins=pins,
+            hold=hold,
+            intent=intent,
+            unchanged=unchanged,
+        )
         log.info(
             "promoted %s into %s: %s",
             shown,
@@ -239,6 +258,53 @@ class Engine:
             extra={"pipeline": self.pipeline.name, "stage": stage.name, "freight": new.id, "phase": record.phase},
         )
         return record
+
+    def _begin(self, stage: Stage, incoming: dict[str, Freight], combined: Freight, actor: str) -> str:
+        """Record the intent before the mechanism writes anywhere; returns the intent's id. Intents left
+        by a process of this host that no longer runs are recorded as interrupted on the way."""
+        at = format_time(self.clock())
+        intent = InFlight(
+            promotion=promotion_id(at, combined.id),
+            brought={origin: f.id for origin, f in sorted(incoming.items())},
+            by=actor,
+            at=at,
+            mechanism=stage.promotion.mechanism,
+            holder=holder(),
+        )
+
+        def mutate(state: State) -> None:
+            for freight in incoming.values():
+                state.add_freight(freight)
+            stage_state = state.stage(stage.name)
+            _fail_interrupted(stage.name, stage_state, holder_gone)
+            stage_state.in_flight = [*stage_state.in_flight, intent][-MAX_IN_FLIGHT:]
+
+        self.change(mutate)
+        return intent.promotion
+
+    def recover_interrupted(self, dead: Callable[[InFlight], bool]) -> list[str]:
+        """Record as Failed every started promotion whose process has ended without writing its
+        outcome (``dead`` says so, or it ran on this host and is gone); returns the stages. Such a
+        stage keeps the freight it held before."""
+
+        def gone(started: InFlight) -> bool:
+            return holder_gone(started) or dead(started)
+
+        if not any(gone(f) for s in self.state().stages.values() for f in s.in_flight):
+            return []
+
+        def mutate(state: State) -> list[str]:
+            return [name for name, stage_state in state.stages.items() if _fail_interrupted(name, stage_state, gone)]
+
+        names: list[str] = self.change(mutate)
+        for name in names:
+            log.warning(
+                "a promotion into %s was interrupted (its process ended before recording the outcome); "
+                "recorded as Failed",
+                name,
+                extra={"pipeline": self.pipeline.name, "stage": name},
+            )
+        return names
 
     def _render_apps(self, context: PromotionContext) -> dict[str, noop.AppRender] | None:
         """Each app rendered with the candidate collection, when the stage has apps and detection is on."""
@@ -347,7 +413,12 @@ class Engine:
         result: MechanismResult,
         pins: dict[str, AppPin],
         hold: bool,
+        intent: str = "",
+        unchanged: bool = False,
     ) -> PromotionRecord:
+        """Record one outcome. Verification is skipped only for a no-op the engine found from state
+        (``unchanged``) into a stage whose collection was already verified: a mechanism that finds its
+        work already done (a retry after a crash between push and record) is verified like any other."""
         at = format_time(self.clock())
         brought = {origin: f.id for origin, f in sorted(incoming.items())}
         record = PromotionRecord(
@@ -373,6 +444,10 @@ class Engine:
             for freight in incoming.values():
                 state.add_freight(freight)
             stage_state = state.stage(stage.name)
+            verified_before = bool(stage_state.freight) and all(
+                stage_state.is_verified(member) for member in stage_state.collection_ids().values()
+            )
+            stage_state.in_flight = [started for started in stage_state.in_flight if started.promotion != intent]
             stage_state.history.insert(0, record)
             if result.phase == FAILED:
                 return
@@ -386,8 +461,9 @@ class Engine:
                 previous = stage_state.verifications.get(freight.id)
                 was_failed = stage_state.gates.failed.pop(freight.id, None) is not None
                 failed_here = failed_here or was_failed or (previous is not None and previous.phase == FAILED)
-            skip = result.phase == NOOP and stage.verification and stage.verification.skip_when_unchanged
-            if skip and not failed_here:  # freight that failed here is verified again, never waved through
+            skip = unchanged and stage.verification and stage.verification.skip_when_unchanged
+            # Freight that failed here is verified again, never waved through.
+            if skip and verified_before and not failed_here:
                 mark = Mark(at=at, phase="Skipped", message="no-op promotion: nothing changed", promotion=record.id)
             elif not needs_verification:
                 mark = Mark(at=at, phase="Succeeded", message="stage has no verification", promotion=record.id)
@@ -470,3 +546,55 @@ class Engine:
 
         self.change(mutate)
         log.warning("%s; auto-promotion held (%s)", why, plan.why, extra=extra)
+
+
+INTERRUPTED = (
+    "interrupted: the process ended after the {mechanism} mechanism started and before its outcome was recorded; "
+    "the stage keeps the freight it held before (promote again to retry)"
+)
+
+
+def holder() -> str:
+    """This process, as intents name it (computed per call: forked workers are other processes)."""
+    return f"{socket.gethostname()}:{os.getpid()}"
+
+
+def holder_gone(started: InFlight) -> bool:
+    """True when the intent's process ran on this host and no longer exists."""
+    host, _, pid = started.holder.rpartition(":")
+    if host != socket.gethostname() or not pid.isdigit():
+        return False
+    try:
+        os.kill(int(pid), 0)
+    except ProcessLookupError:
+        return True
+    except PermissionError:
+        return False
+    return False
+
+
+def _fail_interrupted(stage: str, stage_state: StageState, gone: Callable[[InFlight], bool]) -> bool:
+    """Turn intents whose process is ``gone`` into Failed records (nothing they wrote is taken as done)."""
+    ended = [started for started in stage_state.in_flight if gone(started)]
+    if not ended:
+        return False
+    stage_state.in_flight = [started for started in stage_state.in_flight if started not in ended]
+    for started in ended:
+        if any(r.id == started.promotion for r in stage_state.history):
+            continue
+        brought = started.brought or {"": ""}
+        stage_state.history.insert(
+            0,
+            PromotionRecord(
+                freight=brought[sorted(brought)[0]],
+                stage=stage,
+                by=started.by,
+                at=started.at,
+                phase=FAILED,
+                mechanism=started.mechanism,
+                message=INTERRUPTED.format(mechanism=started.mechanism or "promotion"),
+                id=started.promotion,
+                brought=dict(started.brought),
+            ),
+        )
+    return True

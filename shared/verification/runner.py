@@ -57,7 +57,7 @@ def verify(
     if verification is None or verification.empty:
         return _done(engine, stage_name, freight, SUCCEEDED, "stage has no verification")
     mark = state.stage(stage_name).verifications.get(freight.id)
-    if record.phase == NOOP and verification.skip_when_unchanged and not (mark and mark.phase == "Pending"):
+    if record.phase == NOOP and verification.skip_when_unchanged and mark is not None and mark.phase == SKIPPED:
         return _done(engine, stage_name, freight, SKIPPED, "no-op promotion: nothing changed")
     checks: list[CheckResult] = []
     if verification.argocd_healthy:
