@@ -153,3 +153,27 @@ def test_limits_refuse_a_wait_longer_than_allowed() -> None:
     limits.pause("slow.example", 60)
     with pytest.raises(SourceError, match=r"slow.example: .*past 10s"), limits.slot("slow.example"):
         pass
+
+
+@pytest.mark.integration
+def test_a_steady_semver_check_costs_the_tag_list_and_a_webhook_sees_a_repushed_tag(
+    registry_paginated: Registry, tmp_path: Path
+) -> None:
+    """With the tag -> digest memo an image check is one request per interval (the tag list), so
+    requests per interval are about one per distinct source; a webhook drops the memo at once."""
+    push_image(registry_paginated.url, "memo/app", "1.0.0")
+    sub = ImageSubscription(f"{registry_paginated.host}/memo/app", strategy="SemVer", insecure=True)
+    warehouse = Warehouse("main", subscriptions=(sub,))
+    shared = sources(tmp_path)
+    first = discover(warehouse, shared.within(0)).freight
+    before = registry_paginated.requests_served
+    again = discover(warehouse, shared.within(0)).freight  # the next interval: nothing is shared in time
+    assert again is not None and first is not None and again.id == first.id
+    assert registry_paginated.requests_served - before == 1  # the tag list; the chosen tag's digest is known
+
+    repushed = push_image(registry_paginated.url, "memo/app", "1.0.0", created="2030-01-01T00:00:00Z")
+    stale = discover(warehouse, shared.within(0)).freight
+    assert stale is not None and stale.id == first.id  # the memo trusts a tag for its TTL (10 min) ...
+    shared.invalidate([sub.repo_url])  # ... unless a webhook says it moved, as a registry webhook does
+    moved = discover(warehouse, shared.within(0)).freight
+    assert moved is not None and moved.images[0].digest == repushed != first.images[0].digest

@@ -14,7 +14,7 @@ from dataclasses import dataclass, field
 
 from freightyard.shared.core.freight import Commit
 from freightyard.shared.core.model import ChartSubscription, GitSubscription, ImageSubscription
-from freightyard.shared.sources.base import ChartSource, GitSource, ImageSource, SourceFactory
+from freightyard.shared.sources.base import ChartSource, GitSource, ImageSource, SourceFactory, invalidate_memos
 from freightyard.shared.sources.gitauth import split_credentials
 
 
@@ -49,3 +49,6 @@ class SerializedSources:
     def chart(self, sub: ChartSubscription) -> ChartSource:
         with self._factory_lock:
             return self.inner.chart(sub)
+
+    def invalidate(self, repo_urls: list[str]) -> None:
+        invalidate_memos(self.inner, repo_urls)

@@ -13,6 +13,8 @@ import types
 from collections.abc import Callable
 from typing import Any
 
+from freightyard.shared.core.expression_scan import Names, problem
+
 EXPRESSION = re.compile(r"\$\{\{\s*(.*?)\s*\}\}")
 
 
@@ -45,8 +47,17 @@ def _too_long(expression: str) -> str | None:
     return None
 
 
-def check(text: str) -> str | None:
-    """Return why ``text`` holds an invalid expression, or None when all its expressions compile."""
+STRING_FUNCTION_NAMES = frozenset({"substring", "short"})
+PROMOTION_NAMES = Names(
+    variables=frozenset({"freight", "stage", "pipeline"}),
+    functions=STRING_FUNCTION_NAMES | {"commitFrom", "imageFrom", "chartFrom"},
+)
+TAG_FROM_NAMES = Names(variables=frozenset({"commit"}), functions=STRING_FUNCTION_NAMES)
+
+
+def check(text: str, names: Names = PROMOTION_NAMES) -> str | None:
+    """Return why ``text`` holds an invalid expression (syntax, an unknown name, unbounded work), or
+    None when all its expressions compile and use only ``names``."""
     expressions = expressions_in(text)
     if not expressions:
         return None
@@ -59,6 +70,9 @@ def check(text: str) -> str | None:
             cel.compile(expression)
         except Exception as error:  # the binding raises plain ValueError/RuntimeError variants
             return f"invalid expression ${{{{ {expression} }}}}: {str(error).splitlines()[0]}"
+        why = problem(expression, names)
+        if why:
+            return f"expression ${{{{ {expression[:80]} }}}}: {why}"
     return None
 
 
@@ -75,13 +89,15 @@ def render(text: str, variables: dict[str, Any], functions: dict[str, Callable[.
     context = cel.Context()
     for name, value in variables.items():
         context.add_variable(name, value)
-    for name, function in {**STRING_FUNCTIONS, **(functions or {})}.items():
+    callables = {**STRING_FUNCTIONS, **(functions or {})}
+    for name, function in callables.items():
         context.add_function(name, function)
+    names = Names(frozenset(variables), frozenset(callables))
 
     def evaluate(expression: str) -> Any:
-        why = _too_long(expression)
+        why = _too_long(expression) or problem(expression, names)  # never hand CEL unbounded work
         if why:
-            raise ExpressionError(why)
+            raise ExpressionError(f"${{{{ {expression[:80]} }}}}: {why}")
         try:
             return cel.evaluate(expression, context)
         except Exception as error:

@@ -11,7 +11,7 @@ import re
 
 import yaml
 
-from freightyard.shared.core import mechanism_options, safe_yaml, urls, windows
+from freightyard.shared.core import expressions, mechanism_options, safe_yaml, urls, windows
 from freightyard.shared.core.errors import ConfigError
 from freightyard.shared.core.freight import normalize_repo
 from freightyard.shared.core.model import (
@@ -278,7 +278,7 @@ def _subscription(r: Reader, node: yaml.Node, path: str) -> Subscription | None:
             filter_pattern=filter_pattern,
             filter_extract=filter_extract,
             order=r.choice(m.get("order"), f"{p}.order", ("asc", "desc"), "asc"),
-            tag_from=r.expression(m.get("tagFrom"), f"{p}.tagFrom"),
+            tag_from=r.expression(m.get("tagFrom"), f"{p}.tagFrom", expressions.TAG_FROM_NAMES),
             look_back=r.integer(m.get("lookBack"), f"{p}.lookBack", 20, 1),
             discovery_limit=r.integer(m.get("discoveryLimit"), f"{p}.discoveryLimit", 20, 1),
             insecure=r.boolean(m.get("insecure"), f"{p}.insecure"),

@@ -10,6 +10,7 @@ from dataclasses import dataclass, field
 import yaml
 
 from freightyard.shared.core import expressions
+from freightyard.shared.core.expression_scan import Names
 from freightyard.shared.core.platforms import PlatformError, parse_platforms
 from freightyard.shared.core.regex import RegexError, compile_regex, tag_pattern
 from freightyard.shared.core.semverc import ConstraintError, parse_constraint
@@ -163,10 +164,10 @@ class Reader:
                 self.problem(node, path, f"invalid semver constraint {value!r}: {error}")
         return value
 
-    def expression(self, node: yaml.Node | None, path: str) -> str:
+    def expression(self, node: yaml.Node | None, path: str, names: Names = expressions.PROMOTION_NAMES) -> str:
         value = self.string(node, path)
         if value:
-            why = expressions.check(value)
+            why = expressions.check(value, names)
             if why:
                 self.problem(node, path, why)
         return value

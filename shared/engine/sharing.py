@@ -22,7 +22,7 @@ from typing import Any, TypeVar
 
 from freightyard.shared.core.freight import Chart, Commit, Image
 from freightyard.shared.core.model import ChartSubscription, GitSubscription, ImageSubscription
-from freightyard.shared.sources.base import ChartSource, GitSource, ImageSource, SourceFactory
+from freightyard.shared.sources.base import ChartSource, GitSource, ImageSource, SourceFactory, invalidate_memos
 
 T = TypeVar("T")
 MAX_ENTRIES = 20_000  # distinct questions remembered; oldest dropped beyond this
@@ -69,10 +69,13 @@ class SharedSources:
         return _Chart(_View(self, 0.0), sub)
 
     def invalidate(self, repo_urls: Iterable[str]) -> None:
-        """Forget what is known about these repos (a webhook said they changed)."""
+        """Forget what is known about these repos (a webhook said they changed), here and in the
+        adapters' own memos (the tag -> digest memo of image repos)."""
+        urls = list(repo_urls)
         with self._lock:
-            for url in repo_urls:
+            for url in urls:
                 self._generations[url] = self._generations.get(url, 0) + 1
+        invalidate_memos(self.inner, urls)
 
     def ask(self, key: Hashable, repo_url: str, max_age_s: float, fetch: Callable[[], T]) -> T:
         """The answer to ``key``: remembered if fresh enough, else shared with a flight, else fetched."""

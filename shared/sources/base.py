@@ -38,3 +38,11 @@ class SourceFactory(Protocol):
     def image(self, sub: ImageSubscription) -> ImageSource: ...
 
     def chart(self, sub: ChartSubscription) -> ChartSource: ...
+
+
+def invalidate_memos(factory: SourceFactory, repo_urls: list[str]) -> None:
+    """Pass a webhook's "these repos changed" to a factory that keeps memos of its own (an optional
+    ``invalidate`` method: wrappers forward it, plain fakes need not have it)."""
+    forget = getattr(factory, "invalidate", None)
+    if callable(forget):
+        forget(repo_urls)

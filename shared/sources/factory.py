@@ -75,6 +75,14 @@ class DefaultSources:
             )
         return self._charts[key]
 
+    def invalidate(self, repo_urls: list[str]) -> None:
+        """A webhook said these repos changed: forget the tag -> digest memo of each image repo among
+        them, so a re-pushed tag is seen on the next check rather than after the memo's TTL."""
+        for url in repo_urls:
+            for insecure in (False, True):  # the memo is keyed by the scheme the source spoke
+                ref = parse_image_ref(url, insecure, self.insecure_hosts)
+                self.metadata.forget_tags(f"{ref.base}/{ref.repository}")
+
     def _client(self, host: str, credentials_name: str) -> RegistryClient:
         key = (host, credentials_name)
         if key not in self._clients:

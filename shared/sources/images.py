@@ -1,7 +1,8 @@
 """Image discovery from an OCI registry: choose tags by strategy, then resolve only the chosen ones.
 
 Economy is the point: ``SemVer`` and ``Lexical`` order by tag name alone, so a 5,000-tag repository
-costs its tag-list page(s) plus one ``HEAD`` per returned candidate. ``NewestBuild`` needs each
+costs its tag-list page(s) plus one ``HEAD`` per returned candidate not resolved in the last
+``tag_ttl`` (the tag -> digest memo). ``NewestBuild`` needs each
 candidate's build time, read in Kargo's order of precedence (annotations before labels before the
 config's ``created``, which reproducible builds set to the epoch). Manifests, configs and build
 times are immutable by digest and kept in the shared ``MetadataCache``, so a steady-state cycle
@@ -89,10 +90,25 @@ class RegistryImageSource:
         for tag in ordered:
             if len(found) >= limit:
                 break
-            image = self.image_for_tag(sub, tag)
+            image = self._remembered(sub, tag)
             if image is not None:
                 found.append(image)
         return found
+
+    def _remembered(self, sub: ImageSubscription, tag: str) -> Image | None:
+        """``image_for_tag`` through the cache's tag -> digest memo: a steady-state check of a chosen
+        tag costs no request (a re-pushed tag is seen within ``tag_ttl``, at once after a webhook).
+        ``Digest`` subscriptions follow a mutable tag and never come here."""
+        if sub.platform:
+            return self.image_for_tag(sub, tag)
+        repository = f"{self.ref.base}/{self.ref.repository}"
+        digest = self.cache.tag_digest(repository, tag)
+        if digest is not None:
+            return Image(sub.repo_url, tag, digest)
+        image = self.image_for_tag(sub, tag)
+        if image is not None:
+            self.cache.put_tag(repository, tag, image.digest)
+        return image
 
     def _newest_builds(self, sub: ImageSubscription, tags: list[str], limit: int) -> list[Image]:
         if len(tags) > MAX_BUILD_CANDIDATES:
