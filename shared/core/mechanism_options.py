@@ -10,6 +10,7 @@ from collections.abc import Callable
 from typing import Any
 
 from freightyard.shared.core import expressions
+from freightyard.shared.core.refnames import branch_problem
 
 Problems = list[tuple[str, str]]
 GIT_KEYS = ("repoURL", "branch", "commitMessage", "author", "credentials", "pushAttempts")
@@ -117,7 +118,7 @@ def _unknown(options: dict[str, Any], allowed: tuple[str, ...], where: str = "")
 
 
 def _git(options: dict[str, Any]) -> Problems:
-    problems = _string(options, "repoURL") + _string(options, "branch") + _string(options, "commitMessage")
+    problems = _string(options, "repoURL") + _branch(options) + _string(options, "commitMessage")
     problems += _string(options, "credentials")
     author = options.get("author")
     if author is not None:
@@ -139,6 +140,13 @@ def _string(options: dict[str, Any], key: str, where: str = "", *, required: boo
     if not isinstance(value, str) or (required and not value):
         return [(path, "must be a non-empty string" if required else "must be a string")]
     return _expression(value, path)
+
+
+def _branch(options: dict[str, Any]) -> Problems:
+    problems = _string(options, "branch")
+    value = options.get("branch")
+    why = branch_problem(value) if isinstance(value, str) and not problems else None
+    return [*problems, ("branch", f"invalid branch name {value!r}: {why}")] if why else problems
 
 
 def _strings(options: dict[str, Any], key: str, where: str = "") -> Problems:

@@ -216,7 +216,7 @@ def _subscription(r: Reader, node: yaml.Node, path: str) -> Subscription | None:
         )
         return GitSubscription(
             repo_url=_repo_url(r, g.get("repoURL"), f"{p}.repoURL"),
-            branch=r.string(g.get("branch"), f"{p}.branch"),
+            branch=r.branch(g.get("branch"), f"{p}.branch"),
             strategy=r.choice(
                 g.get("commitSelectionStrategy"), f"{p}.commitSelectionStrategy", COMMIT_STRATEGIES, "NewestFromBranch"
             ),

@@ -12,6 +12,7 @@ import yaml
 from freightyard.shared.core import expressions
 from freightyard.shared.core.expression_scan import Names
 from freightyard.shared.core.platforms import PlatformError, parse_platforms
+from freightyard.shared.core.refnames import branch_problem
 from freightyard.shared.core.regex import RegexError, compile_regex, tag_pattern
 from freightyard.shared.core.semverc import ConstraintError, parse_constraint
 
@@ -75,6 +76,13 @@ class Reader:
             self.problem(node, path, "must be a string")
             return default
         return str(node.value)
+
+    def branch(self, node: yaml.Node | None, path: str) -> str:
+        value = self.string(node, path)
+        why = branch_problem(value) if value else None
+        if why:
+            self.problem(node, path, f"invalid branch name {value!r}: {why}")
+        return value
 
     def string_map(self, node: yaml.Node | None, path: str) -> dict[str, str]:
         """A free-form map of names to strings (values may hold expressions)."""
