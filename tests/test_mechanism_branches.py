@@ -162,3 +162,35 @@ def test_render_branch_leaves_an_unchanged_apps_files_and_answer_untouched(
     assert "replicas: 4" in (show(bare, "env/dev", "apps/cart/overlays/dev/manifests.yaml") or "")
     now = {s["app"]: json.dumps(s, sort_keys=True) for s in parameter_sets(engine.pipeline, engine.state())}
     assert now["guestbook"] == answer["guestbook"] and now["cart"] != answer["cart"]
+
+
+def test_render_branch_on_a_private_repo_uses_the_subscriptions_named_credentials(
+    git_http_server_auth: GitHttpServer, tmp_path: Path
+) -> None:
+    """The tree export, the no-op renders and the push all authenticate as discovery does
+    (``credentials: NAME`` on the git subscription); the secret reaches no state, commit or branch."""
+    from freightyard.shared.credentials import EnvFileCredentials
+
+    name = f"private-{uuid.uuid4().hex[:8]}.git"
+    bare, url = make_repo(git_http_server_auth, name, app_files("guestbook"))
+    password = git_http_server_auth.password or ""
+    text = (
+        PIPELINE.format(url=url, image=IMAGE, mechanism="render-branch")
+        .replace("branch: main}}", "branch: main, credentials: private-git}")
+        .replace("branch: main}", "branch: main, credentials: private-git}")
+    )
+    assert "credentials: private-git" in text
+    lookup = EnvFileCredentials(
+        env={"PRIVATE_GIT_USERNAME": git_http_server_auth.username or "", "PRIVATE_GIT_PASSWORD": password},
+        secrets_dir=None,
+    )
+    engine = engine_for(text, tmp_path, credentials=lookup)
+    first = freight(url, head(bare, "main"))
+    engine.add_freight(first)
+    record = engine.promote(first.id, "dev", "test")
+    assert record.phase == "Succeeded", record.message
+    assert f"{IMAGE}:1.0.0@{DIGEST1}" in (show(bare, "env/dev", "apps/guestbook/overlays/dev/manifests.yaml") or "")
+    log = subprocess.run(
+        [git_path(), "--git-dir", str(bare), "log", "-p", "env/dev"], capture_output=True, text=True, check=True
+    ).stdout
+    assert password not in log and password not in (tmp_path / "state.yaml").read_text()

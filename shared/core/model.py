@@ -230,5 +230,16 @@ class Pipeline:
             f"pipeline {self.name!r} has no stage {name!r} (known: {', '.join(s.name for s in self.stages)})"
         )
 
+    def git_credentials_name(self, repo_url: str) -> str:
+        """The ``credentials`` a git subscription of this pipeline names for ``repo_url`` ("" if none):
+        writes and tree exports of that repo authenticate as its discovery does."""
+        from freightyard.shared.core.freight import same_repo
+
+        for warehouse in self.warehouses:
+            for sub in warehouse.git():
+                if sub.credentials_secret and same_repo(sub.repo_url, repo_url):
+                    return sub.credentials_secret
+        return ""
+
     def downstream_of(self, stage_name: str) -> tuple[Stage, ...]:
         return tuple(s for s in self.stages if any(stage_name in r.sources.stages for r in s.requested_freight))

@@ -84,7 +84,10 @@ def render_apps(
                 repo, revision = app_revision(pipeline, app, candidate)
                 key = (repo, revision)
                 if key not in trees:
-                    tree = export_tree(mirrors, repo, revision, Path(tmp) / f"tree-{len(trees)}")
+                    dest = Path(tmp) / f"tree-{len(trees)}"
+                    tree = export_tree(
+                        mirrors, repo, revision, dest, credentials_name=pipeline.git_credentials_name(repo)
+                    )
                     trees[key] = (tree.root, tree.commit)
             except FreightyardError as error:
                 log.warning("per-app pins for %s: cannot read app trees (%s); re-pinning every app", stage.name, error)

@@ -77,7 +77,7 @@ def stage_repo(context: PromotionContext) -> str:
 
 def git_target(context: PromotionContext, repo_url: str, default_branch: str) -> GitTarget:
     """Mirrors and a runner with credentials for ``repo_url``; the branch from the options or the default."""
-    name = option(context, "credentials")
+    name = option(context, "credentials") or context.pipeline.git_credentials_name(repo_url)
     lookup = context.settings.credential_lookup()
     mirrors = GitMirrors(Path(context.cache_dir), credentials=lookup)
     runner = GitRunner(Path(context.cache_dir), author(context), credentials_for(repo_url, name, lookup))

@@ -66,7 +66,7 @@ def render_stage(
         key = (repo, revision)
         if key not in trees:
             dest = workdir / f"tree-{len(trees)}"
-            tree = export_tree(mirrors, repo, revision, dest)
+            tree = export_tree(mirrors, repo, revision, dest, credentials_name=pipeline.git_credentials_name(repo))
             trees[key] = (tree.root, tree.commit)
         root, commit = trees[key]
         renders[app.name] = render_app(pipeline, stage.name, app, freight, root, env)
