@@ -19,6 +19,7 @@ from freightyard.shared.pipeline_sources import (
     MARKER,
     PIPELINE_LABEL,
     STATE_MANAGED_BY,
+    Identity,
     Lister,
     Parsed,
     PipelineConfigMaps,
@@ -63,12 +64,19 @@ class DirectoryPipelines:
         self._files = PipelineFiles(path)
         self.path = self._files.path
         self.description = f"files under {self.path}"
+        self._last: tuple[dict[Path, Identity], Loaded] | None = None
 
     def load(self) -> Loaded:
+        """The files' pipelines; the very same ``Loaded`` while no file changed (the controller re-reads
+        every few seconds, and 2,000 unchanged files should cost their ``stat`` calls only)."""
         identities = self._files.scan()
         if identities is None:
             return Loaded(problems=(f"{self.path}: no such file or directory (is the GitOps checkout mounted?)",))
-        return _merge_parsed(self._files.parse(identities).values())
+        if self._last is not None and self._last[0] == identities:
+            return self._last[1]
+        loaded = _merge_parsed(self._files.parse(identities).values())
+        self._last = (identities, loaded)
+        return loaded
 
 
 class ConfigMapPipelines:
@@ -120,13 +128,14 @@ class PipelineSet:
     stale: tuple[str, ...] = ()  # pipelines running their last good definition because the current one broke
     _last: dict[str, Pipeline] = field(default_factory=dict)
     _reported: tuple[str, ...] = ()
+    _answers: list[Loaded] | None = None  # what each source answered last time
 
     def load(self) -> dict[str, Pipeline]:
-        parts = []
-        for source in self.sources:
-            loaded = source.load()
-            parts.append((list(loaded.pipelines.values()), list(loaded.problems)))
-        loaded = merge(parts)
+        answers = [source.load() for source in self.sources]
+        if self._answers is not None and all(a is b for a, b in zip(answers, self._answers, strict=True)):
+            return self._last  # nothing changed in any source since the last load
+        self._answers = answers
+        loaded = merge([(list(a.pipelines.values()), list(a.problems)) for a in answers])
         if loaded.problems != self._reported:
             for problem in loaded.problems:
                 log.error("pipeline definition problem: %s", problem)

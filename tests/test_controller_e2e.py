@@ -301,18 +301,14 @@ def test_killed_mid_promotion_resumes_without_duplicates(world: dict[str, Any]) 
         running.stop()
     state = running.state(world["name"])
     assert [h.freight for h in state.stages["dev"].history] == [fid]
-    staging = state.stages["staging"]
-    assert not staging.history and not staging.freight  # nothing half-recorded as done ...
-    intents = [(f.brought, f.by) for f in staging.in_flight]
-    assert intents == [({"main": fid}, "controller:auto-promotion")]  # ... but its intent is
+    assert "staging" not in state.stages or not state.stages["staging"].history  # nothing half-recorded
+    # (pin's whole effect is the state write, so it records no intent; tests/test_crash_safety.py kills
+    # a git-writing promotion, which does)
     restarted = Running(world["workdir"], world["pipelines"])  # the kernel released the dead one's file lock
     try:
         poll(lambda: pinned(restarted, world, "staging", "1.0.0", first), timeout=30, what="staging after restart")
         state = restarted.state(world["name"])
-        history = [(h.freight, h.phase) for h in state.stages["staging"].history]
-        assert history == [(fid, "Succeeded"), (fid, "Failed")]  # the killed attempt says it was interrupted
-        assert state.stages["staging"].history[1].message.startswith("interrupted:")
-        assert not state.stages["staging"].in_flight
+        assert [(h.freight, h.phase) for h in state.stages["staging"].history] == [(fid, "Succeeded")]
         assert [(h.freight, h.phase) for h in state.stages["dev"].history] == [(fid, "Succeeded")]
         assert list(state.freight) == [fid]
     finally:

@@ -180,3 +180,36 @@ def test_sigkill_right_after_the_push_lands_still_verifies(git_http_server: GitH
     history = engine.state().stages["dev"].history
     assert [r.phase for r in history] == ["Noop", "Failed"] and history[1].message.startswith("interrupted:")
     _settle(engine, freight_id)
+
+
+@pytest.mark.unit
+def test_the_controller_fails_intents_left_by_its_predecessor_or_too_old(tmp_path: Path) -> None:
+    """After a restart (a new pod: another host, so no pid check), the controller's own intents from
+    before it started are its dead predecessor's; anyone else's only once older than any mechanism runs."""
+    import datetime as dt
+    import functools
+
+    from freightyard.controller.metrics import Metrics
+    from freightyard.controller.runtime.reconcile import ACTOR, Reconciler
+    from freightyard.shared.core.state import InFlight, format_time
+    from freightyard.shared.stores.file import FileStore
+    from tests.helpers.controller_fakes import FakeSources, pipeline
+
+    now = dt.datetime(2026, 12, 3, 12, 0, tzinfo=dt.UTC)
+    engine = Engine(pipeline(), FileStore(tmp_path / "state.yaml"), clock=lambda: now)
+    reconciler = Reconciler(FakeSources(), Metrics.create(), started=now)
+
+    def begun(at: dt.datetime, by: str, promotion: str) -> InFlight:
+        return InFlight(promotion, {"main": "f" * 40}, by=by, at=format_time(at), holder="old-pod:7")
+
+    intents = [
+        begun(now - dt.timedelta(minutes=1), ACTOR, "mine-before-start"),
+        begun(now - dt.timedelta(minutes=1), "alice", "alice-recent"),
+        begun(now - dt.timedelta(hours=1), "bob", "bob-old"),
+    ]
+    engine.change(lambda state: setattr(state.stage("dev"), "in_flight", list(intents)))
+    assert engine.recover_interrupted(functools.partial(reconciler._died, now=now)) == ["dev"]
+    dev = engine.state().stages["dev"]
+    assert [f.promotion for f in dev.in_flight] == ["alice-recent"]  # may still be running elsewhere
+    assert sorted(r.id for r in dev.history) == ["bob-old", "mine-before-start"]
+    assert all(r.phase == "Failed" and r.message.startswith("interrupted:") for r in dev.history)

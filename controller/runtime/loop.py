@@ -103,7 +103,7 @@ class Controller:
                 self.reconciler.forget(name)
             for name, pipeline in loaded.items():
                 engine = self.engines.get(name)
-                if engine is not None and engine.pipeline == pipeline:
+                if engine is not None and (engine.pipeline is pipeline or engine.pipeline == pipeline):
                     continue
                 log.info("pipeline %s %s", name, "changed" if engine else "loaded", extra={"pipeline": name})
                 self.engines[name] = self.engine_for(pipeline)

@@ -50,6 +50,7 @@ from freightyard.shared.stores.base import Document, DocumentStore, update_docum
 log = logging.getLogger(__name__)
 PENDING = "Pending"
 ROLLBACK_ACTOR = "controller:rollback"
+RECORD_ONLY = ("pin", "none")  # mechanisms whose whole effect is the state write itself
 MAX_IN_FLIGHT = 20  # concurrent promotions of one stage kept as intents; older ones drop off
 
 
@@ -217,7 +218,8 @@ class Engine:
                 result = self._noop_result(context, renders)
                 unchanged = True
             else:
-                intent = self._begin(stage, incoming, new, actor)
+                if stage.promotion.mechanism not in RECORD_ONLY:  # they write nothing a crash could half-do
+                    intent = self._begin(stage, incoming, new, actor)
                 try:
                     result = self.mechanisms(stage.promotion.mechanism).promote(context)
                 except FreightyardError as error:
