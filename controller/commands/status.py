@@ -41,6 +41,11 @@ def stage_rows(pipeline: Pipeline, state: State) -> tuple[list[list[str]], list[
             parts = (["direct"] if request.sources.direct else []) + list(request.sources.stages)
             join = " & " if request.sources.availability == "All" else " | "
             holding = stage_state.freight.get(request.origin) if stage_state else None
+            brought = (
+                next((r for r in stage_state.history if holding and r.id == holding.promotion), record)
+                if stage_state
+                else None
+            )  # the promotion that brought this origin's freight, not the stage's latest
             freight = state.freight.get(holding.id) if holding else None
             verification = stage_state.verifications.get(holding.id) if stage_state and holding else None
             candidate = newest.get(request.origin)
@@ -56,8 +61,8 @@ def stage_rows(pipeline: Pipeline, state: State) -> tuple[list[list[str]], list[
                     freight.alias if freight else "-",
                     freight.short_id if freight else "-",
                     holding.at if holding and holding.at else "-",
-                    record.by if record else "-",
-                    record.phase if record else "-",
+                    brought.by if brought else "-",
+                    brought.phase if brought else "-",
                     verification.phase if verification else "-",
                     pending or "-",
                 ]

@@ -49,7 +49,7 @@ def _local_app_paths(pipeline: Pipeline) -> tuple[list[str], list[str]]:
     for si, stage in enumerate(pipeline.stages):
         for ai, app in enumerate(stage.apps):
             repos = [app.repo_url] if app.repo_url else _subscribed_git(pipeline, stage.name)
-            if local and any(same_repo(local, r) for r in repos):
+            if any((local and same_repo(local, r)) or _is_this_checkout(r, root) for r in repos):
                 checkable.append((si, ai))
             else:
                 where = ", ".join(repos) or "(no git subscription)"
@@ -70,6 +70,17 @@ def _subscribed_git(pipeline: Pipeline, stage_name: str) -> list[str]:
     return [
         g.repo_url for r in stage.requested_freight for w in pipeline.warehouses if w.name == r.origin for g in w.git()
     ]
+
+
+def _is_this_checkout(repo_url: str, root: Path) -> bool:
+    """A repo given as a local path (``/srv/gitops``, ``file:///srv/gitops``) that is this checkout."""
+    path = repo_url.removeprefix("file://")
+    if "://" in path or path.startswith("git@") or not path:
+        return False
+    try:
+        return Path(path).expanduser().resolve() == root.resolve()
+    except OSError:
+        return False
 
 
 def _origin_url(root: Path) -> str:

@@ -30,16 +30,27 @@ spec:
         repoURL: demo.local/guestbook
         imageSelectionStrategy: SemVer
         constraint: ^1.0.0
+  - name: redis                      # a second warehouse: the cache image, promoted on its own
+    interval: 1m
+    subscriptions:
+    - image:
+        repoURL: demo.local/redis
+        imageSelectionStrategy: SemVer
+        constraint: ^7.0.0
   stages:
   - name: dev
-    requestedFreight: [{{origin: main, sources: {{direct: true}}}}]
+    requestedFreight:                # one freight per origin: promoting one replaces only its own
+    - {{origin: main, sources: {{direct: true}}}}
+    - {{origin: redis, sources: {{direct: true}}}}
     autoPromotion: true
     apps:
     - name: guestbook
       path: apps/guestbook/overlays/dev
       destination: {{namespace: guestbook-dev}}
   - name: staging
-    requestedFreight: [{{origin: main, sources: {{stages: [dev]}}}}]
+    requestedFreight:
+    - {{origin: main, sources: {{stages: [dev]}}}}
+    - {{origin: redis, sources: {{stages: [dev]}}}}
     apps:
     - name: guestbook
       path: apps/guestbook/overlays/staging
@@ -51,6 +62,8 @@ spec:
     requestedFreight:
     - origin: main
       sources: {{stages: [staging, hotfix], requiredSoakTime: 1h}}
+    - origin: redis
+      sources: {{stages: [staging], requiredSoakTime: 1h}}
     verification:                    # a smoke check with the freight in its environment
       commands:
       - name: digest-pinned
@@ -77,6 +90,8 @@ spec:
       - name: guestbook
         image: demo.local/guestbook
         ports: [{containerPort: 8080}]
+      - name: cache
+        image: demo.local/redis
 """,
     "service.yaml": """\
 apiVersion: v1
@@ -137,6 +152,7 @@ class Demo:
         self.workdir = workdir
         self.repo = workdir / "gitops"
         self.layout = workdir / "oci" / "guestbook"
+        self.redis = workdir / "oci" / "redis"
         self.cli = cli
         self.say = say
         state = workdir / "state" / "freightyard-{pipeline}.yaml"
@@ -163,29 +179,35 @@ class Demo:
         say(f"Freightyard demo in {self.workdir} — no cluster: a local git repo, an OCI layout, a state file.")
         build_repo(self.repo)
         add_image(self.layout, "1.0.0", "guestbook 1.0.0", "2026-01-01T00:00:00Z")
+        add_image(self.redis, "7.2.0", "redis 7.2.0", "2026-01-01T00:00:00Z")
         say("\n# 1. Validate the pipeline (dev -> staging -> prod, plus a hotfix lane straight into prod).")
         self.run("validate")
-        say("\n# 2. Discover: the warehouse sees the repo's main branch and image 1.0.0 -> freight.")
+        say("\n# 2. Discover: warehouse main sees the repo's main branch and image guestbook 1.0.0,")
+        say("#    warehouse redis sees redis 7.2.0: one freight each.")
         self.run("discover")
         self.run("freight", "list")
-        first = self._newest()
+        first, cache = self._newest("main"), self._newest("redis")
         say(
-            "\n# 3. Promote it through dev and staging. No verification is configured, so each promotion "
-            "verifies it there."
+            "\n# 3. Promote both through dev and staging; each stage holds one freight per origin. No "
+            "verification is configured, so each promotion verifies it there."
         )
         self.run("promote", first, "dev")
-        self.run("promote", first, "staging")
+        self.run("promote", cache, "dev")
+        self.run("promote", "--from", "dev", "staging")  # the whole collection dev holds, as one unit
         say("\n# 4. prod wants 1h of soak in staging (or hotfix): not yet, and the CLI says why.")
         self.run("promote", first, "prod", expect_failure=True)
         say("\n# 5. A hotfix: image 1.0.1 is pushed; new freight enters the hotfix lane directly.")
         add_image(self.layout, "1.0.1", "guestbook 1.0.1 (hotfix)", "2026-01-02T00:00:00Z")
         self.run("discover")
-        hotfix = self._newest()
+        hotfix = self._newest("main")
         self.run("promote", hotfix, "hotfix")
         say("\n# 6. Still soaking, so a human approves the hotfix for prod; then it promotes.")
         self.run("promote", hotfix, "prod", expect_failure=True)
         self.run("approve", hotfix, "prod", "--by", "user:oncall", "--reason", "hotfix for the login outage")
         self.run("promote", hotfix, "prod", "--by", "user:oncall")
+        say("#    prod needs the cache too; its freight comes from staging (approved past the soak as well).")
+        self.run("approve", cache, "prod", "--by", "user:oncall", "--reason", "cache for the hotfix")
+        self.run("promote", cache, "prod", "--by", "user:oncall")
         say("\n# 7. prod has a check: run it (the controller does this by itself after each promotion).")
         self.run("verify", "prod")
         self._render_prod()
@@ -195,7 +217,7 @@ class Demo:
         base.write_text(base.read_text() + "# the guestbook web front end\n")
         git(self.repo, "commit", "--quiet", "-am", "docs: describe the guestbook base")
         self.run("discover")
-        docs = self._newest()
+        docs = self._newest("main")
         self.run("diff", docs, "prod")
         self.run("approve", docs, "prod", "--by", "user:oncall", "--reason", "comment-only change")
         self.run("promote", docs, "prod", "--by", "user:oncall")
@@ -214,14 +236,14 @@ class Demo:
         self.say("\n# What prod's Application renders (exactly the CMP's output): the image pinned by digest.")
         self.run("render", "guestbook", "prod")
 
-    def _newest(self) -> str:
+    def _newest(self, origin: str) -> str:
         from freightyard.shared.engine.promotion import Engine
         from freightyard.shared.pipeline_files import load_pipelines
         from freightyard.shared.stores.factory import store_from_spec
 
         pipeline = load_pipelines(self.repo / "pipelines")[0]
         state = Engine(pipeline, store_from_spec(self.common[3], pipeline)).state()
-        return next(iter(state.freight.values())).alias
+        return next(f for f in state.freight.values() if f.origin == origin).alias
 
 
 def run_demo(keep: str | None, cli: Callable[[list[str]], int], say: Callable[[str], None]) -> Path:
