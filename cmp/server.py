@@ -10,6 +10,7 @@ from __future__ import annotations
 
 import contextlib
 import os
+import select
 import socket
 import socketserver
 import sys
@@ -21,6 +22,7 @@ from freightyard.cmp.freshness import LoadedModules
 from freightyard.cmp.main import render_request
 from freightyard.cmp.protocol import code_version, decode, encode, frame, read_frame
 
+HANGUP_CHECK_S = 0.1  # how soon a render whose client went away is stopped
 IDLE_SECONDS = float(os.environ.get("FREIGHTYARD_CMP_SERVER_IDLE", "900"))
 # The first client's per-app settings must not leak into the tools every later render runs.
 _PER_REQUEST_PREFIXES = ("ARGOCD_", "PARAM_", "KUBE_VERSION", "KUBE_API_VERSIONS")
@@ -42,7 +44,10 @@ class _Handler(socketserver.BaseRequestHandler):
             self.server.stale = True
             return
         environ = dict(v.split("=", 1) for v in variables if "=" in v)
-        code, out, err = render_request(environ, cwd)
+        answer = _render_while_connected(conn, environ, cwd)
+        if answer is None:
+            return  # the client is gone (Argo CD killed it at its deadline): its render was cancelled
+        code, out, err = answer
         self.server.modules.add_new()  # what this render imported lazily is checked from now on
         try:
             conn.sendall(encode([str(code), err]) + frame(out))
@@ -50,6 +55,41 @@ class _Handler(socketserver.BaseRequestHandler):
             return
         finally:
             self.server.touch()
+
+
+def _render_while_connected(conn: socket.socket, environ: dict[str, str], cwd: str) -> tuple[int, bytes, str] | None:
+    """Render on a worker thread while watching the connection; when the client hangs up, kill the
+    render's kustomize/helm processes and answer None."""
+    from freightyard.shared.process import CANCELLATION, Cancellation
+
+    scope = Cancellation()
+    answer: list[tuple[int, bytes, str]] = []
+
+    def work() -> None:
+        CANCELLATION.set(scope)
+        answer.append(render_request(environ, cwd))
+
+    worker = threading.Thread(target=work, daemon=True)
+    worker.start()
+    watch = select.poll()
+    watch.register(conn.fileno(), select.POLLIN | select.POLLHUP | select.POLLERR)
+    while worker.is_alive():
+        worker.join(HANGUP_CHECK_S)
+        if worker.is_alive() and watch.poll(0) and _hung_up(conn):
+            scope.cancel()
+            worker.join()
+            return None
+    return answer[0] if answer else None
+
+
+def _hung_up(conn: socket.socket) -> bool:
+    """The client sends nothing after its request, so a readable socket means it closed."""
+    try:
+        return conn.recv(1, socket.MSG_PEEK | socket.MSG_DONTWAIT) == b""
+    except BlockingIOError:
+        return False
+    except OSError:
+        return True
 
 
 class RenderServer(socketserver.ThreadingMixIn, socketserver.UnixStreamServer):

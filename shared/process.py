@@ -5,8 +5,10 @@ No shell, always a timeout, and a redacted form of the command for logs and erro
 
 from __future__ import annotations
 
+import contextvars
 import os
 import subprocess
+import threading
 import time
 from dataclasses import dataclass, field
 
@@ -58,23 +60,68 @@ class ProcessTimeout(ProcessError):
     pass
 
 
+class ProcessCancelled(ProcessError):
+    """Whoever asked for the work went away (the render server's client hung up)."""
+
+
+class Cancellation:
+    """Kills every process started under it (``cancellable``) once ``cancel`` is called: the render
+    server cancels a render whose client Argo CD killed, so kustomize does not run on for nobody."""
+
+    def __init__(self) -> None:
+        self.cancelled = False
+        self._running: set[subprocess.Popen[bytes]] = set()
+        self._lock = threading.Lock()
+
+    def cancel(self) -> None:
+        with self._lock:
+            self.cancelled = True
+            for process in self._running:
+                process.kill()
+
+    def _add(self, process: subprocess.Popen[bytes]) -> None:
+        with self._lock:
+            self._running.add(process)
+            if self.cancelled:
+                process.kill()
+
+    def _discard(self, process: subprocess.Popen[bytes]) -> None:
+        with self._lock:
+            self._running.discard(process)
+
+
+CANCELLATION: contextvars.ContextVar[Cancellation | None] = contextvars.ContextVar("cancellation", default=None)
+
+
 def run(request: Request) -> Outcome:
     env = None
     if request.env is not None:
         env = {**os.environ, **request.env}
+    scope = CANCELLATION.get()
     started = time.monotonic()
     try:
-        done = subprocess.run(
+        process = subprocess.Popen(
             request.argv,
             cwd=request.cwd,
             env=env,
-            input=request.stdin,
-            capture_output=True,
-            timeout=request.timeout,
-            check=False,
+            stdin=subprocess.PIPE if request.stdin is not None else None,
+            stdout=subprocess.PIPE,
+            stderr=subprocess.PIPE,
         )
-    except subprocess.TimeoutExpired as error:
-        raise ProcessTimeout(f"{request.shown}: no answer within {request.timeout:g}s") from error
     except FileNotFoundError as error:
         raise ProcessError(f"{request.argv[0]}: not installed or not on PATH") from error
-    return Outcome(request, done.returncode, done.stdout, done.stderr, time.monotonic() - started)
+    with process:
+        if scope is not None:
+            scope._add(process)
+        try:
+            out, err = process.communicate(request.stdin, timeout=request.timeout)
+        except subprocess.TimeoutExpired as error:
+            process.kill()
+            process.communicate()
+            raise ProcessTimeout(f"{request.shown}: no answer within {request.timeout:g}s") from error
+        finally:
+            if scope is not None:
+                scope._discard(process)
+    if scope is not None and scope.cancelled:
+        raise ProcessCancelled(f"{request.shown}: cancelled (the caller went away)")
+    return Outcome(request, process.returncode, out, err, time.monotonic() - started)

@@ -278,3 +278,42 @@ def test_a_change_to_any_loaded_module_makes_the_server_stale(
         handle.write("# edited after the server loaded it\n")
     assert client.render(env, str(fresh_copy(git_repo, tmp_path, "b"))) is None
     assert process.wait(15) == 0
+
+
+def test_a_render_whose_client_went_away_is_killed(git_repo: Path, tmp_path: Path, socket_path: Path) -> None:
+    """Argo CD kills the CMP at its deadline; the server then stops that render's kustomize too,
+    instead of letting it run on for nobody (and piling up under a slow app)."""
+    import _socket
+
+    from freightyard.cmp.protocol import code_version, encode
+
+    pid_file = tmp_path / "kustomize.pid"
+    slow = tmp_path / "slow-kustomize"
+    slow.write_text(f"#!/bin/sh\necho $$ > {pid_file}\nexec sleep 60\n")
+    slow.chmod(0o755)
+    env = {**plugin_env(tmp_path, socket_path, **pinned_env(freight())), "FREIGHTYARD_KUSTOMIZE": str(slow)}
+    server = start_server(socket_path, env)
+    app = fresh_copy(git_repo, tmp_path, "a")
+    conn = _socket.socket(_socket.AF_UNIX, _socket.SOCK_STREAM)
+    conn.connect(str(socket_path))
+    conn.sendall(encode([code_version(), str(app), *(f"{k}={v}" for k, v in env.items())]))
+    deadline = time.monotonic() + 20
+    while not (pid_file.exists() and pid_file.read_text().strip()):
+        assert time.monotonic() < deadline, "the render did not start kustomize"
+        time.sleep(0.05)
+    pid = int(pid_file.read_text())
+    conn.close()  # what killing the launcher does to the socket
+    deadline = time.monotonic() + 3
+    while Path(f"/proc/{pid}").exists() and "zombie" not in _state(pid):
+        assert time.monotonic() < deadline, "kustomize still runs after its client went away"
+        time.sleep(0.05)
+    assert server.poll() is None  # the server itself carries on
+    served = client.render({**env, "FREIGHTYARD_KUSTOMIZE": ""}, str(fresh_copy(git_repo, tmp_path, "b")))
+    assert served is not None and served[0] == 0 and b"@sha256:" in served[1]
+
+
+def _state(pid: int) -> str:
+    try:
+        return Path(f"/proc/{pid}/status").read_text().split("State:", 1)[1].splitlines()[0].lower()
+    except (OSError, IndexError):
+        return "zombie"
