@@ -20,7 +20,7 @@ from prometheus_client import multiprocess
 bind = os.environ.get("FREIGHTYARD_BIND", "0.0.0.0:8080")
 workers = int(os.environ.get("FREIGHTYARD_WORKERS", "2"))
 threads = int(os.environ.get("FREIGHTYARD_THREADS", "4"))
-worker_class = "gthread"
+worker_class = "freightyard.generator.worker.HeadFirstWorker"  # gthread, slow clients kept off the threads
 timeout = 30
 graceful_timeout = 20
 keepalive = 75  # the controller reuses connections; outlive its idle timeout

@@ -117,3 +117,24 @@ def test_factory_rejects_anything_else_in_one_line(spec: str) -> None:
     with pytest.raises(ConfigError) as caught:
         store_from_spec(spec, PIPELINE)
     assert len(caught.value.problems) == 1 and "file:PATH" in str(caught.value)
+
+
+def test_an_unchanged_file_is_not_parsed_again_but_any_change_is_seen(
+    tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    from freightyard.shared.core import safe_yaml
+
+    store = FileStore(tmp_path / "state.yaml")
+    store.write({"apiVersion": "v1", "kind": "ConfigMap", "metadata": {"name": "s"}, "data": {"a": "1"}}, None)
+    parses = []
+    real = safe_yaml.load
+    monkeypatch.setattr(safe_yaml, "load", lambda *a, **k: parses.append(1) or real(*a, **k))
+    first = store.read().document
+    assert first is not None
+    first["data"]["a"] = "changed by a caller"  # callers get their own copy
+    again = store.read().document
+    assert again is not None and again["data"] == {"a": "1"} and len(parses) == 1  # one parse for both reads
+    text = (tmp_path / "state.yaml").read_text().replace("a: '1'", "a: '2'").replace('a: "1"', 'a: "2"')
+    (tmp_path / "state.yaml").write_text(text)  # an edit by hand, in place
+    edited = store.read().document
+    assert edited is not None and edited["data"] == {"a": "2"} and len(parses) == 2

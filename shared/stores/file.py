@@ -14,6 +14,7 @@ import os
 import tempfile
 from collections.abc import Iterator
 from pathlib import Path
+from typing import Any
 
 import yaml
 
@@ -30,6 +31,7 @@ class FileStore:
     def __init__(self, path: str | os.PathLike[str]) -> None:
         self.path = Path(path)
         self.description = f"file:{self.path}"
+        self._parsed: tuple[tuple[int, int, int, int], Document] | None = None  # file identity -> document
 
     def __repr__(self) -> str:
         return f"FileStore({self.path})"
@@ -75,6 +77,24 @@ class FileStore:
             os.close(fd)  # closing the descriptor releases the lock
 
     def _load(self) -> Document | None:
+        """The document, parsed again only when the file changed: every write replaces it (a new
+        inode) and an edit moves its mtime, so an idle controller pays a ``stat`` per read."""
+        try:
+            info = os.stat(self.path)
+        except FileNotFoundError:
+            return None
+        except OSError:
+            info = None
+        identity = (info.st_ino, info.st_size, info.st_mtime_ns, info.st_ctime_ns) if info else None
+        if identity is not None and self._parsed is not None and self._parsed[0] == identity:
+            cached: Document = _copied(self._parsed[1])
+            return cached
+        loaded = self._parse()
+        if loaded is not None and identity is not None:
+            self._parsed = (identity, _copied(loaded))
+        return loaded
+
+    def _parse(self) -> Document | None:
         try:
             text = self.path.read_text(encoding="utf-8")
         except FileNotFoundError:
@@ -119,6 +139,15 @@ class FileStore:
             os.fsync(dir_fd)
         finally:
             os.close(dir_fd)
+
+
+def _copied(value: Any) -> Any:
+    """A copy callers may change freely (documents are small: mappings, lists and strings)."""
+    if isinstance(value, dict):
+        return {k: _copied(v) for k, v in value.items()}
+    if isinstance(value, list):
+        return [_copied(v) for v in value]
+    return value
 
 
 def _version_of(document: Document) -> str:
