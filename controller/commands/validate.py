@@ -46,23 +46,68 @@ def _local_app_paths(pipeline: Pipeline) -> tuple[list[str], list[str]]:
     local = _origin_url(root)
     checkable: list[tuple[int, int]] = []
     skipped: dict[str, list[str]] = {}
+    mirrored: dict[str, list[str]] = {}
+    problems: list[str] = []
     for si, stage in enumerate(pipeline.stages):
         for ai, app in enumerate(stage.apps):
             repos = [app.repo_url] if app.repo_url else _subscribed_git(pipeline, stage.name)
             if any((local and same_repo(local, r)) or _is_this_checkout(r, root) for r in repos):
                 checkable.append((si, ai))
-            else:
+                continue
+            found = _in_mirror(pipeline, repos, app.path) if len(repos) == 1 else None
+            if found is None:
                 where = ", ".join(repos) or "(no git subscription)"
                 skipped.setdefault(where, []).append(f"{stage.name}/{app.name}")
-    problems = [
+                continue
+            at, exists = found
+            mirrored.setdefault(f"{repos[0]} at {at}", []).append(f"{stage.name}/{app.name}")
+            if not exists:
+                field = f"spec.stages[{si}].apps[{ai}].path"
+                problems.append(
+                    f'{pipeline.source_file}:{pipeline.lines.get(field, 0)}: {field}: directory "{app.path}" does '
+                    f"not exist in {repos[0]} at {at} (create it there or fix the path)"
+                )
+    problems += [
         p for p in missing_app_paths(pipeline, root) if any(f"stages[{si}].apps[{ai}]" in p for si, ai in checkable)
     ]
     notes = [
+        f"{pipeline.source_file}: checked app paths of {', '.join(apps)} in the local mirror of {where}"
+        for where, apps in mirrored.items()
+    ]
+    notes += [
         f"{pipeline.source_file}: skipped app path checks of {', '.join(apps)}: they live in {repo}, not in this "
-        f"checkout ({root}); each promotion checks them there at the freight's commit"
+        f"checkout ({root}), and no mirror of it is cached here yet (run `freightyard discover` first); each "
+        "promotion checks them there at the freight's commit"
         for repo, apps in skipped.items()
     ]
     return problems, notes
+
+
+def _in_mirror(pipeline: Pipeline, repos: list[str], path: str) -> tuple[str, bool] | None:
+    """(where, whether ``path`` is a directory there) in the cached mirror of the app's repository at
+    its subscribed branch as last fetched; None without a mirror (nothing is fetched here)."""
+    from freightyard.shared.sources.git import GitMirrors, default_cache_dir
+
+    repo = repos[0]
+    mirror = GitMirrors(default_cache_dir()).path_for(repo)
+    if not mirror.is_dir():
+        return None
+    branch = next(
+        (g.branch for w in pipeline.warehouses for g in w.git() if same_repo(g.repo_url, repo) and g.branch), "main"
+    )
+    sha = _git(mirror, "rev-parse", "--verify", "--quiet", f"refs/heads/{branch}^{{commit}}")
+    if not sha:
+        return None
+    kind = _git(mirror, "cat-file", "-t", f"{sha}:{path.strip('/')}")
+    return f"{sha[:7]} ({branch} as last fetched)", kind == "tree"
+
+
+def _git(mirror: Path, *args: str) -> str:
+    try:
+        done = subprocess.run(["git", "--git-dir", str(mirror), *args], capture_output=True, timeout=10, check=False)
+    except (OSError, subprocess.TimeoutExpired):
+        return ""
+    return done.stdout.decode(errors="replace").strip() if done.returncode == 0 else ""
 
 
 def _subscribed_git(pipeline: Pipeline, stage_name: str) -> list[str]:
