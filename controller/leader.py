@@ -22,6 +22,7 @@ from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Protocol
 
+from freightyard.controller import wakes
 from freightyard.shared.core.errors import FreightyardError
 from freightyard.shared.core.state import now_utc
 from freightyard.shared.kube import leases
@@ -179,6 +180,7 @@ class ShardElector:
     _renewed_at: float | None = None
     _previous: list[str] = field(default_factory=list)
     _changed_at: float = -1e18
+    _mailbox: wakes.Mailbox | None = None
 
     @property
     def description(self) -> str:
@@ -235,6 +237,33 @@ class ShardElector:
         # member owned (its Lease expired, so it stopped acting before that: renew_deadline_s < duration_s).
         before = rendezvous_owner(pipeline, self._previous) if self._previous else ""
         return before == self.identity or before not in self.members
+
+    def owner_of(self, pipeline: str) -> str:
+        """The member that drives ``pipeline`` ("" while this replica knows no members)."""
+        return rendezvous_owner(pipeline, self.members) if self.members else ""
+
+    def forward(self, owner: str, repos: list[str], targets: list[tuple[str, str]]) -> bool:
+        """Pass a webhook's wake-up on to ``owner``'s mailbox (controller/wakes.py)."""
+        name = wakes.mailbox_name(self.group, owner)
+        try:
+            api = self.api_factory()
+        except FreightyardError as error:
+            log.warning("could not pass a webhook on to shard member %s: %s", owner, error)
+            return False
+        labels = {SHARD_LABEL: self.group}
+        return wakes.send(api, self.namespace, name, labels=labels, repos=repos, targets=targets, now=self.clock())
+
+    def received(self) -> list[wakes.Wake]:
+        """Wake-ups other members passed on to this one since the last call."""
+        if not self.members:
+            return []
+        if self._mailbox is None:
+            self._mailbox = wakes.Mailbox(wakes.mailbox_name(self.group, self.identity))
+        try:
+            api = self.api_factory()
+        except FreightyardError:
+            return []
+        return self._mailbox.new(api, self.namespace)
 
     def settling(self) -> bool:
         """True while pipelines gained by the last member change are still held back."""

@@ -28,6 +28,7 @@ from tests.servers.git_http import GitHttpServer, commit_files
 from tests.servers.kube_emulator import KubeEmulator
 
 ROOT = Path(__file__).resolve().parents[1]
+WEBHOOK_SECRET = "shard-webhook-secret"
 PIPELINES = 24
 PIPELINE = """\
 apiVersion: freightyard.io/v1alpha1
@@ -80,7 +81,7 @@ def test_two_electors_split_and_a_dead_one_is_taken_over(api: KubeApi) -> None:
 
 
 class Replica:
-    def __init__(self, workdir: Path, pipelines: Path, kube: str, identity: str) -> None:
+    def __init__(self, workdir: Path, pipelines: Path, kube: str, identity: str, interval: str = "3") -> None:
         self.port = free_port()
         self.log = workdir / f"{identity}.log"
         argv = [
@@ -107,11 +108,16 @@ class Replica:
             "--identity",
             identity,
             "--interval",
-            "3",
+            interval,
             "--reload-interval",
             "1",
         ]
-        env = {**os.environ, "PYTHONPATH": str(ROOT), "FREIGHTYARD_CACHE": str(workdir / f"cache-{identity}")}
+        env = {
+            **os.environ,
+            "PYTHONPATH": str(ROOT),
+            "FREIGHTYARD_CACHE": str(workdir / f"cache-{identity}"),
+            "FREIGHTYARD_WEBHOOK_SECRET": WEBHOOK_SECRET,
+        }
         self._handle = self.log.open("wb")
         self.process = subprocess.Popen(argv, cwd=workdir, env=env, stdout=self._handle, stderr=subprocess.STDOUT)
 
@@ -209,3 +215,47 @@ def test_three_replicas_share_pipelines_and_survive_a_kill(
         for stage in ("dev", "staging"):
             promoted = [h.freight for h in state.stages[stage].history]
             assert len(promoted) == len(set(promoted)) == 2, (name, stage, promoted)  # none doubled, none lost
+
+
+@pytest.mark.integration
+def test_a_webhook_to_one_replica_wakes_the_pipelines_every_member_owns(
+    kube: KubeEmulator, git_http_server: GitHttpServer, tmp_path: Path
+) -> None:
+    """The Service hands a push webhook to one replica; the pipelines the other members own are woken
+    through their mailboxes within an election tick, long before their (60 s) interval."""
+    import hashlib
+    import hmac
+
+    bare = git_http_server.create_repo("hooked.git", {"README": "1\n"})
+    first = commit_files(bare, {"README": "2\n"}, message="two")
+    pipelines = tmp_path / "pipelines"
+    pipelines.mkdir()
+    (tmp_path / "state").mkdir()
+    url = git_http_server.repo_url("hooked.git")
+    names = [f"h{i}" for i in range(12)]
+    for name in names:
+        (pipelines / f"{name}.yaml").write_text(PIPELINE.format(name=name, git=url))
+    replicas = [Replica(tmp_path, pipelines, kube.url, f"member-{i}", interval="60") for i in range(3)]
+    try:
+        wait(lambda: all(len(r.ready().get("shard", {}).get("members") or []) == 3 for r in replicas), 60, "members")
+        wait(lambda: all(at(tmp_path, n, "dev", first) for n in names), 90, "every pipeline in dev")
+        wait(lambda: not any(r.ready()["shard"]["settling"] for r in replicas), 30, "the handoff to end")
+        assert all(r.ready()["shard"]["pipelines"] for r in replicas)  # each member owns some
+
+        second = commit_files(bare, {"README": "3\n"}, message="three")
+        body = json.dumps({"ref": "refs/heads/main", "repository": {"clone_url": url}}).encode()
+        signature = "sha256=" + hmac.new(WEBHOOK_SECRET.encode(), body, hashlib.sha256).hexdigest()
+        request = urllib.request.Request(
+            f"http://127.0.0.1:{replicas[0].port}/webhooks/github",
+            data=body,
+            headers={"Content-Type": "application/json", "X-GitHub-Event": "push", "X-Hub-Signature-256": signature},
+            method="POST",
+        )
+        started = time.monotonic()
+        with urllib.request.urlopen(request, timeout=10) as reply:  # noqa: S310 - http://127.0.0.1 only
+            assert reply.status == 202
+        wait(lambda: all(at(tmp_path, n, "dev", second) for n in names), 20, "the pushed commit in every dev")
+        assert time.monotonic() - started < 10  # an election tick or two, not the 60 s interval
+    finally:
+        for replica in replicas:
+            replica.stop()

@@ -173,6 +173,10 @@ class Controller:
                 for pipeline in pipelines:
                     self._trigger_all(pipeline)
         self._update_shard()
+        if self.leader and isinstance(self.elector, ShardElector):
+            for wake in self.elector.received():  # webhooks another member received for our pipelines
+                self._invalidate(list(wake.repos))
+                self.trigger([webhooks.Target(p, w) for p, w in wake.targets])
 
     def _update_shard(self) -> None:
         """Recompute which pipelines this replica owns when members, the handoff or the pipelines changed;
@@ -338,6 +342,24 @@ class Controller:
             return Answer.json(200 if self.leader else 503, body)
         return Answer.json(200 if self.leader else 503, {"leader": self.leader})
 
+    def _invalidate(self, repos: list[str]) -> None:
+        if isinstance(self.reconciler.sources, SharedSources):
+            self.reconciler.sources.invalidate(repos)
+
+    def _forward(self, found: list[webhooks.Target], repos: list[str]) -> list[webhooks.Target]:
+        """With shards: pass the targets other members own to their mailboxes; return our own."""
+        elector = self.elector
+        if not isinstance(elector, ShardElector) or not elector.members:
+            return found
+        by_owner: dict[str, list[webhooks.Target]] = {}
+        for target in found:
+            by_owner.setdefault(elector.owner_of(target.pipeline), []).append(target)
+        for owner, theirs in sorted(by_owner.items()):
+            if owner and owner != elector.identity:
+                elector.forward(owner, repos, [(t.pipeline, t.warehouse) for t in theirs])
+                log.info("webhook: %d warehouse(s) passed on to shard member %s", len(theirs), owner)
+        return by_owner.get(elector.identity, []) if elector.identity in elector.members else found
+
     def _metrics(self) -> Answer:
         body, content_type = self.metrics.exposition()
         return Answer(200, body, content_type)
@@ -364,16 +386,16 @@ class Controller:
                     "ready replica, which is the leader)"
                 },
             )
-        if isinstance(self.reconciler.sources, SharedSources):
-            by_name = {p.name: p for p in pipelines}
-            self.reconciler.sources.invalidate(
-                sub.repo_url
-                for target in found
-                for warehouse in by_name[target.pipeline].warehouses
-                if warehouse.name == target.warehouse
-                for sub in warehouse.subscriptions
-            )
-        self.trigger(found)
+        by_name = {p.name: p for p in pipelines}
+        repos = [
+            sub.repo_url
+            for target in found
+            for warehouse in by_name[target.pipeline].warehouses
+            if warehouse.name == target.warehouse
+            for sub in warehouse.subscriptions
+        ]
+        self._invalidate(repos)
+        self.trigger(self._forward(found, repos))
         self.metrics.webhooks.labels(provider, "triggered" if found else "unmatched").inc()
         log.info("webhook %s %s: %d warehouse(s) triggered", provider, delivery.event, len(found))
         return Answer.json(
