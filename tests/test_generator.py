@@ -299,6 +299,7 @@ def test_state_without_promotions_is_an_empty_answer(setup: dict[str, Path]) -> 
         ("drop-catalog-entry", "not in freight.yaml"),
         ("wrong-type", "stage.dev.yaml is not a dict"),
         ("other-pipeline", "belongs to pipeline 'shop'"),
+        ("wiped", "StateMissing"),  # data: {} -- 503, existing Applications kept
     ],
 )
 def test_damaged_state_is_a_503_naming_the_key_never_fewer_applications(
@@ -315,6 +316,8 @@ def test_damaged_state_is_a_503_naming_the_key_never_fewer_applications(
         data["freight.yaml"] = "[]\n"
     elif damage == "wrong-type":
         data["stage.dev.yaml"] = "- just\n- a list\n"
+    elif damage == "wiped":
+        data.clear()
     else:
         data["state.yaml"] = data["state.yaml"].replace("pipeline: guestbook", "pipeline: shop")
     state_file.write_text(yaml.safe_dump(document))

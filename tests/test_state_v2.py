@@ -155,8 +155,12 @@ def test_damage_is_a_state_error_naming_the_key(damage, message: str) -> None:
         state_from_document(document, pipeline())
 
 
-def test_an_empty_document_is_no_state_yet() -> None:
-    assert state_from_document({"data": {}}, pipeline()).stages == {}
+def test_an_empty_document_is_no_state_yet_unless_freightyard_wrote_it() -> None:
+    assert state_from_document({"data": {}}, pipeline()).stages == {}  # a placeholder someone created
+    wiped = _v2_document()
+    wiped["data"] = {}  # `kubectl edit`, a bad restore: what was there is gone
+    with pytest.raises(StateError, match="no data although freightyard wrote it"):
+        state_from_document(wiped, pipeline())
 
 
 def test_a_store_refuses_a_document_of_another_pipeline(tmp_path: Path) -> None:

@@ -386,6 +386,13 @@ def state_from_document(document: dict[str, Any] | None, pipeline: Pipeline | No
     if not isinstance(data, dict):
         raise StateError("the state document's data is not a mapping; restore the document from a backup")
     if not data:
+        labels = (document.get("metadata") or {}).get("labels") or {}
+        if isinstance(labels, dict) and labels.get("app.kubernetes.io/managed-by") == "freightyard":
+            raise StateError(
+                "the state document has no data although freightyard wrote it (it was wiped): answering "
+                "with no stages would prune every Application; restore it from a backup, or delete the "
+                "ConfigMap/file to start the pipeline from nothing"
+            )
         return State()
     index_text = data.get(INDEX_KEY)
     stage_keys = {k[len("stage.") : -len(".yaml")]: k for k in data if k.startswith("stage.") and k.endswith(".yaml")}
