@@ -59,3 +59,13 @@ def test_tag_from_sees_the_commit_and_nothing_else() -> None:
     assert expressions.check("${{ commit.short }}-${{ short(commit.id, 8) }}", expressions.TAG_FROM_NAMES) is None
     why = expressions.check("${{ freight.alias }}", expressions.TAG_FROM_NAMES)
     assert why is not None and "unknown name 'freight' (known here: commit)" in why
+
+
+def test_a_redos_pattern_against_a_long_tag_returns_at_once() -> None:
+    """What a backtracking engine takes minutes for, RE2 answers in linear time (allowTags, filters)."""
+    from freightyard.shared.core.regex import compile_regex
+
+    pattern = compile_regex("(a+)+$")
+    started = time.monotonic()
+    assert pattern.search("a" * 100_000 + "!") is None
+    assert time.monotonic() - started < 2.0
