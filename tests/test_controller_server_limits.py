@@ -13,6 +13,7 @@ import pytest
 
 from freightyard.controller import server as server_module
 from freightyard.controller.server import MAX_PER_CLIENT, Answer, HttpServer, Routes
+from tests.helpers.slow_clients import trickling
 
 
 @pytest.fixture
@@ -58,30 +59,11 @@ def test_silent_connections_are_released_and_capped(server: HttpServer) -> None:
 
 
 def test_twenty_trickling_clients_do_not_starve_normal_requests(server: HttpServer) -> None:
-    stop = threading.Event()
-
-    def trickle() -> None:
-        with socket.create_connection(("127.0.0.1", server.port)) as s:
-            try:
-                s.sendall(b"GET /healthz HTTP/1.1\r\n")
-                while not stop.is_set():
-                    s.sendall(b"X-A: b\r\n")  # a header line now and then, never the end of headers
-                    stop.wait(0.5)
-            except OSError:
-                return
-
-    slow = [threading.Thread(target=trickle, daemon=True) for _ in range(20)]
-    for t in slow:
-        t.start()
-    try:
+    with trickling(server.port, b"GET /healthz HTTP/1.1\r\n"):
         time.sleep(0.3)
         started = time.monotonic()
         assert [healthz(server.port) for _ in range(3)] == [200, 200, 200]
         assert time.monotonic() - started < 2
-    finally:
-        stop.set()
-        for t in slow:
-            t.join(5)
 
 
 def test_a_disconnect_is_one_log_line(

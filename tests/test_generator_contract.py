@@ -184,32 +184,13 @@ def test_examples_render_with_the_test_client_too(world: dict[str, Path]) -> Non
 def test_twenty_trickling_clients_do_not_starve_gunicorn(gunicorn: int) -> None:
     """20 clients that send a header line now and then (never the end of their headers, no token)
     beside the ApplicationSet controller's requests: those are still answered at once."""
-    import socket
-    import threading
     import time
 
-    stop = threading.Event()
+    from tests.helpers.slow_clients import trickling
 
-    def trickle() -> None:
-        try:
-            with socket.create_connection((LOOPBACK, gunicorn)) as s:
-                s.sendall(b"POST /api/v1/getparams.execute HTTP/1.1\r\n")
-                while not stop.is_set():
-                    s.sendall(b"X-A: b\r\n")
-                    stop.wait(0.5)
-        except OSError:
-            return
-
-    slow = [threading.Thread(target=trickle, daemon=True) for _ in range(20)]
-    for thread in slow:
-        thread.start()
-    try:
+    with trickling(gunicorn, b"POST /api/v1/getparams.execute HTTP/1.1\r\n"):
         time.sleep(1.0)
         started = time.monotonic()
         answers = [post(gunicorn, *argocd_request())[0] for _ in range(3)]
         elapsed = time.monotonic() - started
-        assert answers == [200, 200, 200] and elapsed < 2.0, (answers, elapsed)
-    finally:
-        stop.set()
-        for thread in slow:
-            thread.join(5)
+    assert answers == [200, 200, 200] and elapsed < 2.0, (answers, elapsed)
