@@ -119,3 +119,26 @@ def test_git_daemon_remote_and_unknown_repo(git_daemon: GitDaemon, tmp_path: Pat
     assert [c.id for c in src.commits(GitSubscription(git_daemon.repo_url("d.git")), 1)] == [sha]
     with pytest.raises(SourceError, match=r"git repository git://.*/missing.git: repository not found; check repoURL"):
         src.commits(GitSubscription(git_daemon.repo_url("missing.git")), 1)
+
+
+def test_a_mirror_left_by_a_killed_fetch_is_not_wedged(git_http_server: GitHttpServer, tmp_path: Path) -> None:
+    """SIGKILL mid-fetch (a crashed pod) leaves git's lock files, or a half-made mirror; git would
+    refuse every later fetch until someone deleted them by hand. The next sync recovers."""
+    name = next(_names)
+    bare = git_http_server.create_repo(name, {"a.txt": "1\n"})
+    url = git_http_server.repo_url(name)
+    mirrors = GitMirrors(tmp_path / "cache")
+    mirror, _ = mirrors.sync(url)
+    for leftover in ("packed-refs.lock", "shallow.lock", "refs/heads/main.lock"):
+        (mirror / leftover).parent.mkdir(parents=True, exist_ok=True)
+        (mirror / leftover).write_text("")
+    moved = commit_files(bare, {"a.txt": "2\n"}, message="moved")
+    mirror, refs = mirrors.sync(url)
+    assert refs.refs["refs/heads/main"] == moved
+    assert git("--git-dir", str(mirror), "rev-parse", "refs/heads/main") == moved
+    assert not list(mirror.glob("**/*.lock"))
+
+    half = GitMirrors(tmp_path / "other")
+    half.path_for(url).mkdir(parents=True)  # `git init` killed before it wrote anything
+    mirror, refs = half.sync(url)
+    assert git("--git-dir", str(mirror), "rev-parse", "refs/heads/main") == moved

@@ -12,9 +12,11 @@ about an unchanged repository runs no ``git log`` at all.
 from __future__ import annotations
 
 import contextlib
+import fcntl
 import hashlib
 import json
 import os
+import shutil
 import time
 from dataclasses import dataclass, field
 from pathlib import Path
@@ -32,6 +34,8 @@ from freightyard.shared.sources.gitauth import askpass_env, split_credentials
 from freightyard.shared.sources.gitpaths import is_simple, paths_match, pathspecs
 
 if TYPE_CHECKING:
+    from collections.abc import Iterator
+
     from freightyard.shared.sources.http import HttpClient
 
 FIELD = "\x1f"
@@ -118,7 +122,24 @@ class GitMirrors:
         remote = self.remote_refs(url, credentials, repo_url=repo_url, insecure=insecure)
         if path.exists() and self._stored(path) == remote:
             return path, remote
+        with _exclusive(path):
+            return self._fetch(path, url, repo_url, remote, credentials, insecure=insecure)
+
+    def _fetch(
+        self,
+        path: Path,
+        url: str,
+        repo_url: str,
+        remote: RemoteRefs,
+        credentials: Credentials | None,
+        *,
+        insecure: bool,
+    ) -> tuple[Path, RemoteRefs]:
+        if path.exists() and self._stored(path) == remote:
+            return path, remote  # another process fetched while we waited for the lock
         tls = ("-c", "http.sslVerify=false") if insecure else ()
+        if path.exists() and not (path / "HEAD").is_file():
+            shutil.rmtree(path, ignore_errors=True)  # an `init` cut short: start the mirror again
         try:
             if not path.exists():
                 path.parent.mkdir(parents=True, exist_ok=True)
@@ -215,6 +236,26 @@ class GitMirrors:
 
 def _refs_file(mirror: Path) -> Path:
     return mirror.with_name(mirror.name + ".refs.json")
+
+
+@contextlib.contextmanager
+def _exclusive(mirror: Path) -> Iterator[None]:
+    """Hold the mirror's own lock (an ``flock`` the kernel drops when a process dies) while it is
+    written. Every writer takes it, so git's ``*.lock`` files found under it were left by a process
+    killed mid-fetch (a crashed pod, SIGKILL); git would refuse every later fetch until someone
+    removed them by hand, so they are removed here."""
+    mirror.parent.mkdir(parents=True, exist_ok=True)
+    fd = os.open(mirror.with_name(mirror.name + ".freightyard-lock"), os.O_RDWR | os.O_CREAT, 0o644)
+    try:
+        fcntl.flock(fd, fcntl.LOCK_EX)
+        if mirror.is_dir():
+            for pattern in ("*.lock", "refs/**/*.lock", "objects/info/**/*.lock"):
+                for stale in mirror.glob(pattern):
+                    with contextlib.suppress(OSError):
+                        stale.unlink()
+        yield
+    finally:
+        os.close(fd)
 
 
 def _write_atomic(path: Path, text: str) -> None:
