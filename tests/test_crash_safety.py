@@ -213,3 +213,31 @@ def test_the_controller_fails_intents_left_by_its_predecessor_or_too_old(tmp_pat
     assert [f.promotion for f in dev.in_flight] == ["alice-recent"]  # may still be running elsewhere
     assert sorted(r.id for r in dev.history) == ["bob-old", "mine-before-start"]
     assert all(r.phase == "Failed" and r.message.startswith("interrupted:") for r in dev.history)
+
+
+@pytest.mark.unit
+def test_a_mechanism_that_crashes_with_a_bug_leaves_a_failed_record_not_a_dangling_intent(tmp_path: Path) -> None:
+    from freightyard.shared.core.freight import Freight, Image
+    from freightyard.shared.core.pipeline import parse_pipelines
+    from freightyard.shared.mechanisms.base import MechanismResult, PromotionContext
+    from freightyard.shared.settings import EngineSettings
+    from freightyard.shared.stores.file import FileStore
+
+    class Broken:
+        def promote(self, context: PromotionContext) -> MechanismResult:
+            raise KeyError("a bug")
+
+    (pipeline,) = parse_pipelines(textwrap.dedent(PIPELINE.format(url="https://git.example.com/o/r.git", image=IMAGE)))
+    engine = Engine(
+        pipeline,
+        FileStore(tmp_path / "state.yaml"),
+        settings=EngineSettings(noop_detection=False),
+        mechanisms=lambda name: Broken(),
+    )
+    made = Freight("main", images=(Image(IMAGE, "1.0.0", "sha256:" + "1" * 64),))
+    engine.add_freight(made)
+    with pytest.raises(KeyError):
+        engine.promote(made.id, "dev", "t")
+    dev = engine.state().stages["dev"]
+    assert not dev.in_flight and not dev.freight
+    assert [(r.phase, r.message) for r in dev.history] == [("Failed", "internal error (KeyError): 'a bug'")]

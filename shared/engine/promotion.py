@@ -229,6 +229,10 @@ class Engine:
                         f"promoting {shown} into {stage.name} failed: {error.message}",
                         temporary=error.temporary,
                     ) from error
+                except Exception as error:  # a bug: record it (and drop the intent) rather than leave it dangling
+                    failed = MechanismResult(FAILED, f"internal error ({type(error).__name__}): {error}"[:1000])
+                    self._record(stage, incoming, new, actor=actor, result=failed, pins={}, hold=False, intent=intent)
+                    raise
                 if renders is not None:
                     hashes = {name: r.render_hash for name, r in renders.items() if r.exists}
                     result = dataclasses.replace(
