@@ -89,17 +89,18 @@ def pin_images_stream(manifests: bytes, images: Sequence[Image]) -> bytes | None
         return None
     lines = manifests.split(b"\n")
     changed = False
-    for index, line in enumerate(lines):
-        match = _IMAGE_LINE.match(line)
-        if match is None:
-            continue
+    index, counted_to = 0, 0
+    for match in _IMAGE_LINE.finditer(manifests):  # the regex engine finds the few image lines
+        index += manifests.count(b"\n", counted_to, match.start())
+        counted_to = match.start()
         indent, dash, value = len(match.group(1)), match.group(2), match.group(3)
         if not _in_container_list(lines, index, indent if dash else indent - 2):
             continue
         ref = value.strip(b"'\"").decode("utf-8", "replace")
         image = by_repo.get(normalize_repo(image_name(ref)))
         if image is not None:
-            lines[index] = line[: match.start(3)] + reference(image).encode()
+            line = lines[index]
+            lines[index] = line[: match.start(3) - match.start()] + reference(image).encode()
             changed = True
     return b"\n".join(lines) if changed else manifests
 
