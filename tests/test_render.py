@@ -19,6 +19,7 @@ from freightyard.shared.core.pipeline import parse_pipelines
 from freightyard.shared.core.state import StageState, State, find_freight, state_to_document
 from freightyard.shared.render import RenderEnv, render_app, render_hash
 from freightyard.shared.render.env import find_tools
+from freightyard.shared.render.hashing import without_freight_id
 from freightyard.shared.render.helm import kube_version, set_key
 from freightyard.shared.render.locate import normalize_path, pick_app, repo_root
 from freightyard.shared.render.objects import image_name
@@ -241,3 +242,29 @@ def test_freightyard_render_prints_what_the_cmp_would(repo: Path, tmp_path: Path
     )
     assert plugin.returncode == 0, plugin.stderr
     assert local.stdout == plugin.stdout
+
+
+def test_render_hash_strips_exactly_the_lines_a_line_anchored_pattern_names() -> None:
+    """The hash's definition is the line-anchored pattern below; the faster key-led scan must agree
+    with it on every stream (seeded random mixes of freight lines, near misses and other text)."""
+    import random
+    import re
+
+    definition = re.compile(rb"^[ \t]*freightyard\.io/freight:[ \t]*['\"]?[0-9a-f]{40}['\"]?[ \t]*\r?\n", re.M)
+    pieces = [
+        b"    freightyard.io/freight: " + b"c" * 40 + b"\n",
+        b"\tfreightyard.io/freight: '" + b"0" * 40 + b"'\r\n",
+        b"freightyard.io/freight:" + b"a" * 40 + b"\n",
+        b"  x: freightyard.io/freight: " + b"c" * 40 + b"\n",  # not a key of its own
+        b"    freightyard.io/freight: " + b"c" * 39 + b"\n",  # too short
+        b"    freightyard.io/freight: " + b"c" * 40,  # no line end
+        b"  \rfreightyard.io/freight: " + b"c" * 40 + b"\n",
+        b"    freightyard.io/stage: dev\n",
+        b"metadata:\n",
+        b"\n",
+        b" ",
+    ]
+    generator = random.Random(11)  # noqa: S311 - a reproducible mix, not a secret
+    for _ in range(2000):
+        stream = b"".join(generator.choice(pieces) for _ in range(generator.randint(0, 12)))
+        assert without_freight_id(stream) == definition.sub(b"", stream), stream

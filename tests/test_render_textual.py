@@ -115,3 +115,18 @@ def test_declines_when_a_block_scalar_could_hide_a_pod_spec() -> None:
     )
     assert pin_images_stream(config, [IMAGE]) is None
     assert pin_images_stream(config, []) == config
+
+
+def test_image_only_as_a_key_of_its_own_line_is_pinned() -> None:
+    stream = (
+        b"apiVersion: apps/v1\nkind: Deployment\nmetadata:\n  name: web\nspec:\n  template:\n    spec:\n"
+        b"      containers:\n      - args:\n        - 'image: registry.example.com:5000/org/web:1.0'\n"
+        b"        baseimage: registry.example.com:5000/org/web:1.0\n"
+        b"        image: registry.example.com:5000/org/web:1.0\n        name: web\n"
+    )
+    out = pin_images_stream(stream, [IMAGE])
+    assert out is not None
+    (container,) = yaml.safe_load(out)["spec"]["template"]["spec"]["containers"]
+    assert container["image"] == "registry.example.com:5000/org/web:1.4.0@sha256:" + "a" * 64
+    assert container["args"] == ["image: registry.example.com:5000/org/web:1.0"]
+    assert container["baseimage"] == "registry.example.com:5000/org/web:1.0"

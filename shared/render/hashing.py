@@ -5,12 +5,26 @@ from __future__ import annotations
 import hashlib
 import re
 
-_FREIGHT_LINE = re.compile(rb"^[ \t]*freightyard\.io/freight:[ \t]*['\"]?[0-9a-f]{40}['\"]?[ \t]*\r?\n", re.M)
+# A line of optional blanks, this key and a freight id. The pattern starts at the key (a literal the
+# regex engine skips to) rather than at "^", which it would try at every line; the blanks before the
+# key are checked by hand.
+_FREIGHT_KEY = re.compile(rb"freightyard\.io/freight:[ \t]*['\"]?[0-9a-f]{40}['\"]?[ \t]*\r?\n")
 
 
 def without_freight_id(manifests: bytes) -> bytes:
     """``manifests`` minus the ``freightyard.io/freight: <id>`` lines, which differ for every freight."""
-    return _FREIGHT_LINE.sub(b"", manifests)
+    kept: list[bytes] = []
+    taken = 0
+    for match in _FREIGHT_KEY.finditer(manifests):
+        line_start = manifests.rfind(b"\n", 0, match.start()) + 1
+        if line_start < taken or manifests[line_start : match.start()].strip(b" \t"):
+            continue
+        kept.append(manifests[taken:line_start])
+        taken = match.end()
+    if not kept:
+        return manifests
+    kept.append(manifests[taken:])
+    return b"".join(kept)
 
 
 def render_hash(manifests: bytes) -> str:
