@@ -45,7 +45,6 @@ def generate(environ: Mapping[str, str], cwd: Path) -> bytes:
     from freightyard.cmp.env import from_environ
     from freightyard.shared.core.errors import ConfigError
     from freightyard.shared.render import RenderEnv, render_app
-    from freightyard.shared.render.env import find_tools
     from freightyard.shared.render.freight_source import resolve
     from freightyard.shared.render.locate import find_pipeline, pick_app, repo_root
 
@@ -80,7 +79,7 @@ def generate(environ: Mapping[str, str], cwd: Path) -> bytes:
     freight = resolve(
         argo.setting("FREIGHT"), argo.setting("FREIGHT_ID"), stage_name, state_loader if spec else None, app.name
     )
-    kustomize, helm = find_tools(environ)
+    kustomize, helm = _tools(environ)
     env = RenderEnv(
         kustomize=kustomize,
         helm=helm,
@@ -184,6 +183,25 @@ def _spec_pipeline(spec_text: str) -> Pipeline:
 
     (pipeline,) = parse_pipelines(decode_spec(spec_text), "ARGOCD_ENV_RENDER_SPEC")
     return pipeline
+
+
+_FOUND_TOOLS: dict[tuple[str, ...], tuple[tuple[str, ...], tuple[str, ...]]] = {}
+_TOOL_SETTINGS = ("FREIGHTYARD_KUSTOMIZE", "FREIGHTYARD_HELM", "FREIGHTYARD_TOOLS_DIR", "PATH")
+
+
+def _tools(environ: Mapping[str, str]) -> tuple[tuple[str, ...], tuple[str, ...]]:
+    """``find_tools``, remembered per tool settings in the warm render server (a PATH search is a
+    dozen stats per render). Only a search that found both tools is kept, so a tool installed later
+    is still found; one removed later fails its render as "not installed"."""
+    from freightyard.shared.render.env import find_tools
+
+    key = tuple(environ.get(name, "") for name in _TOOL_SETTINGS)
+    found = _FOUND_TOOLS.get(key)
+    if found is None:
+        found = find_tools(environ)
+        if all(found) and len(_FOUND_TOOLS) < 16:
+            _FOUND_TOOLS[key] = found
+    return found
 
 
 def _git_root(cwd: Path) -> Path:

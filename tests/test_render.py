@@ -264,7 +264,45 @@ def test_render_hash_strips_exactly_the_lines_a_line_anchored_pattern_names() ->
         b"\n",
         b" ",
     ]
+    annotated = [pieces[0]] * 6 + [pieces[7], pieces[8], pieces[8], b"kind: Service\n"]  # the CMP's own output
     generator = random.Random(11)  # noqa: S311 - a reproducible mix, not a secret
-    for _ in range(2000):
-        stream = b"".join(generator.choice(pieces) for _ in range(generator.randint(0, 12)))
-        assert without_freight_id(stream) == definition.sub(b"", stream), stream
+    for mix in (pieces, annotated, annotated + pieces):
+        for _ in range(2000):
+            stream = b"".join(generator.choice(mix) for _ in range(generator.randint(0, 12)))
+            assert without_freight_id(stream) == definition.sub(b"", stream), stream
+
+
+def test_kustomization_checks_hold_for_every_copy_although_parses_are_remembered(tmp_path: Path) -> None:
+    """The safety walk remembers what a kustomization text references, never a verdict: a copy whose
+    nested base points out through a symlink, or a remote base seen once with remote bases allowed,
+    is refused every time."""
+    from freightyard.shared.render.paths import check_kustomization
+
+    outside = tmp_path / "outside"
+    outside.mkdir()
+    (outside / "kustomization.yaml").write_text("resources: [cm.yaml]\n")
+
+    def copy(name: str, *, remote: bool) -> Path:
+        root = tmp_path / name
+        (root / "app").mkdir(parents=True)
+        (root / "base").mkdir()
+        (root / "app" / "kustomization.yaml").write_text("resources: [../base]\n")
+        base = "resources: [https://github.com/org/repo//base?ref=v1]\n" if remote else "resources: [../linked]\n"
+        (root / "base" / "kustomization.yaml").write_text(base)
+        if not remote:
+            (root / "linked").symlink_to(outside)
+        return root.resolve()
+
+    for name in ("one", "two"):
+        root = copy(name, remote=False)
+        with pytest.raises(RenderError, match=r"base/kustomization resources: '\.\./linked' resolves outside"):
+            check_kustomization(root, root / "app", allow_remote=False)
+    root = copy("three", remote=True)
+    check_kustomization(root, root / "app", allow_remote=True)
+    with pytest.raises(RenderError, match="remote base"):
+        check_kustomization(root, root / "app", allow_remote=False)
+    linked_file = copy("four", remote=False)
+    (linked_file / "app" / "kustomization.yaml").unlink()
+    (linked_file / "app" / "kustomization.yaml").symlink_to(outside / "kustomization.yaml")
+    with pytest.raises(RenderError, match=r"'app/kustomization.yaml' is a symlink pointing outside"):
+        check_kustomization(linked_file, linked_file / "app", allow_remote=False)

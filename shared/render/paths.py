@@ -3,6 +3,7 @@ escape, no symlink pointing out, no remote kustomize bases unless allowed)."""
 
 from __future__ import annotations
 
+import functools
 import os
 import re
 from collections.abc import Iterator
@@ -56,44 +57,89 @@ def check_tree(root: Path, directory: Path) -> None:
 
 def check_kustomization(root: Path, directory: Path, *, allow_remote: bool) -> None:
     """Walk the kustomization graph from ``directory``: every local reference stays in ``root``,
-    remote ones are refused unless ``allow_remote``."""
-    seen: set[Path] = set()
-    pending = [directory]
+    remote ones are refused unless ``allow_remote``.
+
+    Runs before every kustomize render, so it works on strings and ``os.path`` (pathlib costs as
+    much again) and parses each distinct kustomization text once per process."""
+    root_text = str(root)
+    seen: set[str] = set()
+    pending = [str(directory)]
     while pending:
         current = pending.pop()
-        resolved = current.resolve()
+        resolved = os.path.realpath(current)
         if resolved in seen:
             continue
         seen.add(resolved)
-        data = _read_kustomization(root, current)
-        if data is None:
-            continue
-        for field, reference in _references(data):
-            what = f"{_relative(root, current)}/kustomization {field}"
-            if _REMOTE.search(reference) and not (current / reference).exists():
+        references = _kustomization_references(root_text, current)
+        for field, reference in references:
+            if _REMOTE.search(reference) and not os.path.exists(os.path.join(current, reference)):
                 if not allow_remote:
                     raise RenderError(
-                        f"{what}: remote base {reference!r} is not allowed "
+                        f"{_what(root, current, field)}: remote base {reference!r} is not allowed "
                         "(vendor it into the repo, or set FREIGHTYARD_ALLOW_REMOTE_BASES=true)"
                     )
                 continue
-            target = safe_join(root, current, reference, what)
-            if target.is_dir():
+            if os.path.isabs(reference) or reference.startswith("~"):
+                raise RenderError(
+                    f"{_what(root, current, field)}: absolute path {reference!r} is not allowed "
+                    "(use a path relative to the repo)"
+                )
+            target = os.path.join(current, reference)
+            if not _inside_text(root_text, target):
+                raise RenderError(
+                    f"{_what(root, current, field)}: {reference!r} resolves outside the repository "
+                    "(no '..' escape or symlink out)"
+                )
+            if os.path.isdir(target):
                 pending.append(target)
 
 
-def _read_kustomization(root: Path, directory: Path) -> dict[str, Any] | None:
+def _what(root: Path, directory: str, field: str) -> str:
+    return f"{_relative(root, Path(directory))}/kustomization {field}"  # only for an error: pathlib is fine
+
+
+def _inside_text(root: str, path: str) -> bool:
+    """``inside`` for strings: ``path`` with symlinks resolved is ``root`` (resolved) or below it."""
+    resolved = os.path.realpath(path)
+    return resolved == root or resolved.startswith(root.rstrip(os.sep) + os.sep)
+
+
+def _kustomization_references(root_text: str, directory: str) -> tuple[tuple[str, str], ...]:
     for name in KUSTOMIZATION_NAMES:
-        path = directory / name
-        if path.is_file():
-            if not inside(root, path):
-                raise RenderError(f"{_relative(root, path)!r} is a symlink pointing outside the repository")
-            try:
-                data = safe_yaml.load(path.read_bytes(), _relative(root, path))
-            except ConfigError as error:
-                raise RenderError(error.problems[0]) from error
-            return data if isinstance(data, dict) else {}
-    return None
+        path = os.path.join(directory, name)
+        if os.path.isfile(path):
+            shown = _shown(root_text, path)
+            if not _inside_text(root_text, path):
+                raise RenderError(f"{shown!r} is a symlink pointing outside the repository")
+            with open(path, "rb") as handle:
+                text = handle.read(_CACHED_TEXT + 1)
+                if len(text) > _CACHED_TEXT:
+                    return _parse_references(text + handle.read(), shown)
+            return _parse_cached(text, shown)
+    return ()
+
+
+def _shown(root: str, path: str) -> str:
+    """``path`` relative to ``root`` as a user sees it in their repo (``_relative`` for strings)."""
+    normalized = os.path.normpath(path)
+    if normalized.startswith(root.rstrip(os.sep) + os.sep):
+        return normalized[len(root.rstrip(os.sep)) + 1 :]
+    return normalized
+
+
+_CACHED_TEXT = 64 * 1024  # kustomization files are a few hundred bytes; bigger ones are parsed each time
+
+
+def _parse_references(text: bytes, shown: str) -> tuple[tuple[str, str], ...]:
+    try:
+        data = safe_yaml.load(text, shown)
+    except ConfigError as error:
+        raise RenderError(error.problems[0]) from error
+    return tuple(_references(data)) if isinstance(data, dict) else ()
+
+
+# Each render gets a fresh copy of the same files: the parse is what repeats (failures are not kept).
+_parse_cached = functools.lru_cache(maxsize=256)(_parse_references)
 
 
 def _references(data: dict[str, Any]) -> Iterator[tuple[str, str]]:
