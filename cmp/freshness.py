@@ -30,11 +30,15 @@ class LoadedModules:
     def __init__(self) -> None:
         self._stamps: dict[str, Stamp] = {}
         self._lock = threading.Lock()
+        self._loaded = 0
         self.add_new()
 
     def add_new(self) -> None:
         """Stamp the modules loaded since the last call (imports a render made lazily)."""
         with self._lock:
+            if len(sys.modules) == self._loaded:
+                return  # nothing imported since (the usual case once the first renders ran)
+            self._loaded = len(sys.modules)
             for module in list(sys.modules.values()):
                 path = getattr(module, "__file__", None)
                 if isinstance(path, str) and path not in self._stamps:

@@ -51,13 +51,15 @@ class _Handler(socketserver.BaseRequestHandler):
         if answer is None:
             return  # the client is gone (Argo CD killed it at its deadline): its render was cancelled
         code, out, err = answer
+        # What this render imported lazily is checked from now on: stamped before the client hears
+        # back, or a change it makes right after its answer would go unseen.
+        self.server.modules.add_new()
         try:
             conn.sendall(encode([str(code), err]) + frame(out))
         except OSError:
             return
         finally:
             self.server.touch()
-        self.server.modules.add_new()  # what this render imported lazily is checked from now on
 
     def _refuse_as_stale(self, conn: socket.socket) -> None:
         with contextlib.suppress(OSError):
