@@ -70,7 +70,6 @@ class Cancellation:
 
     def __init__(self) -> None:
         self.cancelled = False
-        self.tool_started = threading.Event()  # set once the work waits on a process it started
         self._running: set[subprocess.Popen[bytes]] = set()
         self._lock = threading.Lock()
 
@@ -85,7 +84,6 @@ class Cancellation:
             self._running.add(process)
             if self.cancelled:
                 process.kill()
-        self.tool_started.set()
 
     def _discard(self, process: subprocess.Popen[bytes]) -> None:
         with self._lock:

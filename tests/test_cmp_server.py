@@ -200,9 +200,12 @@ def test_concurrent_renders_are_served_independently(
 ) -> None:
     from concurrent.futures import ThreadPoolExecutor
 
+    from freightyard.cmp.server import HANDLERS
+
+    # More clients than handler threads: the rest wait in the listen backlog, none is refused.
     envs = [
-        plugin_env(tmp_path, socket_path, **pinned_env(freight(tag=f"1.{n}.0", digest="sha256:" + f"{n}" * 64)))
-        for n in range(1, 7)
+        plugin_env(tmp_path, socket_path, **pinned_env(freight(tag=f"1.{n}.0", digest=f"sha256:{n:064x}")))
+        for n in range(1, HANDLERS + 5)
     ]
     start_server(socket_path, envs[0])
     copies = [str(fresh_copy(git_repo, tmp_path, f"c{n}")) for n in range(len(envs))]
@@ -210,7 +213,7 @@ def test_concurrent_renders_are_served_independently(
         answers = list(pool.map(lambda pair: client.render(*pair), zip(envs, copies, strict=True)))
     for n, answer in enumerate(answers, start=1):
         assert answer is not None and answer[0] == 0, answer
-        assert f":1.{n}.0@sha256:{str(n) * 64}".encode() in answer[1]  # each request its own freight
+        assert f":1.{n}.0@sha256:{n:064x}".encode() in answer[1]  # each request its own freight
 
 
 def test_sidecar_entry_starts_the_server_then_becomes_the_cmp_server(tmp_path: Path, socket_path: Path) -> None:
