@@ -3,9 +3,10 @@
 The public API, used by the CMP, ``freightyard render`` and promotion mechanisms (no-op detection,
 render-branch)::
 
-    render_app(pipeline, stage_name, app, freight, repo_root, env) -> Rendered(manifests, render_hash, tool)
+    render_app(pipeline, stage_name, app, freight, repo_root, env) -> Rendered(manifests, tool).render_hash
 
-``manifests`` is a YAML stream, byte-identical for identical inputs. ``render_hash`` is
+``manifests`` is a YAML stream, byte-identical for identical inputs. ``render_hash`` (computed on first
+use) is
 ``sha256:<hex>`` over those bytes with the ``freightyard.io/freight`` annotation lines removed, so two
 freights that render the same objects (same images, same files, same stage) hash equal; everything
 else — every object, image reference, the stage/pipeline annotations — is covered.

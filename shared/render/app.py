@@ -18,7 +18,6 @@ if TYPE_CHECKING:
     from freightyard.shared.render.helm import ChartAccess
 from freightyard.shared.render import kustomize
 from freightyard.shared.render.env import ANNOTATION_FREIGHT, ANNOTATION_PIPELINE, ANNOTATION_STAGE, Rendered, RenderEnv
-from freightyard.shared.render.hashing import render_hash
 from freightyard.shared.render.objects import annotate, dump_objects, load_objects, pin_images
 from freightyard.shared.render.paths import KUSTOMIZATION_NAMES, app_dir, check_kustomization, check_tree, safe_join
 
@@ -97,7 +96,7 @@ def render_app(  # noqa: PLR0917
         empty = not objects
     if empty and not env.allow_empty:
         raise RenderError(f"{shown} rendered no objects; refusing (empty output makes Argo CD prune everything)")
-    return Rendered(manifests=manifests, render_hash=render_hash(manifests), tool=tool.split("-")[0])
+    return Rendered(manifests=manifests, tool=tool.split("-")[0])
 
 
 def rendered_images(pipeline: Pipeline, freight: Freight) -> tuple[Image, ...]:

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import functools
 import os
 import shutil
 import time
@@ -10,6 +11,7 @@ from dataclasses import dataclass, field
 from pathlib import Path
 
 from freightyard.shared.core.errors import RenderError
+from freightyard.shared.render.hashing import render_hash
 
 ANNOTATION_FREIGHT = "freightyard.io/freight"
 ANNOTATION_STAGE = "freightyard.io/stage"
@@ -21,8 +23,12 @@ class Rendered:
     """A render's output: the YAML stream and its freight-independent hash (``sha256:<hex>``)."""
 
     manifests: bytes
-    render_hash: str
     tool: str  # "kustomize", "helm" or "plain"
+
+    @functools.cached_property
+    def render_hash(self) -> str:
+        """Computed when asked: the promotion engine compares it, the CMP never needs it."""
+        return render_hash(self.manifests)
 
 
 @dataclass(frozen=True)
