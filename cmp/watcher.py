@@ -20,6 +20,7 @@ from freightyard.cmp.freshness import LoadedModules
 from freightyard.shared.process import Cancellation
 
 _WATCHED = select.POLLIN | select.POLLHUP | select.POLLERR
+CHECK_TIMEOUT_S = 5.0
 
 
 @dataclass(eq=False)
@@ -33,7 +34,10 @@ class Watch:
     stale: bool = False
 
     def code_is_stale(self) -> bool:
-        self.checked.wait()
+        """Waits for this request's check; a watcher that never answers counts as stale (the client
+        then renders in-process and the server exits), so a fault here cannot hang renders."""
+        if not self.checked.wait(CHECK_TIMEOUT_S):
+            return True
         return self.stale
 
 

@@ -320,3 +320,20 @@ def _state(pid: int) -> str:
         return Path(f"/proc/{pid}/status").read_text().split("State:", 1)[1].splitlines()[0].lower()
     except (OSError, IndexError):
         return "zombie"
+
+
+def test_a_request_the_watcher_never_checked_counts_as_stale(monkeypatch: pytest.MonkeyPatch) -> None:
+    """A fault in the watcher thread must not hang renders: the request is refused as stale (the client
+    renders in-process and the server exits) once the check is overdue."""
+    import socket
+
+    from freightyard.cmp import watcher
+
+    monkeypatch.setattr(watcher, "CHECK_TIMEOUT_S", 0.05)
+    one, other = socket.socketpair()
+    with one, other:
+        unchecked = watcher.Watch(one, one.fileno())
+        assert unchecked.code_is_stale()
+        checked = watcher.Watch(other, other.fileno())
+        checked.checked.set()
+        assert not checked.code_is_stale()

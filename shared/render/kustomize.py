@@ -22,7 +22,10 @@ def build(app_dir: Path, *, env: RenderEnv, deadline: float, shown_path: str) ->
         else env.kustomize
     )
     request = Request(
-        argv=(*argv, str(app_dir), LOAD_RESTRICTOR), env=dict(env.extra_env), timeout=remaining(deadline, "kustomize")
+        argv=(*argv, str(app_dir), LOAD_RESTRICTOR),
+        cwd=str(app_dir),  # as a user runs it; the render server's own directory is "/"
+        env=dict(env.extra_env),
+        timeout=remaining(deadline, "kustomize"),
     )
     try:
         outcome = run(request)
