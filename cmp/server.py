@@ -64,8 +64,11 @@ class RenderServer:
             except OSError:
                 if self._listener.fileno() < 0:
                     return
+                time.sleep(0.05)  # out of file descriptors, say: not a busy loop
                 continue
-            with conn:
+            # A bug in one request must not cost the pool a handler: its client sees the connection
+            # close and renders in-process (the server has no log; the in-process render reports).
+            with conn, contextlib.suppress(Exception):
                 self._handle(conn)
 
     def _handle(self, conn: socket.socket) -> None:
