@@ -184,6 +184,3 @@ def _relative(root: Path, path: Path) -> str:
     except ValueError:
         return os.path.normpath(path)
 
-
-def _first_line(error: Exception) -> str:
-    return str(error).strip().splitlines()[0] if str(error).strip() else type(error).__name__
