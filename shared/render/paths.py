@@ -183,4 +183,3 @@ def _relative(root: Path, path: Path) -> str:
         return str(Path(os.path.normpath(path)).relative_to(root)) or "."
     except ValueError:
         return os.path.normpath(path)
-
